@@ -1,0 +1,143 @@
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// iniSection is one [name] section of a supervisord-style INI file.
+type iniSection struct {
+	Name    string
+	Line    int
+	Entries []iniEntry
+}
+
+// iniEntry is one key = value line, with the line it started on.
+type iniEntry struct {
+	Key   string
+	Value string
+	Line  int
+}
+
+// iniSyntaxError is a line the INI reader cannot read.
+type iniSyntaxError struct {
+	Line    int
+	Text    string
+	Problem string
+}
+
+func (e *iniSyntaxError) Error() string {
+	return fmt.Sprintf("line %d: %s: %q", e.Line, e.Problem, e.Text)
+}
+
+// parseINI reads the INI dialect supervisord accepts: [section] headers,
+// "key = value" or "key: value" lines, full-line comments starting with ';'
+// or '#', inline comments after " ;", and continuation lines that start
+// with whitespace. Keys are lower-cased, as Python's ConfigParser does.
+func parseINI(r io.Reader) ([]iniSection, error) {
+	var (
+		sections []iniSection
+		cur      *iniSection
+		lineNo   int
+	)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		lineNo++
+		raw := sc.Text()
+		if lineNo == 1 {
+			raw = strings.TrimPrefix(raw, "\ufeff")
+		}
+		trimmed := strings.TrimSpace(raw)
+		if trimmed == "" || trimmed[0] == ';' || trimmed[0] == '#' {
+			continue
+		}
+		if (raw[0] == ' ' || raw[0] == '\t') && cur != nil && len(cur.Entries) > 0 {
+			e := &cur.Entries[len(cur.Entries)-1]
+			e.Value = strings.TrimSpace(e.Value + "\n" + stripInlineComment(trimmed))
+			continue
+		}
+		if trimmed[0] == '[' {
+			end := strings.IndexByte(trimmed, ']')
+			if end < 0 {
+				return nil, &iniSyntaxError{lineNo, raw, "section header without ]"}
+			}
+			name := strings.TrimSpace(trimmed[1:end])
+			if name == "" {
+				return nil, &iniSyntaxError{lineNo, raw, "empty section name"}
+			}
+			sections = append(sections, iniSection{Name: name, Line: lineNo})
+			cur = &sections[len(sections)-1]
+			continue
+		}
+		if cur == nil {
+			return nil, &iniSyntaxError{lineNo, raw, "key outside of any [section]"}
+		}
+		sep := strings.IndexAny(trimmed, "=:")
+		if sep <= 0 {
+			return nil, &iniSyntaxError{lineNo, raw, "expected key = value"}
+		}
+		key := strings.ToLower(strings.TrimSpace(trimmed[:sep]))
+		val := stripInlineComment(strings.TrimSpace(trimmed[sep+1:]))
+		cur.Entries = append(cur.Entries, iniEntry{Key: key, Value: val, Line: lineNo})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &iniSyntaxError{lineNo + 1, "", err.Error()}
+	}
+	return sections, nil
+}
+
+// stripInlineComment removes a " ;" comment, as supervisord does.
+func stripInlineComment(s string) string {
+	if i := strings.Index(s, " ;"); i >= 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	if i := strings.Index(s, "\t;"); i >= 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+// expand replaces supervisord's %(ENV_X)s, %(program_name)s, %(here)s and
+// %(process_num)d references, and %% with a single %.
+func expand(v string, vars map[string]string) (string, error) {
+	if !strings.Contains(v, "%") {
+		return v, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '%' {
+			b.WriteByte(v[i])
+			continue
+		}
+		if i+1 < len(v) && v[i+1] == '%' {
+			b.WriteByte('%')
+			i++
+			continue
+		}
+		if i+1 >= len(v) || v[i+1] != '(' {
+			return "", fmt.Errorf("stray %% at offset %d (write %%%% for a literal %%)", i)
+		}
+		end := strings.IndexByte(v[i:], ')')
+		if end < 0 || i+end+1 >= len(v) {
+			return "", fmt.Errorf("unterminated %%( reference")
+		}
+		name := v[i+2 : i+end]
+		conv := v[i+end+1]
+		if conv != 's' && conv != 'd' {
+			return "", fmt.Errorf("%%(%s) must end in s or d", name)
+		}
+		val, ok := vars[name]
+		if !ok {
+			if strings.HasPrefix(name, "ENV_") {
+				return "", fmt.Errorf("environment variable %s is not set", strings.TrimPrefix(name, "ENV_"))
+			}
+			return "", fmt.Errorf("unknown reference %%(%s)%c", name, conv)
+		}
+		b.WriteString(val)
+		i += end + 1
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,460 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Prefix starts every environment variable tend reads.
+const Prefix = "TEND_"
+
+// Setting describes one global TEND_ variable: its name, default, expected
+// form and meaning. The table of settings is the single source for parsing,
+// `tend check`, and the README's settings table.
+type Setting struct {
+	// Name is the variable without the TEND_ prefix, such as "STOP_TIMEOUT".
+	Name string
+	// Area groups settings in documentation: programs, stop, logs, ...
+	Area string
+	// Default is the value used when the variable is unset ("" for none).
+	Default string
+	// Form is the expected form, used in error messages.
+	Form string
+	// Doc says what the setting does.
+	Doc string
+	// AllowEmpty means an empty value is valid and means "off".
+	AllowEmpty bool
+
+	set func(c *Config, v string) error
+	get func(c *Config) string
+}
+
+// Var returns the full environment variable name.
+func (s Setting) Var() string { return Prefix + s.Name }
+
+// Value renders the setting's effective value in c.
+func (s Setting) Value(c *Config) string { return s.get(c) }
+
+const (
+	formBool     = "true or false"
+	formUser     = "a user name or numeric uid"
+	formPath     = "an absolute path"
+	formCommand  = "a command line, such as `curl -fsS http://localhost:8080/x`"
+	formPorts    = "a comma-separated list of TCP ports, such as 8080,8443"
+	formExitMap  = "a comma-separated list of FROM:TO exit codes, such as 143:0,130:0"
+	formHTTPHook = "METHOD URL [BODY], such as `PUT http://localhost:8080/actuator/service-registry {\"status\":\"OUT_OF_SERVICE\"}`"
+	formLevel    = "one of debug, info, warn, error"
+)
+
+// Settings returns the table of global settings, in documentation order.
+func Settings() []Setting {
+	return []Setting{
+		// programs
+		{Name: "CONFIG_DIR", Area: "programs", Default: "/etc/tend", Form: formPath,
+			Doc: "directory whose conf.d/*.conf files define side programs (supervisord INI layout)",
+			set: func(c *Config, v string) error { return setPath(&c.ConfigDir, v) },
+			get: func(c *Config) string { return c.ConfigDir }},
+		{Name: "USER", Area: "programs", Form: formUser, AllowEmpty: true,
+			Doc: "default user for every program; empty keeps tend's own",
+			set: func(c *Config, v string) error { c.User = v; return nil },
+			get: func(c *Config) string { return c.User }},
+		{Name: "MAIN_NAME", Area: "programs", Default: "main", Form: "lower-case letters and digits",
+			Doc: "name of the main program in status, logs, file names and metrics",
+			set: func(c *Config, v string) error {
+				if !ValidName(v) {
+					return fmt.Errorf("not a program name")
+				}
+				c.Main.Name = v
+				return nil
+			},
+			get: func(c *Config) string { return c.Main.Name }},
+		{Name: "MAIN_ON_EXIT", Area: "programs", Default: MainExit, Form: "one of exit, restart, hold",
+			Doc: "when the main program exits on its own: exit (stop everything), restart it, or hold the container up for inspection",
+			set: func(c *Config, v string) error {
+				return setEnum(&c.MainOnExit, v, MainExit, MainRestart, MainHold)
+			},
+			get: func(c *Config) string { return c.MainOnExit }},
+		{Name: "HOLD_FOR", Area: "programs", Default: "0", Form: DurationForm,
+			Doc: "with MAIN_ON_EXIT=hold, how long to hold before exiting (0: until stopped)",
+			set: func(c *Config, v string) error { return setDuration(&c.HoldFor, v) },
+			get: func(c *Config) string { return c.HoldFor.String() }},
+
+		// stop
+		{Name: "STOP_TIMEOUT", Area: "stop", Default: "10s", Form: DurationForm,
+			Doc: "the whole stop budget, from the first TERM to tend's exit; keep it below the orchestrator's grace period",
+			set: func(c *Config, v string) error { return setPositiveDuration(&c.Stop.Timeout, v) },
+			get: func(c *Config) string { return c.Stop.Timeout.String() }},
+		{Name: "STOP_FLUSH_RESERVE", Area: "stop", Default: "1s", Form: DurationForm,
+			Doc: "part of the stop budget kept for the final log flush; never shortened by earlier phases",
+			set: func(c *Config, v string) error { return setDuration(&c.Stop.FlushReserve, v) },
+			get: func(c *Config) string { return c.Stop.FlushReserve.String() }},
+		{Name: "DRAIN_DELAY", Area: "stop", Default: "0", Form: DurationForm,
+			Doc: "after readiness is withdrawn, time for load balancers and registry caches to notice",
+			set: func(c *Config, v string) error { return setDuration(&c.Stop.DrainDelay, v) },
+			get: func(c *Config) string { return c.Stop.DrainDelay.String() }},
+		{Name: "DRAIN_PORTS", Area: "stop", Form: formPorts, AllowEmpty: true,
+			Doc: "local TCP ports whose established inbound connections are waited for before the main program is stopped",
+			set: func(c *Config, v string) error { return setPorts(&c.Stop.DrainPorts, v) },
+			get: func(c *Config) string { return joinInts(c.Stop.DrainPorts) }},
+		{Name: "PRESTOP", Area: "stop", Form: formCommand, AllowEmpty: true,
+			Doc: "command run at the start of the stop, such as a deregistration; its output is logged as program prestop",
+			set: func(c *Config, v string) error { return setCommand(&c.Stop.Prestop, v) },
+			get: func(c *Config) string { return JoinCommand(c.Stop.Prestop) }},
+		{Name: "PRESTOP_HTTP", Area: "stop", Form: formHTTPHook, AllowEmpty: true,
+			Doc: "HTTP request sent at the start of the stop, such as Spring's service-registry OUT_OF_SERVICE",
+			set: func(c *Config, v string) error { return setHTTPHook(&c.Stop.PrestopHTTP, v) },
+			get: func(c *Config) string {
+				if h := c.Stop.PrestopHTTP; h != nil {
+					return strings.TrimSpace(h.Method + " " + h.URL + " " + h.Body)
+				}
+				return ""
+			}},
+		{Name: "PRESTOP_TIMEOUT", Area: "stop", Default: "5s", Form: DurationForm,
+			Doc: "time limit of each pre-stop hook",
+			set: func(c *Config, v string) error { return setPositiveDuration(&c.Stop.PrestopTimeout, v) },
+			get: func(c *Config) string { return c.Stop.PrestopTimeout.String() }},
+		{Name: "DUMP_ON_TIMEOUT", Area: "stop", Default: "false", Form: formBool,
+			Doc: "send QUIT to the main program before the forced kill, so a JVM prints a thread dump",
+			set: func(c *Config, v string) error { return setBool(&c.Stop.DumpOnTimeout, v) },
+			get: func(c *Config) string { return strconv.FormatBool(c.Stop.DumpOnTimeout) }},
+		{Name: "EXIT_CODE_MAP", Area: "stop", Form: formExitMap, AllowEmpty: true,
+			Doc: "maps the main program's exit code to tend's, for platforms that alert on non-zero exits",
+			set: func(c *Config, v string) error { return setExitMap(&c.Stop.ExitCodes, v) },
+			get: func(c *Config) string { return formatExitMap(c.Stop.ExitCodes) }},
+
+		// logs
+		{Name: "LOG_FORMAT", Area: "logs", Default: FormatRaw, Form: "one of raw, prefix, json",
+			Doc: "console format: raw (byte-exact), prefix (`NAME | line`), json (one object per line)",
+			set: func(c *Config, v string) error {
+				return setEnum(&c.Log.Format, v, FormatRaw, FormatPrefix, FormatJSON)
+			},
+			get: func(c *Config) string { return c.Log.Format }},
+		{Name: "LOG_DIR", Area: "logs", Form: formPath, AllowEmpty: true,
+			Doc: "when set, every program's output is also written to rotated files here",
+			set: func(c *Config, v string) error { return setPath(&c.Log.Dir, v) },
+			get: func(c *Config) string { return c.Log.Dir }},
+		{Name: "LOG_FILE_SIZE", Area: "logs", Default: "50MiB", Form: SizeForm,
+			Doc: "size at which a log file is rotated",
+			set: func(c *Config, v string) error { return setPositiveSize(&c.Log.FileSize, v) },
+			get: func(c *Config) string { return FormatSize(c.Log.FileSize) }},
+		{Name: "LOG_FILE_COUNT", Area: "logs", Default: "5", Form: "a whole number of at least 1",
+			Doc: "files kept per program, the live one included",
+			set: func(c *Config, v string) error { return setInt(&c.Log.FileCount, v, 1) },
+			get: func(c *Config) string { return strconv.Itoa(c.Log.FileCount) }},
+		{Name: "LOG_COMPRESS", Area: "logs", Default: "false", Form: formBool,
+			Doc: "gzip rotated log files",
+			set: func(c *Config, v string) error { return setBool(&c.Log.Compress, v) },
+			get: func(c *Config) string { return strconv.FormatBool(c.Log.Compress) }},
+		{Name: "LOG_DISK_BUDGET", Area: "logs", Default: "0", Form: SizeForm,
+			Doc: "cap on the bytes of all log files, tend's and watched ones together; oldest go first (0: no cap beyond rotation)",
+			set: func(c *Config, v string) error { return setSize(&c.Log.DiskBudget, v) },
+			get: func(c *Config) string { return FormatSize(c.Log.DiskBudget) }},
+		{Name: "LOG_MIN_FREE", Area: "logs", Default: "0", Form: SizeForm,
+			Doc: "free space kept on the log filesystem; below it file writes are dropped and counted",
+			set: func(c *Config, v string) error { return setSize(&c.Log.MinFree, v) },
+			get: func(c *Config) string { return FormatSize(c.Log.MinFree) }},
+		{Name: "LOG_RATE", Area: "logs", Default: "0", Form: SizeForm + " per second",
+			Doc: "console bytes per second per program; the excess is dropped with a marker line (0: no limit)",
+			set: func(c *Config, v string) error { return setSize(&c.Log.Rate, strings.TrimSuffix(v, "/s")) },
+			get: func(c *Config) string { return FormatSize(c.Log.Rate) }},
+		{Name: "LOG_BURST", Area: "logs", Default: "0", Form: SizeForm,
+			Doc: "bytes a program may send at once above LOG_RATE (0: one second's worth)",
+			set: func(c *Config, v string) error { return setSize(&c.Log.Burst, v) },
+			get: func(c *Config) string { return FormatSize(c.Log.Burst) }},
+		{Name: "LOG_MAX_LINE", Area: "logs", Default: "16KiB", Form: SizeForm,
+			Doc: "longer lines are split into pieces marked partial",
+			set: func(c *Config, v string) error {
+				var n int64
+				if err := setPositiveSize(&n, v); err != nil {
+					return err
+				}
+				if n > 16<<20 {
+					return fmt.Errorf("at most 16MiB")
+				}
+				c.Log.MaxLine = int(n)
+				return nil
+			},
+			get: func(c *Config) string { return FormatSize(int64(c.Log.MaxLine)) }},
+		{Name: "LOG_MULTILINE", Area: "logs", Form: "empty or java", AllowEmpty: true,
+			Doc: "java joins stack traces into the record of the line before them (json, files' records, Fluentd)",
+			set: func(c *Config, v string) error { return setEnum(&c.Log.Multiline, v, "", "java") },
+			get: func(c *Config) string { return c.Log.Multiline }},
+		{Name: "LOG_MODE", Area: "logs", Default: ModeBlocking, Form: "blocking or non-blocking",
+			Doc: "blocking slows a program down when a sink cannot keep up; non-blocking drops and counts",
+			set: func(c *Config, v string) error {
+				return setEnum(&c.Log.Mode, v, ModeBlocking, ModeNonBlocking)
+			},
+			get: func(c *Config) string { return c.Log.Mode }},
+		{Name: "LOG_BUFFER", Area: "logs", Default: "1MiB", Form: SizeForm,
+			Doc: "per-sink queue in non-blocking mode",
+			set: func(c *Config, v string) error { return setPositiveSize(&c.Log.Buffer, v) },
+			get: func(c *Config) string { return FormatSize(c.Log.Buffer) }},
+		{Name: "LOG_WATCH", Area: "logs", Form: "comma-separated paths or globs, or auto", AllowEmpty: true,
+			Doc: "files the programs write themselves, kept under LOG_DISK_BUDGET; auto finds the files they hold open for writing",
+			set: func(c *Config, v string) error { c.Log.Watch = splitList(v); return nil },
+			get: func(c *Config) string { return strings.Join(c.Log.Watch, ",") }},
+		{Name: "LOG_TAIL", Area: "logs", Default: "false", Form: formBool,
+			Doc: "also copy new lines of watched files into the log pipeline",
+			set: func(c *Config, v string) error { return setBool(&c.Log.Tail, v) },
+			get: func(c *Config) string { return strconv.FormatBool(c.Log.Tail) }},
+		{Name: "ON_LOG_CLEANUP", Area: "logs", Form: formCommand, AllowEmpty: true,
+			Doc: "command run after each deletion or truncation done for the budget (TEND_CLEANUP_FILE, _BYTES, _REASON in its environment)",
+			set: func(c *Config, v string) error { return setCommand(&c.Log.OnCleanup, v) },
+			get: func(c *Config) string { return JoinCommand(c.Log.OnCleanup) }},
+
+		// fluentd
+		{Name: "FLUENT_ADDR", Area: "fluentd", Form: "host:port or unix:///path", AllowEmpty: true,
+			Doc: "forward every record to this Fluentd or Fluent Bit forward input",
+			set: func(c *Config, v string) error { return setFluentAddr(&c.Fluent.Addr, v) },
+			get: func(c *Config) string { return c.Fluent.Addr }},
+		{Name: "FLUENT_TAG", Area: "fluentd", Default: "tend.{program}.{stream}", Form: "a tag, may use {program} and {stream}",
+			Doc: "tag of forwarded records",
+			set: func(c *Config, v string) error { c.Fluent.Tag = v; return nil },
+			get: func(c *Config) string { return c.Fluent.Tag }},
+		{Name: "FLUENT_BUFFER", Area: "fluentd", Default: "8192", Form: "a whole number of records, at least 1",
+			Doc: "records waiting for the network; beyond it records are dropped and counted",
+			set: func(c *Config, v string) error { return setInt(&c.Fluent.Buffer, v, 1) },
+			get: func(c *Config) string { return strconv.Itoa(c.Fluent.Buffer) }},
+		{Name: "FLUENT_ACK", Area: "fluentd", Default: "false", Form: formBool,
+			Doc: "ask the receiver to acknowledge chunks (at-least-once delivery)",
+			set: func(c *Config, v string) error { return setBool(&c.Fluent.Ack, v) },
+			get: func(c *Config) string { return strconv.FormatBool(c.Fluent.Ack) }},
+
+		// admin
+		{Name: "SOCKET", Area: "admin", Default: "/run/tend.sock", Form: formPath,
+			Doc: "unix socket (mode 0600) of the control commands",
+			set: func(c *Config, v string) error { return setPath(&c.Admin.Socket, v) },
+			get: func(c *Config) string { return c.Admin.Socket }},
+		{Name: "HTTP_ADDR", Area: "admin", Form: "host:port, such as :9090", AllowEmpty: true,
+			Doc: "serve /healthz, /readyz, /metrics and /status here (off unless set)",
+			set: func(c *Config, v string) error { return setHostPort(&c.Admin.HTTPAddr, v) },
+			get: func(c *Config) string { return c.Admin.HTTPAddr }},
+		{Name: "EVENT_FORMAT", Area: "admin", Default: "text", Form: "text or json",
+			Doc: "format of tend's own event lines on stderr",
+			set: func(c *Config, v string) error { return setEnum(&c.Events.Format, v, "text", "json") },
+			get: func(c *Config) string { return c.Events.Format }},
+		{Name: "EVENT_LEVEL", Area: "admin", Default: "warn", Form: formLevel,
+			Doc: "least severe of tend's own events that is printed (info shows starts, exits, signals and stop phases)",
+			set: func(c *Config, v string) error {
+				return setEnum(&c.Events.Level, v, "debug", "info", "warn", "error")
+			},
+			get: func(c *Config) string { return c.Events.Level }},
+
+		// java
+		{Name: "JAVA_AUTOTUNE", Area: "java", Default: "false", Form: formBool,
+			Doc: "size the JVM heap from the container's cgroup limits (adds to JAVA_TOOL_OPTIONS)",
+			set: func(c *Config, v string) error { return setBool(&c.JavaAutotune, v) },
+			get: func(c *Config) string { return strconv.FormatBool(c.JavaAutotune) }},
+	}
+}
+
+func setEnum(dst *string, v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			*dst = v
+			return nil
+		}
+	}
+	return fmt.Errorf("not one of the allowed values")
+}
+
+func setBool(dst *bool, v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on":
+		*dst = true
+	case "false", "0", "no", "off":
+		*dst = false
+	default:
+		return fmt.Errorf("not a boolean")
+	}
+	return nil
+}
+
+func setInt(dst *int, v string, min int) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("not a whole number")
+	}
+	if n < min {
+		return fmt.Errorf("less than %d", min)
+	}
+	*dst = n
+	return nil
+}
+
+func setDuration(dst *time.Duration, v string) error {
+	d, err := ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	*dst = d
+	return nil
+}
+
+func setPositiveDuration(dst *time.Duration, v string) error {
+	d, err := ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	if d == 0 {
+		return fmt.Errorf("must be more than zero")
+	}
+	*dst = d
+	return nil
+}
+
+func setSize(dst *int64, v string) error {
+	n, err := ParseSize(v)
+	if err != nil {
+		return err
+	}
+	*dst = n
+	return nil
+}
+
+func setPositiveSize(dst *int64, v string) error {
+	n, err := ParseSize(v)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("must be more than zero")
+	}
+	*dst = n
+	return nil
+}
+
+func setPath(dst *string, v string) error {
+	if v != "" && !strings.HasPrefix(v, "/") {
+		return fmt.Errorf("not an absolute path")
+	}
+	*dst = v
+	return nil
+}
+
+func setCommand(dst *[]string, v string) error {
+	argv, err := SplitCommand(v)
+	if err != nil {
+		return err
+	}
+	*dst = argv
+	return nil
+}
+
+func setPorts(dst *[]int, v string) error {
+	var ports []int
+	for _, f := range splitList(v) {
+		p, err := strconv.Atoi(f)
+		if err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("%q is not a TCP port", f)
+		}
+		ports = append(ports, p)
+	}
+	*dst = ports
+	return nil
+}
+
+func setExitMap(dst *map[int]int, v string) error {
+	m := map[int]int{}
+	for _, f := range splitList(v) {
+		from, to, ok := strings.Cut(f, ":")
+		a, errA := strconv.Atoi(strings.TrimSpace(from))
+		b, errB := strconv.Atoi(strings.TrimSpace(to))
+		if !ok || errA != nil || errB != nil || a < 0 || a > 255 || b < 0 || b > 255 {
+			return fmt.Errorf("%q is not FROM:TO with codes 0 to 255", f)
+		}
+		m[a] = b
+	}
+	*dst = m
+	return nil
+}
+
+func setHTTPHook(dst **HTTPRequest, v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		*dst = nil
+		return nil
+	}
+	fields := strings.SplitN(v, " ", 3)
+	if len(fields) < 2 {
+		return fmt.Errorf("missing the URL")
+	}
+	method := strings.ToUpper(fields[0])
+	switch method {
+	case "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD":
+	default:
+		return fmt.Errorf("%q is not an HTTP method", fields[0])
+	}
+	url := fields[1]
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		return fmt.Errorf("%q is not an http:// or https:// URL", url)
+	}
+	h := &HTTPRequest{Method: method, URL: url}
+	if len(fields) == 3 {
+		h.Body = strings.TrimSpace(fields[2])
+	}
+	*dst = h
+	return nil
+}
+
+func setFluentAddr(dst *string, v string) error {
+	if v == "" {
+		*dst = ""
+		return nil
+	}
+	if strings.HasPrefix(v, "unix://") {
+		if !strings.HasPrefix(strings.TrimPrefix(v, "unix://"), "/") {
+			return fmt.Errorf("unix socket path must be absolute")
+		}
+		*dst = v
+		return nil
+	}
+	return setHostPort(dst, v)
+}
+
+func setHostPort(dst *string, v string) error {
+	if v == "" {
+		*dst = ""
+		return nil
+	}
+	i := strings.LastIndex(v, ":")
+	if i < 0 {
+		return fmt.Errorf("missing :port")
+	}
+	p, err := strconv.Atoi(v[i+1:])
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q is not a port", v[i+1:])
+	}
+	*dst = v
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func formatExitMap(m map[int]int) string {
+	var parts []string
+	for from := 0; from < 256; from++ {
+		if to, ok := m[from]; ok {
+			parts = append(parts, fmt.Sprintf("%d:%d", from, to))
+		}
+	}
+	return strings.Join(parts, ",")
+}
