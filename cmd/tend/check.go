@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"tend/config"
+)
+
+// runCheck validates the configuration and prints the effective values.
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	asJSON := false
+	for _, a := range args {
+		switch a {
+		case "--json":
+			asJSON = true
+		default:
+			fmt.Fprintf(stderr, "tend check: unknown argument %q (expected --json)\n", a)
+			return exitBadInput
+		}
+	}
+	cfg, err := config.Load(config.Options{Env: os.Environ()})
+	if err != nil {
+		reportConfigError(stderr, err)
+		return exitBadInput
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "tend: warning: %s\n", w)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(effective(cfg)); err != nil {
+			fmt.Fprintf(stderr, "tend check: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	eff := effective(cfg)
+	fmt.Fprintln(stdout, "# settings")
+	for _, s := range eff.Settings {
+		fmt.Fprintf(stdout, "%s=%s\n", s.Name, s.Value)
+	}
+	for _, p := range eff.Programs {
+		fmt.Fprintf(stdout, "\n# program %s (%s)\n", p.Name, p.Source)
+		for _, k := range p.Keys {
+			fmt.Fprintf(stdout, "%s=%s\n", k.Name, k.Value)
+		}
+	}
+	return exitOK
+}
+
+// reportConfigError prints every configuration error, one per line.
+func reportConfigError(w io.Writer, err error) {
+	if es, ok := err.(config.Errors); ok {
+		fmt.Fprintf(w, "tend: invalid configuration (%d problem(s)); nothing was started:\n", len(es))
+		for _, e := range es {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "tend: invalid configuration; nothing was started:\n  %s\n", err)
+}
+
+// namedValue is one effective setting or key.
+type namedValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// effectiveProgram is one program's effective keys.
+type effectiveProgram struct {
+	Name   string       `json:"name"`
+	Source string       `json:"source"`
+	Keys   []namedValue `json:"keys"`
+}
+
+// effectiveConfig is what tend check prints.
+type effectiveConfig struct {
+	Settings []namedValue       `json:"settings"`
+	Programs []effectiveProgram `json:"programs"`
+	Warnings []string           `json:"warnings,omitempty"`
+}
+
+func effective(cfg *config.Config) effectiveConfig {
+	var eff effectiveConfig
+	for _, s := range config.Settings() {
+		eff.Settings = append(eff.Settings, namedValue{s.Var(), s.Value(cfg)})
+	}
+	progs := append([]config.Program{}, cfg.Programs...)
+	progs = append(progs, cfg.Main)
+	for _, p := range progs {
+		ep := effectiveProgram{Name: p.Name, Source: p.Source}
+		for _, k := range config.ProgramKeys() {
+			ep.Keys = append(ep.Keys, namedValue{k.Name, k.Value(&p)})
+		}
+		eff.Programs = append(eff.Programs, ep)
+	}
+	eff.Warnings = cfg.Warnings
+	return eff
+}

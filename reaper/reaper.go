@@ -1,0 +1,292 @@
+// Package reaper starts tend's child processes and is the only place that
+// collects their exit statuses.
+//
+// tend runs as PID 1 (or as a child subreaper), so every orphan in the
+// container is re-parented to it. Exactly one loop calls wait4(-1): it hands
+// each status to the Process that owns the PID and discards the statuses of
+// orphans it never started. Nothing else in tend may wait for a child:
+// os/exec's Cmd.Wait would race this loop and lose statuses, so programs,
+// hooks and probes all start through Reaper.Start.
+package reaper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// sweepInterval is how often the reaper looks for exited children even
+// without a SIGCHLD; signals coalesce, and this is the safety net.
+const sweepInterval = time.Second
+
+// Reaper starts processes and reaps every child of tend.
+type Reaper struct {
+	log *zap.Logger
+
+	// mu is held while forking and registering a PID and while reaping, so
+	// a child that exits at once is never mistaken for an orphan.
+	mu    sync.Mutex
+	procs map[int]*Process
+
+	orphans atomic.Int64
+}
+
+// New returns a Reaper. Call Run before relying on exits being noticed.
+func New(log *zap.Logger) *Reaper {
+	return &Reaper{log: log, procs: map[int]*Process{}}
+}
+
+// BecomeSubreaper makes tend the reaper of orphaned descendants when it is
+// not PID 1 (docker run --init, a shared process namespace, a shell above
+// it). As PID 1 the kernel already re-parents orphans to tend.
+func BecomeSubreaper() error {
+	if os.Getpid() == 1 {
+		return nil
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set child subreaper: %w", err)
+	}
+	return nil
+}
+
+// Run reaps children until ctx is done: on every SIGCHLD and, as a safety
+// net, every second.
+func (r *Reaper) Run(ctx context.Context) error {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGCHLD)
+	defer signal.Stop(sigs)
+	tick := time.NewTicker(sweepInterval)
+	defer tick.Stop()
+	for {
+		r.reap()
+		select {
+		case <-ctx.Done():
+			r.reap()
+			return nil
+		case <-sigs:
+		case <-tick.C:
+		}
+	}
+}
+
+// reap collects every child that has exited, without blocking.
+func (r *Reaper) reap() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, &ru)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return // ECHILD: no children; 0: none exited yet
+		}
+		if p, ok := r.procs[pid]; ok {
+			delete(r.procs, pid)
+			p.finish(ws, ru)
+			continue
+		}
+		n := r.orphans.Add(1)
+		r.log.Debug("orphan reaped", zap.Int("pid", pid), zap.Int("code", exitCode(ws)), zap.Int64("orphans_total", n))
+	}
+}
+
+// Orphans returns how many statuses of processes tend did not start were reaped.
+func (r *Reaper) Orphans() int64 { return r.orphans.Load() }
+
+// Spec says how to start a process.
+type Spec struct {
+	// Argv is the command; Argv[0] is looked up in the PATH of Env.
+	Argv []string
+	// Env is the complete environment.
+	Env []string
+	// Dir is the working directory ("" keeps tend's).
+	Dir string
+	// Stdin, Stdout, Stderr become fds 0, 1, 2 (nil: /dev/null).
+	Stdin, Stdout, Stderr *os.File
+	// UID, GID and Groups run the process as another user when Credential is set.
+	Credential *syscall.Credential
+	// Foreground makes the new process group the terminal's foreground
+	// group (for an interactive main program on a TTY).
+	Foreground bool
+}
+
+// Start forks and executes spec in a new process group and registers it
+// for reaping. The returned Process reports the exit through Done.
+func (r *Reaper) Start(spec Spec) (*Process, error) {
+	if len(spec.Argv) == 0 {
+		return nil, errors.New("empty command")
+	}
+	path, err := lookPath(spec.Argv[0], spec.Env, spec.Dir)
+	if err != nil {
+		return nil, err
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	defer devnull.Close()
+	fd := func(f *os.File) uintptr {
+		if f == nil {
+			return devnull.Fd()
+		}
+		return f.Fd()
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   spec.Dir,
+		Env:   spec.Env,
+		Files: []uintptr{fd(spec.Stdin), fd(spec.Stdout), fd(spec.Stderr)},
+		Sys: &syscall.SysProcAttr{
+			// Each process leads its own group, so stop and kill reach
+			// everything it started.
+			Setpgid:    true,
+			Credential: spec.Credential,
+			Foreground: spec.Foreground,
+		},
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pid, err := syscall.ForkExec(path, spec.Argv, attr)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
+	}
+	p := &Process{Pid: pid, Started: time.Now(), reaper: r, done: make(chan struct{})}
+	r.procs[pid] = p
+	return p, nil
+}
+
+// lookPath finds file in the PATH of env, as execvp would.
+func lookPath(file string, env []string, dir string) (string, error) {
+	if strings.Contains(file, "/") {
+		full := file
+		if !filepath.IsAbs(file) && dir != "" {
+			full = filepath.Join(dir, file)
+		}
+		if err := executable(full); err != nil {
+			return "", fmt.Errorf("%s: %w", file, err)
+		}
+		return file, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			d = "."
+		}
+		full := filepath.Join(d, file)
+		if executable(full) == nil {
+			return full, nil
+		}
+	}
+	return "", fmt.Errorf("%s: executable file not found in PATH", file)
+}
+
+func executable(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("permission denied (not an executable file)")
+	}
+	return nil
+}
+
+// Process is a child started by the Reaper.
+type Process struct {
+	// Pid is the process ID, also its process group ID.
+	Pid int
+	// Started is when the process was forked.
+	Started time.Time
+
+	reaper *Reaper
+	done   chan struct{}
+	status syscall.WaitStatus
+	rusage syscall.Rusage
+	ended  time.Time
+}
+
+// Done is closed once the process has exited and been reaped.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+func (p *Process) finish(ws syscall.WaitStatus, ru syscall.Rusage) {
+	p.status, p.rusage, p.ended = ws, ru, time.Now()
+	close(p.done)
+}
+
+// Exited reports whether the process has been reaped.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// ExitCode is the exit status as a shell reports it: the code, or 128+N
+// when killed by signal N. Valid after Done is closed.
+func (p *Process) ExitCode() int { return exitCode(p.status) }
+
+// Status is the raw wait status. Valid after Done is closed.
+func (p *Process) Status() syscall.WaitStatus { return p.status }
+
+// Ended is when the process was reaped. Valid after Done is closed.
+func (p *Process) Ended() time.Time { return p.ended }
+
+// CPUTime is the user plus system CPU time of the process and its reaped
+// children. Valid after Done is closed.
+func (p *Process) CPUTime() time.Duration {
+	return time.Duration(p.rusage.Utime.Nano() + p.rusage.Stime.Nano())
+}
+
+// Signal sends sig to the process itself. It does nothing once the
+// process has been reaped, so a recycled PID is never signalled.
+func (p *Process) Signal(sig syscall.Signal) error {
+	p.reaper.mu.Lock()
+	defer p.reaper.mu.Unlock()
+	if p.Exited() {
+		return nil
+	}
+	return ignoreGone(syscall.Kill(p.Pid, sig))
+}
+
+// SignalGroup sends sig to the process's whole group. Members of the group
+// may outlive its leader, so this is allowed after the leader exited.
+func (p *Process) SignalGroup(sig syscall.Signal) error {
+	return ignoreGone(syscall.Kill(-p.Pid, sig))
+}
+
+func ignoreGone(err error) error {
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+func exitCode(ws syscall.WaitStatus) int {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return 255
+}

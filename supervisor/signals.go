@@ -1,0 +1,35 @@
+package supervisor
+
+import (
+	"os"
+	"syscall"
+)
+
+// forwardedSignals are relayed to the main program. As PID 1, tend must
+// install a handler for every signal it wants delivered: the kernel drops
+// signals that PID 1 has no handler for, and the Go runtime would exit on
+// the ones it handles by default. TERM and INT are listed because they
+// start the stop; the rest reach the main program unchanged.
+//
+// Not listed, on purpose: CHLD (the reaper's), URG (the Go runtime uses it
+// to preempt goroutines), PIPE (raised by tend's own writes to a closed
+// pipe, handled below), KILL and STOP (cannot be caught), and the
+// synchronous faults (SEGV, BUS, FPE, ILL, TRAP, SYS).
+var forwardedSignals = []os.Signal{
+	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM,
+	// A program reading a terminal in the background gets TTIN and TTOU;
+	// tend must not be stopped by them itself, so it catches and relays them.
+	syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGTSTP, syscall.SIGCONT,
+	syscall.SIGVTALRM, syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGPWR,
+	syscall.SIGSTKFLT,
+}
+
+// ignoredSignals are caught and dropped. SIGPIPE is caught so that a write
+// to a closed console pipe returns EPIPE instead of killing PID 1.
+var ignoredSignals = []os.Signal{syscall.SIGPIPE}
+
+// stopSignal reports whether sig starts the stop sequence.
+func stopSignal(sig os.Signal) bool {
+	return sig == syscall.SIGTERM || sig == syscall.SIGINT
+}

@@ -1,0 +1,60 @@
+package supervisor
+
+import "time"
+
+// State is where a program is in its life, with supervisord's names.
+type State string
+
+// Program states.
+const (
+	Stopped  State = "STOPPED"  // not started yet, or stopped on request
+	Starting State = "STARTING" // running for less than startsecs
+	Running  State = "RUNNING"  // has run startsecs
+	Backoff  State = "BACKOFF"  // waiting to retry after a quick failure
+	Stopping State = "STOPPING" // stop signal sent, waiting for the exit
+	Exited   State = "EXITED"   // exited and will not be restarted
+	Fatal    State = "FATAL"    // failed startretries+1 times in a row
+)
+
+// Exit describes how a program last ended.
+type Exit struct {
+	// Code is the exit code, or 128+N when killed by signal N.
+	Code int `json:"code"`
+	// Signal names the killing signal, if any.
+	Signal string `json:"signal,omitempty"`
+	// At is when the program was reaped.
+	At time.Time `json:"at"`
+	// Ran is how long the program ran.
+	Ran time.Duration `json:"ran_ns"`
+}
+
+// ProgramStatus is a snapshot of one program for `tend status`.
+type ProgramStatus struct {
+	Name     string    `json:"name"`
+	Main     bool      `json:"main,omitempty"`
+	State    State     `json:"state"`
+	Ready    bool      `json:"ready"`
+	Pid      int       `json:"pid,omitempty"`
+	Started  time.Time `json:"started,omitempty"`
+	Uptime   float64   `json:"uptime_seconds"`
+	Restarts int       `json:"restarts"`
+	LastExit *Exit     `json:"last_exit,omitempty"`
+	// Reason says why the program is in its state (FATAL, EXITED, hold).
+	Reason string `json:"reason,omitempty"`
+	// LastLines are the program's last output lines (for a held main program).
+	LastLines []string `json:"last_lines,omitempty"`
+}
+
+// Status is a snapshot of the whole supervisor.
+type Status struct {
+	// Ready is what `tend health` and /readyz report.
+	Ready bool `json:"ready"`
+	// Stopping is true once the stop sequence has begun.
+	Stopping bool `json:"stopping"`
+	// Holding is true while a failed main program is held for inspection.
+	Holding bool `json:"holding,omitempty"`
+	// Programs lists every program, side programs in start order, main last.
+	Programs []ProgramStatus `json:"programs"`
+	// OrphansReaped counts statuses of processes tend did not start.
+	OrphansReaped int64 `json:"orphans_reaped"`
+}

@@ -1,0 +1,120 @@
+package supervisor
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// plan holds the deadlines of one stop sequence, all inside the stop
+// budget (TEND_STOP_TIMEOUT) counted from the moment the stop began:
+//
+//	begin ── drain (hooks, delay, connections) ── main ── sides ── flush ── end
+//
+// Each phase ends at its deadline or earlier. A phase that overruns only
+// shortens the phases after it; the flush reserve at the end is never
+// taken by an earlier phase.
+type plan struct {
+	begin time.Time
+	// drainEnd ends the pre-stop hooks, drain delay and connection drain.
+	drainEnd time.Time
+	// mainEnd is when the main program is killed if it has not exited.
+	mainEnd time.Time
+	// sidesEnd is when the last side program is killed; the flush starts.
+	sidesEnd time.Time
+	// end is when tend must have exited.
+	end time.Time
+}
+
+// newPlan divides the budget. The side programs get at most a quarter of
+// what remains after the flush reserve (and no more than their longest
+// stopwaitsecs); the main program gets the rest, less whatever the drain
+// phases use.
+func newPlan(begin time.Time, budget, flushReserve time.Duration, sideWait time.Duration) plan {
+	p := plan{begin: begin, end: begin.Add(budget)}
+	p.sidesEnd = p.end.Add(-flushReserve)
+	work := budget - flushReserve
+	sides := min(sideWait, work/4)
+	p.mainEnd = p.sidesEnd.Add(-sides)
+	p.drainEnd = p.mainEnd
+	return p
+}
+
+// stopSequence is the ordered stop. force is cancelled by a second TERM:
+// every wait then ends at once and programs are killed, but the log flush
+// still gets its reserve.
+func (s *Supervisor) stopSequence(force context.Context, cause string) int {
+	var sideWait time.Duration
+	for _, p := range s.programs {
+		sideWait = max(sideWait, p.cfg.StopWait)
+	}
+	pl := newPlan(time.Now(), s.cfg.Stop.Timeout, s.cfg.Stop.FlushReserve, sideWait)
+	s.log.Info("stop sequence begins", zap.String("cause", cause), zap.Duration("budget", s.cfg.Stop.Timeout))
+
+	mainRunning := s.main.status().Pid != 0
+	if s.drainer != nil && mainRunning {
+		drainCtx, cancel := context.WithDeadline(force, pl.drainEnd)
+		s.phase("pre-stop hooks", func() { s.drainer.PreStop(drainCtx) })
+		s.phase("drain delay", func() { s.drainer.Delay(drainCtx) })
+		s.phase("connection drain", func() { s.drainer.WaitConnections(drainCtx) })
+		cancel()
+	}
+
+	s.phase("stop "+s.main.cfg.Name, func() { s.stopProgram(force, s.main, pl.mainEnd) })
+	for i := len(s.programs) - 1; i >= 0; i-- {
+		p := s.programs[i]
+		s.phase("stop "+p.cfg.Name, func() { s.stopProgram(force, p, pl.sidesEnd) })
+	}
+
+	s.phase("log flush", func() {
+		for _, p := range append(s.programs, s.main) {
+			p.closePipes()
+		}
+		flushCtx, cancel := context.WithDeadline(context.Background(), pl.end)
+		defer cancel()
+		if err := s.logs.Close(flushCtx); err != nil {
+			s.log.Error("log flush incomplete", zap.Error(err))
+		}
+	})
+	code := s.exitCode()
+	s.log.Info("stop sequence done", zap.Duration("took", time.Since(pl.begin)), zap.Int("exit_code", code))
+	return code
+}
+
+// phase runs one step of the stop sequence and logs how long it took.
+func (s *Supervisor) phase(name string, step func()) {
+	begin := time.Now()
+	step()
+	s.log.Info("stop phase", zap.String("phase", name), zap.Duration("took", time.Since(begin)))
+}
+
+// stopProgram stops p if it runs, or keeps it from starting again. The
+// run loop answers within the deadline (plus the wait after a SIGKILL);
+// the bound keeps the sequence moving should it not.
+func (s *Supervisor) stopProgram(force context.Context, p *program, deadline time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(killWait))
+	defer cancel()
+	if err := p.request(ctx, "stop", force, deadline); err != nil {
+		s.log.Warn("stop request not answered", zap.String("program", p.cfg.Name), zap.Error(err))
+	}
+}
+
+// exitCode is tend's exit code once everything has stopped.
+func (s *Supervisor) exitCode() int {
+	s.mu.Lock()
+	fatal := s.fatalCode
+	s.mu.Unlock()
+	if fatal != 0 {
+		return fatal
+	}
+	st := s.main.status()
+	if st.LastExit == nil {
+		return 0
+	}
+	code := st.LastExit.Code
+	if mapped, ok := s.cfg.Stop.ExitCodes[code]; ok {
+		return mapped
+	}
+	return code
+}

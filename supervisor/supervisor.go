@@ -1,0 +1,435 @@
+// Package supervisor runs tend's programs: the main program from the
+// command line and the side programs from conf.d and the environment. It
+// starts them in order, restarts them with backoff, forwards signals, and
+// turns TERM into the ordered stop sequence (stop.go). Processes start and
+// are reaped through package reaper; output goes to package logship.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"tend/config"
+	"tend/reaper"
+)
+
+// Logs is the log pipeline as the supervisor sees it.
+type Logs interface {
+	// Capture reads r, the read end of a program's "stdout" or "stderr"
+	// pipe, until EOF.
+	Capture(program, stream string, r *os.File)
+	// LastLines returns the last lines a program wrote.
+	LastLines(program string) []string
+	// Close waits for every capture to reach EOF, bounded by ctx, then
+	// flushes and syncs every sink.
+	Close(ctx context.Context) error
+}
+
+// Drainer runs the parts of the stop sequence between withdrawing
+// readiness and stopping the main program: pre-stop hooks, the drain delay
+// and the connection drain. Each method returns when its work is done or
+// its context ends.
+type Drainer interface {
+	PreStop(ctx context.Context)
+	Delay(ctx context.Context)
+	WaitConnections(ctx context.Context)
+}
+
+// Options are what New needs.
+type Options struct {
+	Config *config.Config
+	Logs   Logs
+	Reaper *reaper.Reaper
+	Logger *zap.Logger
+	// Env is the environment programs inherit (os.Environ in production).
+	Env []string
+	// Drainer runs the drain phases of the stop (nil: none).
+	Drainer Drainer
+}
+
+// Supervisor runs every program and the stop sequence.
+type Supervisor struct {
+	cfg     *config.Config
+	log     *zap.Logger
+	logs    Logs
+	reaper  *reaper.Reaper
+	env     []string
+	drainer Drainer
+
+	main     *program
+	programs []*program // side programs, in start order
+	byName   map[string]*program
+
+	stopping atomic.Bool
+	events   chan event
+	drains   chan struct{}
+	stopped  chan struct{} // closed when the stop sequence has finished
+
+	mu        sync.Mutex
+	stopCause string
+	fatalCode int // exit code forced by a critical program, 0 if none
+}
+
+// eventKind is what a program reports to the supervisor.
+type eventKind int
+
+const (
+	evExited eventKind = iota // ended and will not be restarted
+	evFatal                   // FATAL after too many quick failures
+)
+
+type event struct {
+	prog   *program
+	kind   eventKind
+	exit   *Exit
+	reason string
+}
+
+// New creates every program and its pipes. Nothing starts before Run.
+func New(opts Options) (*Supervisor, error) {
+	s := &Supervisor{
+		cfg:     opts.Config,
+		log:     opts.Logger,
+		logs:    opts.Logs,
+		reaper:  opts.Reaper,
+		env:     opts.Env,
+		drainer: opts.Drainer,
+		byName:  map[string]*program{},
+		events:  make(chan event, 16),
+		drains:  make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+	}
+	for _, pc := range s.cfg.Programs {
+		p, err := newProgram(s, pc, false)
+		if err != nil {
+			return nil, err
+		}
+		s.programs = append(s.programs, p)
+		s.byName[pc.Name] = p
+	}
+	p, err := newProgram(s, s.cfg.Main, true)
+	if err != nil {
+		return nil, err
+	}
+	s.main = p
+	s.byName[s.cfg.Main.Name] = p
+	return s, nil
+}
+
+func (s *Supervisor) notify(ev event) { s.events <- ev }
+
+// Run starts the programs and supervises them until the stop sequence has
+// finished. It returns tend's exit code: the main program's, mapped by
+// TEND_EXIT_CODE_MAP, or non-zero when a critical program failed.
+func (s *Supervisor) Run(ctx context.Context) int {
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+	ignored := make(chan os.Signal, 1)
+	signal.Notify(ignored, ignoredSignals...)
+	defer signal.Stop(ignored)
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	var wg sync.WaitGroup
+	for _, p := range append(s.programs, s.main) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.run(runCtx)
+		}()
+	}
+	defer wg.Wait()
+
+	var (
+		stopDone   chan int
+		forceStop  context.CancelFunc
+		holdTimer  <-chan time.Time
+		codeResult int
+		// stopSignals counts TERM and INT: the first starts the stop (or,
+		// after `tend drain`, joins the one under way); the second forces it.
+		stopSignals int
+	)
+	begin := func(cause string) {
+		if stopDone != nil {
+			return
+		}
+		s.mu.Lock()
+		s.stopCause = cause
+		s.mu.Unlock()
+		s.stopping.Store(true)
+		var stopCtx context.Context
+		stopCtx, forceStop = context.WithCancel(context.Background())
+		stopDone = make(chan int, 1)
+		go func() { stopDone <- s.stopSequence(stopCtx, cause) }()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			begin("context cancelled")
+		case sig := <-sigs:
+			if stopSignal(sig) {
+				stopSignals++
+			}
+			switch {
+			case stopSignal(sig) && stopSignals > 1:
+				s.log.Warn("second stop signal: killing everything now", zap.String("signal", sig.String()))
+				forceStop()
+			case stopSignal(sig) && stopDone != nil:
+				s.log.Info("stop signal received; the stop is already under way", zap.String("signal", sig.String()))
+			case stopSignal(sig):
+				s.log.Info("stop signal received", zap.String("signal", sig.String()))
+				begin("signal " + config.SignalName(sig.(syscall.Signal)))
+			default:
+				s.forward(sig.(syscall.Signal))
+			}
+		case <-ignored:
+		case <-s.drains:
+			begin("drain requested")
+		case ev := <-s.events:
+			if cause, hold := s.onEvent(ev); cause != "" {
+				begin(cause)
+			} else if hold && s.cfg.HoldFor > 0 {
+				holdTimer = time.After(s.cfg.HoldFor)
+			}
+		case <-holdTimer:
+			if s.holding() {
+				begin(fmt.Sprintf("hold time of %s is over", s.cfg.HoldFor))
+			}
+		case codeResult = <-stopDone:
+			close(s.stopped)
+			cancelRun()
+			return codeResult
+		}
+	}
+}
+
+// onEvent decides what a program's exit means for the container: a cause
+// to stop it, or a hold.
+func (s *Supervisor) onEvent(ev event) (cause string, hold bool) {
+	if s.stopping.Load() {
+		return "", false
+	}
+	p := ev.prog
+	if p.main {
+		if ev.kind == evFatal {
+			return p.cfg.Name + " is FATAL: " + ev.reason, false
+		}
+		if s.cfg.MainOnExit == config.MainHold {
+			s.log.Warn("main program exited; holding the container for inspection (readiness fails)",
+				zap.String("program", p.cfg.Name), zap.Int("code", ev.exit.Code), zap.Duration("hold_for", s.cfg.HoldFor))
+			return "", true
+		}
+		return fmt.Sprintf("%s exited with code %d", p.cfg.Name, ev.exit.Code), false
+	}
+	if !p.cfg.Critical {
+		return "", false
+	}
+	if ev.kind == evExited && !p.shouldRestartCode(ev.exit.Code) {
+		return "", false
+	}
+	code := ev.exit.Code
+	if code == 0 {
+		code = 1
+	}
+	s.mu.Lock()
+	s.fatalCode = code
+	s.mu.Unlock()
+	why := ev.reason
+	if why == "" {
+		why = fmt.Sprintf("exited with code %d", ev.exit.Code)
+	}
+	s.log.Error("critical program failed; stopping the container", zap.String("program", p.cfg.Name), zap.String("reason", why))
+	return fmt.Sprintf("critical program %s failed: %s", p.cfg.Name, why), false
+}
+
+// shouldRestartCode reports whether code is unexpected for the program.
+func (p *program) shouldRestartCode(code int) bool {
+	for _, c := range p.cfg.ExitCodes {
+		if c == code {
+			return false
+		}
+	}
+	return true
+}
+
+// forward relays a signal to the main program.
+func (s *Supervisor) forward(sig syscall.Signal) {
+	if err := s.main.signal(sig); err != nil {
+		s.log.Info("signal not forwarded", zap.String("signal", config.SignalName(sig)), zap.Error(err))
+		return
+	}
+	s.log.Info("signal forwarded", zap.String("signal", config.SignalName(sig)), zap.String("program", s.main.cfg.Name))
+}
+
+// holding reports whether a failed main program is held for inspection.
+func (s *Supervisor) holding() bool {
+	if s.cfg.MainOnExit != config.MainHold || s.stopping.Load() {
+		return false
+	}
+	st := s.main.status()
+	return st.State == Exited || st.State == Fatal
+}
+
+// dependenciesReady returns a channel closed once p may start: each of
+// its dependencies has been ready once and, for the main program, every
+// side program has been launched.
+func (s *Supervisor) dependenciesReady(ctx context.Context, p *program) <-chan struct{} {
+	var waits []<-chan struct{}
+	for _, d := range p.cfg.DependsOn {
+		waits = append(waits, s.byName[d].firstUp)
+	}
+	if p.main {
+		for _, side := range s.programs {
+			waits = append(waits, side.launched)
+		}
+	}
+	ready := make(chan struct{})
+	if len(waits) == 0 {
+		close(ready)
+		return ready
+	}
+	if len(p.cfg.DependsOn) > 0 {
+		p.setState(Stopped, "waiting for "+strings.Join(p.cfg.DependsOn, ", "))
+	}
+	go func() {
+		for _, w := range waits {
+			select {
+			case <-w:
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(ready)
+	}()
+	return ready
+}
+
+// environment builds a program's environment: tend's, then the program's
+// own variables, then HOME, USER and LOGNAME of its user.
+func (s *Supervisor) environment(p config.Program) []string {
+	vars := map[string]int{}
+	var env []string
+	set := func(kv string) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := vars[k]; ok {
+			env[i] = kv
+			return
+		}
+		vars[k] = len(env)
+		env = append(env, kv)
+	}
+	for _, kv := range s.env {
+		set(kv)
+	}
+	for _, kv := range p.Environment {
+		set(kv)
+	}
+	if c := p.Credential; c != nil {
+		set("HOME=" + c.Home)
+		set("USER=" + c.Name)
+		set("LOGNAME=" + c.Name)
+	}
+	return env
+}
+
+// Ready reports what `tend health` and /readyz answer: no stop under way,
+// no hold, no critical program FATAL, and every program that should run
+// is running and ready.
+func (s *Supervisor) Ready() bool {
+	if s.stopping.Load() {
+		return false
+	}
+	for _, p := range append(s.programs, s.main) {
+		st := p.status()
+		switch {
+		case st.State == Fatal && (p.cfg.Critical || p.main):
+			return false
+		case p.main && !st.Ready:
+			return false
+		case !p.main && p.cfg.AutoStart && st.State != Stopped && st.State != Exited && st.State != Fatal && !st.Ready:
+			return false
+		}
+	}
+	return true
+}
+
+// Status returns a snapshot of every program.
+func (s *Supervisor) Status() Status {
+	st := Status{Ready: s.Ready(), Stopping: s.stopping.Load(), Holding: s.holding(), OrphansReaped: s.reaper.Orphans()}
+	for _, p := range append(s.programs, s.main) {
+		ps := p.status()
+		if ps.State == Exited || ps.State == Fatal || (p.main && st.Holding) {
+			ps.LastLines = s.logs.LastLines(p.cfg.Name)
+		}
+		st.Programs = append(st.Programs, ps)
+	}
+	return st
+}
+
+// ErrUnknownProgram is returned for a program name that is not configured.
+var ErrUnknownProgram = errors.New("no such program")
+
+func (s *Supervisor) lookup(name string) (*program, error) {
+	p, ok := s.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownProgram, name)
+	}
+	return p, nil
+}
+
+// Start starts a stopped program.
+func (s *Supervisor) Start(ctx context.Context, name string) error {
+	return s.control(ctx, name, "start")
+}
+
+// StopProgram stops one program; it is not restarted until Start.
+func (s *Supervisor) StopProgram(ctx context.Context, name string) error {
+	return s.control(ctx, name, "stop")
+}
+
+// Restart stops and starts one program.
+func (s *Supervisor) Restart(ctx context.Context, name string) error {
+	return s.control(ctx, name, "restart")
+}
+
+func (s *Supervisor) control(ctx context.Context, name, op string) error {
+	if s.stopping.Load() {
+		return errors.New("stop under way")
+	}
+	p, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(p.cfg.StopWait)
+	return p.request(ctx, op, context.Background(), deadline)
+}
+
+// Signal sends sig to one program.
+func (s *Supervisor) Signal(name string, sig syscall.Signal) error {
+	p, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	return p.signal(sig)
+}
+
+// Drain starts the stop sequence, as SIGTERM does; a later TERM does not
+// start a second one. The returned channel is closed when it has finished.
+func (s *Supervisor) Drain() <-chan struct{} {
+	select {
+	case s.drains <- struct{}{}:
+	default:
+	}
+	return s.stopped
+}
