@@ -508,3 +508,12 @@ func (p *program) status() ProgramStatus {
 	}
 	return st
 }
+
+// statusWithUsage adds what the running process uses, read from /proc.
+func (p *program) statusWithUsage() ProgramStatus {
+	st := p.status()
+	if st.Pid != 0 {
+		st.Usage = readUsage(st.Pid)
+	}
+	return st
+}

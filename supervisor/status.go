@@ -39,6 +39,8 @@ type ProgramStatus struct {
 	Uptime   float64   `json:"uptime_seconds"`
 	Restarts int       `json:"restarts"`
 	LastExit *Exit     `json:"last_exit,omitempty"`
+	// Usage is what the running process uses (nil when not running).
+	Usage *Usage `json:"usage,omitempty"`
 	// Reason says why the program is in its state (FATAL, EXITED, hold).
 	Reason string `json:"reason,omitempty"`
 	// LastLines are the program's last output lines (for a held main program).

@@ -368,7 +368,7 @@ func (s *Supervisor) Ready() bool {
 func (s *Supervisor) Status() Status {
 	st := Status{Ready: s.Ready(), Stopping: s.stopping.Load(), Holding: s.holding(), OrphansReaped: s.reaper.Orphans()}
 	for _, p := range append(s.programs, s.main) {
-		ps := p.status()
+		ps := p.statusWithUsage()
 		if ps.State == Exited || ps.State == Fatal || (p.main && st.Holding) {
 			ps.LastLines = s.logs.LastLines(p.cfg.Name)
 		}

@@ -1,12 +1,209 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"tend/admin"
+	"tend/config"
+	"tend/supervisor"
 )
 
-// runControl talks to the running tend over its control socket.
+// socketPath is TEND_SOCKET, or its default.
+func socketPath() string {
+	if v := os.Getenv(config.Prefix + "SOCKET"); v != "" {
+		return v
+	}
+	for _, s := range config.Settings() {
+		if s.Name == "SOCKET" {
+			return s.Default
+		}
+	}
+	return ""
+}
+
+// runControl sends one control command to the running tend.
 func runControl(cmd string, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintf(stderr, "tend %s: not available yet\n", cmd)
+	flags, rest := splitFlags(args)
+	req := admin.Request{Cmd: cmd}
+	bad := func(form string) int {
+		fmt.Fprintf(stderr, "tend %s: expected %s, got %q\n", cmd, form, strings.Join(args, " "))
+		return exitBadInput
+	}
+	asJSON := flags["--json"]
+	switch cmd {
+	case "status", "profile":
+		if len(rest) != 0 || !only(flags, "--json") {
+			return bad("tend " + cmd + " [--json]")
+		}
+	case "health":
+		if len(rest) != 0 || !only(flags) {
+			return bad("tend health")
+		}
+	case "drain":
+		if len(rest) != 0 || !only(flags, "--wait") {
+			return bad("tend drain [--wait]")
+		}
+		req.Wait = flags["--wait"]
+	case "start", "stop", "restart":
+		if len(rest) != 1 || !only(flags) {
+			return bad("tend " + cmd + " NAME")
+		}
+		req.Name = rest[0]
+	case "signal":
+		if len(rest) != 2 || !only(flags) {
+			return bad("tend signal NAME SIG")
+		}
+		if _, err := config.ParseSignal(rest[1]); err != nil {
+			return bad("a signal name such as HUP, USR1, QUIT or a number")
+		}
+		req.Name, req.Signal = rest[0], rest[1]
+	}
+	if cmd == "profile" {
+		return runProfile(asJSON, stdout, stderr)
+	}
+	timeout := 3 * time.Minute
+	if cmd == "health" {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	resp, err := admin.Call(ctx, socketPath(), req)
+	if err != nil {
+		if cmd == "drain" && req.Wait && resp == nil && strings.Contains(err.Error(), "EOF") {
+			// tend exited as the drain finished, before it could answer.
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "tend %s: %v\n", cmd, err)
+		return exitFailure
+	}
+	switch cmd {
+	case "status":
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(resp.Status)
+		} else {
+			printStatus(stdout, resp.Status)
+		}
+		return exitOK
+	case "health":
+		if resp.OK {
+			fmt.Fprintln(stdout, "ready")
+			return exitOK
+		}
+		fmt.Fprintln(stdout, "not ready: "+notReadyReason(resp.Status))
+		return exitFailure
+	}
+	if !resp.OK {
+		fmt.Fprintf(stderr, "tend %s: %s\n", cmd, resp.Error)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// splitFlags separates --flags from positional arguments.
+func splitFlags(args []string) (map[string]bool, []string) {
+	flags := map[string]bool{}
+	var rest []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "--") {
+			flags[a] = true
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	return flags, rest
+}
+
+// only reports whether every flag given is one of allowed.
+func only(flags map[string]bool, allowed ...string) bool {
+	for f := range flags {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || f == a
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func notReadyReason(st *supervisor.Status) string {
+	if st == nil {
+		return "no status"
+	}
+	if st.Stopping {
+		return "stop under way"
+	}
+	var why []string
+	for _, p := range st.Programs {
+		if !p.Ready {
+			r := p.Name + " " + string(p.State)
+			if p.Reason != "" {
+				r += " (" + p.Reason + ")"
+			}
+			why = append(why, r)
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// printStatus renders the status as a table, then the last lines of any
+// program that ended.
+func printStatus(w io.Writer, st *supervisor.Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tREADY\tPID\tUPTIME\tRESTARTS\tLAST EXIT\tCPU\tRSS")
+	for _, p := range st.Programs {
+		pid, uptime, cpu, rss := "-", "-", "-", "-"
+		if p.Pid != 0 {
+			pid = fmt.Sprint(p.Pid)
+			uptime = (time.Duration(p.Uptime) * time.Second).String()
+		}
+		if u := p.Usage; u != nil {
+			cpu = fmt.Sprintf("%.2fs", u.CPUSeconds)
+			rss = config.FormatSize(u.RSSBytes / (1 << 10) * (1 << 10))
+		}
+		last := "-"
+		if e := p.LastExit; e != nil {
+			last = fmt.Sprintf("%d", e.Code)
+			if e.Signal != "" {
+				last += " (" + e.Signal + ")"
+			}
+			last += fmt.Sprintf(", %s ago", time.Since(e.At).Round(time.Second))
+		}
+		ready := "no"
+		if p.Ready {
+			ready = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.Name, p.State, ready, pid, uptime, p.Restarts, last, cpu, rss)
+	}
+	tw.Flush()
+	if st.Holding {
+		fmt.Fprintln(w, "\nholding: the main program exited; the container stays up for inspection (readiness fails)")
+	}
+	for _, p := range st.Programs {
+		if p.Reason != "" && (p.State == supervisor.Fatal || p.State == supervisor.Exited) {
+			fmt.Fprintf(w, "\n%s: %s\n", p.Name, p.Reason)
+		}
+		if len(p.LastLines) > 0 {
+			fmt.Fprintf(w, "last lines of %s:\n", p.Name)
+			for _, l := range p.LastLines {
+				fmt.Fprintf(w, "  | %s\n", l)
+			}
+		}
+	}
+}
+
+// runProfile prints the service profile (see profile.go).
+func runProfile(asJSON bool, stdout, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "tend profile: not available yet")
 	return exitFailure
 }

@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
+	"tend/admin"
 	"tend/config"
 	"tend/reaper"
 	"tend/supervisor"
@@ -26,6 +31,12 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	defer log.Sync()
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration", zap.String("warning", w))
+	}
+	// Descriptors inherited from whoever started tend (beyond 0, 1, 2) must
+	// not leak into programs: an inherited pipe held open by a program
+	// would keep its reader from ever seeing EOF.
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		log.Debug("cannot mark inherited descriptors close-on-exec", zap.Error(err))
 	}
 	if err := reaper.BecomeSubreaper(); err != nil {
 		log.Error("cannot become a child subreaper; orphans will not be reaped", zap.Error(err))
@@ -53,11 +64,36 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 		log.Error("cannot set up programs", zap.Error(err))
 		return exitFailure
 	}
+	ctl, err := admin.Listen(cfg.Admin.Socket, sup, log)
+	if err != nil {
+		if errors.Is(err, admin.ErrNotSocket) {
+			fmt.Fprintf(stderr, "tend: TEND_SOCKET=%q: %v; nothing was started\n", cfg.Admin.Socket, err)
+			return exitBadInput
+		}
+		log.Error("control commands unavailable", zap.Error(err))
+	} else {
+		defer closeWithin(ctl.Close)
+	}
+	if cfg.Admin.HTTPAddr != "" {
+		web, err := admin.ServeHTTP(cfg.Admin.HTTPAddr, sup, func() []admin.Metric { return admin.StatusMetrics(sup.Status()) }, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "tend: TEND_HTTP_ADDR=%q: %v; nothing was started\n", cfg.Admin.HTTPAddr, err)
+			return exitFailure
+		}
+		defer closeWithin(web.Close)
+	}
 	log.Info("tend started", zap.String("version", version), zap.Int("pid", os.Getpid()),
 		zap.Strings("main", cfg.Main.Command), zap.Int("side_programs", len(cfg.Programs)))
 	code := sup.Run(ctx)
 	log.Info("exiting", zap.Int("code", code))
 	return code
+}
+
+// closeWithin closes an admin server, giving requests in flight a moment.
+func closeWithin(close func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	close(ctx)
 }
 
 // newLogs builds the log pipeline for cfg.

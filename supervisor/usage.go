@@ -1,0 +1,63 @@
+package supervisor
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// clockTicks is the kernel's USER_HZ, the unit of utime and stime in
+// /proc/PID/stat; it is 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// Usage is what a running process uses, read from /proc.
+type Usage struct {
+	// CPUSeconds is user plus system CPU time so far.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// RSSBytes is the resident set size.
+	RSSBytes int64 `json:"rss_bytes"`
+	// ReadBytes and WriteBytes are storage I/O so far (/proc/PID/io).
+	ReadBytes  int64 `json:"read_bytes"`
+	WriteBytes int64 `json:"write_bytes"`
+	// OpenFiles is the number of open file descriptors.
+	OpenFiles int `json:"open_files"`
+}
+
+// readUsage reads pid's usage; fields it cannot read stay zero.
+func readUsage(pid int) *Usage {
+	dir := "/proc/" + strconv.Itoa(pid)
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return nil
+	}
+	u := &Usage{}
+	// The command name in parentheses may hold spaces; fields count from
+	// after its closing parenthesis (field 3, state, is fields[0]).
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 {
+		fields := strings.Fields(string(stat[i+1:]))
+		if len(fields) > 21 {
+			utime, _ := strconv.ParseFloat(fields[11], 64)
+			stime, _ := strconv.ParseFloat(fields[12], 64)
+			u.CPUSeconds = (utime + stime) / clockTicks
+			rss, _ := strconv.ParseInt(fields[21], 10, 64)
+			u.RSSBytes = rss * int64(os.Getpagesize())
+		}
+	}
+	if io, err := os.ReadFile(dir + "/io"); err == nil {
+		for _, line := range strings.Split(string(io), "\n") {
+			k, v, _ := strings.Cut(line, ": ")
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			switch k {
+			case "read_bytes":
+				u.ReadBytes = n
+			case "write_bytes":
+				u.WriteBytes = n
+			}
+		}
+	}
+	if fds, err := os.ReadDir(dir + "/fd"); err == nil {
+		u.OpenFiles = len(fds)
+	}
+	return u
+}
