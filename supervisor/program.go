@@ -14,6 +14,7 @@ import (
 	"tend/config"
 	"tend/hooks"
 	"tend/reaper"
+	"tend/resources"
 )
 
 // probeInterval is the pause between two readiness probe attempts.
@@ -513,7 +514,7 @@ func (p *program) status() ProgramStatus {
 func (p *program) statusWithUsage() ProgramStatus {
 	st := p.status()
 	if st.Pid != 0 {
-		st.Usage = readUsage(st.Pid)
+		st.Usage = resources.ReadUsage(st.Pid)
 	}
 	return st
 }

@@ -1,6 +1,10 @@
 package supervisor
 
-import "time"
+import (
+	"time"
+
+	"tend/resources"
+)
 
 // State is where a program is in its life, with supervisord's names.
 type State string
@@ -40,7 +44,7 @@ type ProgramStatus struct {
 	Restarts int       `json:"restarts"`
 	LastExit *Exit     `json:"last_exit,omitempty"`
 	// Usage is what the running process uses (nil when not running).
-	Usage *Usage `json:"usage,omitempty"`
+	Usage *resources.Usage `json:"usage,omitempty"`
 	// Reason says why the program is in its state (FATAL, EXITED, hold).
 	Reason string `json:"reason,omitempty"`
 	// LastLines are the program's last output lines (for a held main program).

@@ -300,7 +300,9 @@ func (s *Supervisor) dependenciesReady(ctx context.Context, p *program) <-chan s
 		return ready
 	}
 	if len(p.cfg.DependsOn) > 0 {
-		p.setState(Stopped, "waiting for "+strings.Join(p.cfg.DependsOn, ", "))
+		p.setState(Stopped, "waiting for "+strings.Join(p.cfg.DependsOn, ", ")+" to be ready")
+	} else {
+		p.setState(Stopped, "waiting for the side programs to start")
 	}
 	go func() {
 		for _, w := range waits {

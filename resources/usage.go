@@ -1,4 +1,7 @@
-package supervisor
+// Package resources reads what the container may use (its cgroup limits)
+// and what its programs use (from /proc), and turns samples of the latter
+// into a service profile with request and limit recommendations.
+package resources
 
 import (
 	"bytes"
@@ -24,8 +27,9 @@ type Usage struct {
 	OpenFiles int `json:"open_files"`
 }
 
-// readUsage reads pid's usage; fields it cannot read stay zero.
-func readUsage(pid int) *Usage {
+// ReadUsage reads pid's usage from /proc; fields it cannot read stay
+// zero. It returns nil when the process is gone.
+func ReadUsage(pid int) *Usage {
 	dir := "/proc/" + strconv.Itoa(pid)
 	stat, err := os.ReadFile(dir + "/stat")
 	if err != nil {
