@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"tend/config"
+	"tend/resources"
 	"tend/supervisor"
 )
 
@@ -32,6 +33,11 @@ type Supervisor interface {
 	Restart(ctx context.Context, name string) error
 	Signal(name string, sig syscall.Signal) error
 	Drain() <-chan struct{}
+}
+
+// Profiler builds the service profile for `tend profile`.
+type Profiler interface {
+	Profile() resources.Profile
 }
 
 // Request is one control command sent over the socket, as one JSON line.
@@ -51,6 +57,8 @@ type Response struct {
 	OK     bool               `json:"ok"`
 	Error  string             `json:"error,omitempty"`
 	Status *supervisor.Status `json:"status,omitempty"`
+	// Profile answers the profile command.
+	Profile *resources.Profile `json:"profile,omitempty"`
 }
 
 // ErrNotSocket is returned when the control socket's path holds
@@ -76,6 +84,7 @@ const controlTimeout = 2 * time.Minute
 type Server struct {
 	path string
 	sup  Supervisor
+	prof Profiler
 	log  *zap.Logger
 
 	ln   net.Listener
@@ -86,7 +95,7 @@ type Server struct {
 // Listen creates the control socket at path with mode 0600. A stale socket
 // left by an earlier run is replaced; anything else at path (a file, a
 // directory, a socket another tend answers on) is refused.
-func Listen(path string, sup Supervisor, log *zap.Logger) (*Server, error) {
+func Listen(path string, sup Supervisor, prof Profiler, log *zap.Logger) (*Server, error) {
 	if st, err := os.Lstat(path); err == nil {
 		if st.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("%w: %s is a %s", ErrNotSocket, path, describeMode(st.Mode()))
@@ -111,7 +120,7 @@ func Listen(path string, sup Supervisor, log *zap.Logger) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("control socket %s: chmod: %w", path, err)
 	}
-	s := &Server{path: path, sup: sup, log: log, ln: ln, stop: make(chan struct{})}
+	s := &Server{path: path, sup: sup, prof: prof, log: log, ln: ln, stop: make(chan struct{})}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -164,6 +173,9 @@ func (s *Server) handle(req Request) Response {
 	case "status":
 		st := s.sup.Status()
 		return Response{OK: true, Status: &st}
+	case "profile":
+		p := s.prof.Profile()
+		return Response{OK: true, Profile: &p}
 	case "health":
 		st := s.sup.Status()
 		return Response{OK: st.Ready, Status: &st}

@@ -379,6 +379,17 @@ func (s *Supervisor) Status() Status {
 	return st
 }
 
+// Pids returns the PID of every running program, by name.
+func (s *Supervisor) Pids() map[string]int {
+	pids := map[string]int{}
+	for _, p := range append(s.programs, s.main) {
+		if st := p.status(); st.Pid != 0 {
+			pids[st.Name] = st.Pid
+		}
+	}
+	return pids
+}
+
 // ErrUnknownProgram is returned for a program name that is not configured.
 var ErrUnknownProgram = errors.New("no such program")
 

@@ -12,6 +12,7 @@ import (
 
 	"tend/admin"
 	"tend/config"
+	"tend/resources"
 	"tend/supervisor"
 )
 
@@ -65,9 +66,6 @@ func runControl(cmd string, args []string, stdout, stderr io.Writer) int {
 		}
 		req.Name, req.Signal = rest[0], rest[1]
 	}
-	if cmd == "profile" {
-		return runProfile(asJSON, stdout, stderr)
-	}
 	timeout := 3 * time.Minute
 	if cmd == "health" {
 		timeout = 10 * time.Second
@@ -91,6 +89,19 @@ func runControl(cmd string, args []string, stdout, stderr io.Writer) int {
 			enc.Encode(resp.Status)
 		} else {
 			printStatus(stdout, resp.Status)
+		}
+		return exitOK
+	case "profile":
+		if resp.Profile == nil {
+			fmt.Fprintf(stderr, "tend profile: %s\n", resp.Error)
+			return exitFailure
+		}
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(resp.Profile)
+		} else {
+			printProfile(stdout, resp.Profile)
 		}
 		return exitOK
 	case "health":
@@ -202,8 +213,30 @@ func printStatus(w io.Writer, st *supervisor.Status) {
 	}
 }
 
-// runProfile prints the service profile (see profile.go).
-func runProfile(asJSON bool, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "tend profile: not available yet")
-	return exitFailure
+// printProfile renders the service profile and its recommendation.
+func printProfile(w io.Writer, p *resources.Profile) {
+	fmt.Fprintf(w, "observed for %s; limits: ", p.Observed.Round(time.Second))
+	if p.Limits.CPUs > 0 {
+		fmt.Fprintf(w, "%.2f CPUs", p.Limits.CPUs)
+	} else {
+		fmt.Fprintf(w, "no CPU limit (%d host CPUs)", p.Limits.HostCPUs)
+	}
+	if p.Limits.MemoryBytes > 0 {
+		fmt.Fprintf(w, ", memory %s\n", config.FormatSize(p.Limits.MemoryBytes))
+	} else {
+		fmt.Fprintln(w, ", no memory limit")
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nPROGRAM\tSAMPLES\tCPU AVG\tCPU P95\tCPU MAX\tRSS PEAK\tREAD/S\tWRITE/S")
+	for _, pp := range p.Programs {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\n", pp.Name, pp.Samples, pp.CPUAvg, pp.CPUP95, pp.CPUMax,
+			config.FormatSize(pp.RSSPeak/(1<<10)*(1<<10)), config.FormatSize(int64(pp.ReadRate)/(1<<10)*(1<<10)), config.FormatSize(int64(pp.WriteRate)/(1<<10)*(1<<10)))
+	}
+	tw.Flush()
+	r := p.Recommendation
+	fmt.Fprintf(w, "\nprofile: %s (%s)\n", p.Kind, p.Why)
+	fmt.Fprintf(w, "\nresources:\n  requests:\n    cpu: %s\n    memory: %s\n  limits:\n    cpu: %s\n    memory: %s\n", r.CPURequest, r.MemoryRequest, r.CPULimit, r.MemoryLimit)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "# %s\n", n)
+	}
 }

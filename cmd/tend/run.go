@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,6 +16,7 @@ import (
 	"tend/admin"
 	"tend/config"
 	"tend/reaper"
+	"tend/resources"
 	"tend/supervisor"
 )
 
@@ -52,6 +54,10 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	}()
 	defer func() { cancel(); <-reaped }()
 
+	limits := resources.ReadLimits("/sys/fs/cgroup")
+	if cfg.JavaAutotune {
+		autotuneJava(cfg, limits, log)
+	}
 	logs, err := newLogs(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "tend: %v\n", err)
@@ -64,7 +70,9 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 		log.Error("cannot set up programs", zap.Error(err))
 		return exitFailure
 	}
-	ctl, err := admin.Listen(cfg.Admin.Socket, sup, log)
+	sampler := resources.NewSampler(profileInterval, limits, sup.Pids)
+	go sampler.Run(ctx)
+	ctl, err := admin.Listen(cfg.Admin.Socket, sup, sampler, log)
 	if err != nil {
 		if errors.Is(err, admin.ErrNotSocket) {
 			fmt.Fprintf(stderr, "tend: TEND_SOCKET=%q: %v; nothing was started\n", cfg.Admin.Socket, err)
@@ -87,6 +95,29 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	code := sup.Run(ctx)
 	log.Info("exiting", zap.Int("code", code))
 	return code
+}
+
+// profileInterval is how often program usage is sampled for tend profile.
+const profileInterval = 5 * time.Second
+
+// autotuneJava adds JVM flags sized to the container's limits to the main
+// program's JAVA_TOOL_OPTIONS (side programs keep theirs: a heap sized to
+// the whole container is only right for the one service it runs).
+func autotuneJava(cfg *config.Config, limits resources.Limits, log *zap.Logger) {
+	existing := os.Getenv("JAVA_TOOL_OPTIONS")
+	for _, kv := range cfg.Main.Environment {
+		if v, ok := strings.CutPrefix(kv, "JAVA_TOOL_OPTIONS="); ok {
+			existing = v
+		}
+	}
+	opts := resources.JavaOptions(limits, existing+" "+strings.Join(cfg.Main.Command, " "))
+	if len(opts) == 0 {
+		return
+	}
+	value := strings.TrimSpace(existing + " " + strings.Join(opts, " "))
+	cfg.Main.Environment = append(cfg.Main.Environment, "JAVA_TOOL_OPTIONS="+value)
+	log.Info("java autotune", zap.String("JAVA_TOOL_OPTIONS", value),
+		zap.Int64("memory_limit", limits.MemoryBytes), zap.Float64("cpus", limits.CPUs), zap.String("source", limits.Source))
 }
 
 // closeWithin closes an admin server, giving requests in flight a moment.
