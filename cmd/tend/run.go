@@ -15,6 +15,7 @@ import (
 
 	"tend/admin"
 	"tend/config"
+	"tend/hooks"
 	"tend/reaper"
 	"tend/resources"
 	"tend/supervisor"
@@ -65,6 +66,7 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	}
 	sup, err := supervisor.New(supervisor.Options{
 		Config: cfg, Logs: logs, Reaper: r, Logger: log, Env: os.Environ(),
+		Drainer: hooks.NewDrainer(cfg.Stop, r, logs, os.Environ(), log),
 	})
 	if err != nil {
 		log.Error("cannot set up programs", zap.Error(err))
