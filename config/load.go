@@ -91,6 +91,11 @@ func (b *builder) load() (*Config, error) {
 	b.where[c.Main.Name] = map[string]string{}
 
 	b.readConfDir(env)
+	// TEND_<NAME>_COMMAND alone defines a program, and the program's other
+	// variables may sort before it (TEND_AGENT_AUTOSTART): define first.
+	sort.SliceStable(programVars, func(i, j int) bool {
+		return strings.HasSuffix(programVars[i], "_COMMAND") && !strings.HasSuffix(programVars[j], "_COMMAND")
+	})
 	for _, name := range programVars {
 		b.applyProgramVar(name, env[name], &main)
 	}
