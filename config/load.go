@@ -283,8 +283,20 @@ func (b *builder) applyProgramVar(name, value string, main *Program) {
 	upper, key, ok := strings.Cut(rest, "_")
 	prog := strings.ToLower(upper)
 	key = strings.ToLower(key)
-	if !ok || key == "" || b.reservedWords()[prog] || !ValidName(prog) || strings.ToUpper(prog) != upper {
+	if !ok || key == "" || !ValidName(prog) || strings.ToUpper(prog) != upper {
 		b.unknownVar(name, value)
+		return
+	}
+	if b.reservedWords()[prog] {
+		if !b.isKey(key) {
+			b.unknownVar(name, value)
+			return
+		}
+		// TEND_LOG_COMMAND: a program named like a settings group.
+		b.errs.add(&Error{Where: name, Value: value,
+			Problem:  "no program can be called " + prog + ": the TEND_" + upper + "_... variables are global settings",
+			Expected: "a program name that is not the first word of a global setting",
+			Suggest:  b.nearestVar(name)})
 		return
 	}
 	if prog == "main" || prog == b.cfg.Main.Name {
@@ -311,6 +323,20 @@ func (b *builder) applyProgramVar(name, value string, main *Program) {
 		}
 	}
 	b.setProgramKey(p, key, value, name, key)
+}
+
+// isKey reports whether key is a per-program key or a supervisord key
+// that tend ignores.
+func (b *builder) isKey(key string) bool {
+	if _, ok := ignoredKeys[key]; ok {
+		return true
+	}
+	for _, k := range b.keys {
+		if k.Name == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *builder) unknownVar(name, value string) {
