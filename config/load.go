@@ -51,7 +51,8 @@ type builder struct {
 	cfg      Config
 	errs     Errors
 	// programs holds side programs by name; defined says where each was
-	// defined; where says where each key of each program was set.
+	// defined; where says where each key of each program was given
+	// (valid or not).
 	programs map[string]*Program
 	defined  map[string]string
 	where    map[string]map[string]string
@@ -213,6 +214,7 @@ func (b *builder) readConfFile(path string, env map[string]string) {
 			val, err := expand(e.Value, vars)
 			if err != nil {
 				b.fail(eat, e.Value, err.Error(), "")
+				b.where[p.Name][e.Key] = eat
 				continue
 			}
 			b.setProgramKey(p, e.Key, val, eat, e.Key)
@@ -259,11 +261,10 @@ func (b *builder) setProgramKey(p *Program, key, value, where, display string) {
 		if k.Name != key {
 			continue
 		}
+		b.where[p.Name][key] = where
 		if err := k.set(p, value); err != nil {
 			b.fail(where, value, err.Error(), k.Form)
-			return
 		}
-		b.where[p.Name][key] = where
 		return
 	}
 	names := make([]string, len(b.keys))
@@ -380,7 +381,8 @@ func (b *builder) finishMain(p *Program) {
 
 // finishProgram checks a program once all its keys are known.
 func (b *builder) finishProgram(p *Program) {
-	if len(p.Command) == 0 && p.Name != b.cfg.Main.Name {
+	// A command given but invalid has its own error already.
+	if len(p.Command) == 0 && p.Name != b.cfg.Main.Name && b.where[p.Name]["command"] == "" {
 		b.errs.add(&Error{Where: p.Source, Problem: "program " + p.Name + " has no command",
 			Expected: "command = ... or TEND_" + strings.ToUpper(p.Name) + "_COMMAND"})
 	}
