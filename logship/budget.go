@@ -1,0 +1,373 @@
+package logship
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Errors of Entry.Reserve: why a write may not happen now.
+var (
+	// ErrOverBudget: the write would pass the disk budget and no retired
+	// file is left to delete.
+	ErrOverBudget = errors.New("disk budget full")
+	// ErrLowSpace: the write would leave less than the minimum free space
+	// and no retired file on that filesystem is left to delete.
+	ErrLowSpace = errors.New("free space below the minimum")
+	// ErrDiskFull: the filesystem has no room for the write, or a write
+	// failed with ENOSPC a moment ago; writes are refused until the next
+	// free-space measure shows room.
+	ErrDiskFull = errors.New("disk full")
+	// ErrGone: the budget deleted the entry's file.
+	ErrGone = errors.New("file deleted for the disk budget")
+)
+
+// BudgetOptions configure a Budget.
+type BudgetOptions struct {
+	// Limit caps the bytes of all tracked files together (0: no cap).
+	Limit int64
+	// MinFree is the free space kept on each filesystem holding a tracked
+	// file (0: none; a full disk is still handled).
+	MinFree int64
+	// Logger receives an event for every deletion (nil: none).
+	Logger *zap.Logger
+	// OnRemove, when set, is called after every deletion the budget makes
+	// to keep its limits, outside the budget's lock.
+	OnRemove func(Removal)
+}
+
+// Removal describes a file the budget deleted to keep its limits.
+type Removal struct {
+	Path   string
+	Owner  string
+	Bytes  int64
+	Reason string // "disk budget", "min free space" or "disk full"
+}
+
+// Budget keeps a set of files under one byte limit and above a minimum of
+// free space. Every file is an Entry with an owner (a program name). A
+// writer asks Reserve before each write; when the write would pass a limit,
+// the budget deletes retired files (rotated logs, or files a watcher marked
+// removable), the oldest first across all owners, and refuses the write
+// only when none is left. Deletions and renames of tracked files go through
+// the budget, under its lock, so a writer never races a deletion.
+//
+// Sizes are counted as bytes written (apparent size), which is what `du
+// --apparent-size` and a sum of file sizes show.
+type Budget struct {
+	mu       sync.Mutex
+	limit    int64
+	minFree  int64
+	used     int64
+	seq      uint64
+	entries  map[*Entry]struct{}
+	owners   map[string]int64
+	spaces   map[string]*freeSpace
+	removed  []Removal // deletions not yet passed to onRemove
+	log      *zap.Logger
+	onRemove func(Removal)
+}
+
+// Entry is one file in a Budget.
+type Entry struct {
+	b       *Budget
+	owner   string
+	path    string
+	space   *freeSpace
+	size    int64
+	retired bool
+	since   time.Time
+	seq     uint64
+	gone    bool
+}
+
+// NewBudget returns an empty budget.
+func NewBudget(o BudgetOptions) *Budget {
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Budget{
+		limit:    o.Limit,
+		minFree:  o.MinFree,
+		entries:  map[*Entry]struct{}{},
+		owners:   map[string]int64{},
+		spaces:   map[string]*freeSpace{},
+		log:      log,
+		onRemove: o.OnRemove,
+	}
+}
+
+// Track adds a file of size bytes, owned by owner. The file may already
+// be larger than the budget allows; the next Reserve makes room.
+func (b *Budget) Track(owner, path string, size int64) *Entry {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	dir := filepath.Dir(path)
+	sp := b.spaces[dir]
+	if sp == nil {
+		sp = &freeSpace{dir: dir}
+		b.spaces[dir] = sp
+	}
+	e := &Entry{b: b, owner: owner, path: path, space: sp, size: size}
+	b.entries[e] = struct{}{}
+	b.used += size
+	b.owners[owner] += size
+	return e
+}
+
+// Used returns the bytes of all tracked files.
+func (b *Budget) Used() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+// Usage returns the bytes of the files of one owner.
+func (b *Budget) Usage(owner string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.owners[owner]
+}
+
+// Limit returns the byte cap (0: none).
+func (b *Budget) Limit() int64 { return b.limit }
+
+// unlock releases the lock, then reports the deletions made under it.
+func (b *Budget) unlock() {
+	removed := b.removed
+	b.removed = nil
+	b.mu.Unlock()
+	if b.onRemove != nil {
+		for _, r := range removed {
+			b.onRemove(r)
+		}
+	}
+}
+
+// oldest returns the retired file that goes first, other than keep; with
+// sp set, only one on that filesystem. b.mu is held.
+func (b *Budget) oldest(keep *Entry, sp *freeSpace) *Entry {
+	var v *Entry
+	for e := range b.entries {
+		if !e.retired || e == keep || (sp != nil && e.space != sp) {
+			continue
+		}
+		if v == nil || e.since.Before(v.since) || (e.since.Equal(v.since) && e.seq < v.seq) {
+			v = e
+		}
+	}
+	return v
+}
+
+// drop untracks e; when del is set it also deletes the file. reason, when
+// set, makes it a reported cleanup. b.mu is held.
+func (b *Budget) drop(e *Entry, del bool, reason string) error {
+	var err error
+	if del {
+		if err = os.Remove(e.path); errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+	}
+	delete(b.entries, e)
+	b.used -= e.size
+	b.owners[e.owner] -= e.size
+	if del && err == nil {
+		e.space.since -= e.size
+	}
+	e.gone = true
+	if reason != "" {
+		b.log.Info("deleted a log file to keep the disk limits", zap.String("file", e.path),
+			zap.Int64("bytes", e.size), zap.String("reason", reason), zap.Error(err))
+		b.removed = append(b.removed, Removal{Path: e.path, Owner: e.owner, Bytes: e.size, Reason: reason})
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", e.path, err)
+	}
+	return nil
+}
+
+// Reserve accounts n more bytes to e before they are written, deleting the
+// oldest retired files when the write would pass the limit or the minimum
+// of free space. It returns ErrOverBudget, ErrLowSpace, ErrDiskFull or
+// ErrGone when the write must not happen; nothing is accounted then. It
+// never blocks on anything but the budget's lock.
+func (e *Entry) Reserve(n int64) error {
+	b := e.b
+	b.mu.Lock()
+	defer b.unlock()
+	if e.gone {
+		return ErrGone
+	}
+	if b.limit > 0 {
+		for b.used+n > b.limit {
+			v := b.oldest(e, nil)
+			if v == nil {
+				return ErrOverBudget
+			}
+			b.drop(v, true, "disk budget")
+		}
+	}
+	sp := e.space
+	now := time.Now()
+	if sp.full && !sp.stale(now) {
+		return ErrDiskFull
+	}
+	for {
+		free, ok := sp.free(now)
+		if !ok || free-n >= b.minFree {
+			break
+		}
+		v := b.oldest(e, sp)
+		if v == nil {
+			if b.minFree == 0 {
+				return ErrDiskFull
+			}
+			return ErrLowSpace
+		}
+		b.drop(v, true, "min free space")
+	}
+	b.used += n
+	e.size += n
+	b.owners[e.owner] += n
+	sp.since += n
+	return nil
+}
+
+// Unreserve gives back n bytes reserved but not written.
+func (e *Entry) Unreserve(n int64) {
+	b := e.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e.gone {
+		return
+	}
+	b.used -= n
+	e.size -= n
+	b.owners[e.owner] -= n
+	e.space.since -= n
+}
+
+// SetSize records the file's size as measured (for files written by
+// others, such as watched application logs).
+func (e *Entry) SetSize(n int64) {
+	b := e.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e.gone {
+		return
+	}
+	b.used += n - e.size
+	b.owners[e.owner] += n - e.size
+	e.size = n
+}
+
+// Size returns the bytes accounted to the file.
+func (e *Entry) Size() int64 {
+	e.b.mu.Lock()
+	defer e.b.mu.Unlock()
+	return e.size
+}
+
+// NoSpace reports that a write to the file failed with ENOSPC. The budget
+// deletes the oldest retired file on that filesystem, if any, and refuses
+// writes there until the next free-space measure shows room, so a full disk
+// costs no more than one failed write per measure interval.
+func (e *Entry) NoSpace() {
+	b := e.b
+	b.mu.Lock()
+	defer b.unlock()
+	if v := b.oldest(e, e.space); v != nil {
+		b.drop(v, true, "disk full")
+		e.space.checked = time.Time{} // measure again at the next write
+		return
+	}
+	e.space.full = true
+	e.space.checked = time.Now()
+}
+
+// Retire marks the file as removable: when room is needed, retired files
+// go oldest first, by since.
+func (e *Entry) Retire(since time.Time) {
+	b := e.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seq++
+	e.retired, e.since, e.seq = true, since, b.seq
+}
+
+// Path returns the file's current path.
+func (e *Entry) Path() string {
+	e.b.mu.Lock()
+	defer e.b.mu.Unlock()
+	return e.path
+}
+
+// Gone reports whether the budget deleted the file.
+func (e *Entry) Gone() bool {
+	e.b.mu.Lock()
+	defer e.b.mu.Unlock()
+	return e.gone
+}
+
+// Rename renames the file on disk (in the same directory) and in the
+// budget, atomically with respect to deletions.
+func (e *Entry) Rename(path string) error {
+	b := e.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e.gone {
+		return ErrGone
+	}
+	if err := os.Rename(e.path, path); err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	e.path = path
+	return nil
+}
+
+// Remove deletes the file and untracks it (a deletion by its owner, such
+// as rotation past the file count; not reported as a cleanup).
+func (e *Entry) Remove() error {
+	b := e.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e.gone {
+		return nil
+	}
+	return b.drop(e, true, "")
+}
+
+// Forget untracks the file without deleting it.
+func (e *Entry) Forget() {
+	b := e.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !e.gone {
+		b.drop(e, false, "")
+	}
+}
+
+// Replace makes e take old's place, as a compressed copy takes the place
+// of the file it was made from: old is deleted and e is retired with old's
+// age. When the budget deleted old meanwhile, e is deleted instead and
+// Replace returns false.
+func (e *Entry) Replace(old *Entry) bool {
+	b := e.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old.gone || e.gone {
+		if !e.gone {
+			b.drop(e, true, "")
+		}
+		return false
+	}
+	e.retired, e.since, e.seq = true, old.since, old.seq
+	b.drop(old, true, "")
+	return true
+}

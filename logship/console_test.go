@@ -1,0 +1,240 @@
+package logship
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"tend/config"
+)
+
+func TestRawConsoleIsByteExact(t *testing.T) {
+	var out, errOut syncBuffer
+	s := newShipper(t, testLog(""), &out, &errOut)
+	data := make([]byte, 300<<10)
+	rand.New(rand.NewSource(1)).Read(data) // binary, with newlines here and there
+	feed(t, s, Source{Program: "main"}, Stdout, data)
+	feed(t, s, Source{Program: "main"}, Stderr, []byte("to stderr\nno newline"))
+	closeShipper(t, s)
+	if !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("stdout differs from what the program wrote (%d vs %d bytes)", len(out.Bytes()), len(data))
+	}
+	if got := string(errOut.Bytes()); got != "to stderr\nno newline" {
+		t.Fatalf("stderr = %q", got)
+	}
+}
+
+func TestJSONConsoleParsesBackEvenForBinary(t *testing.T) {
+	var out, errOut syncBuffer
+	cfg := testLog("")
+	cfg.Format = config.FormatJSON
+	cfg.MaxLine = 10
+	s := newShipper(t, cfg, &out, &errOut)
+	feed(t, s, Source{Program: "main"}, Stdout, []byte("hello \"x\"\n\xff\xfebin\x00\n0123456789abc\nlast"))
+	closeShipper(t, s)
+	var got []jsonRecord
+	sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
+	for sc.Scan() {
+		var r jsonRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		if r.Program != "main" || r.Stream != "stdout" {
+			t.Fatalf("fields: %+v", r)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, r.Time); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	want := []struct {
+		msg     string
+		partial bool
+	}{{"hello \"x\"", false}, {"\ufffd\ufffdbin\x00", false}, {"0123456789", true}, {"abc", false}, {"last", false}}
+	if len(got) != len(want) {
+		t.Fatalf("got %d records: %+v", len(got), got)
+	}
+	for i, w := range want {
+		if got[i].Message != w.msg || got[i].Partial != w.partial {
+			t.Fatalf("record %d = %q partial=%v, want %q partial=%v", i, got[i].Message, got[i].Partial, w.msg, w.partial)
+		}
+	}
+}
+
+func TestPrefixConsoleNamesTheProgram(t *testing.T) {
+	var out syncBuffer
+	cfg := testLog("")
+	cfg.Format = config.FormatPrefix
+	s := newShipper(t, cfg, &out, nil)
+	feed(t, s, Source{Program: "agent"}, Stdout, []byte("one\ntwo\n"))
+	closeShipper(t, s)
+	if got := string(out.Bytes()); got != "agent | one\nagent | two\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestConsoleNeverMixesTwoProgramsInALine(t *testing.T) {
+	var out syncBuffer
+	s := newShipper(t, testLog(""), &out, nil)
+	done := make(chan struct{})
+	for _, name := range []string{"a", "b", "c"} {
+		go func() {
+			var buf bytes.Buffer
+			for i := 0; i < 20000; i++ {
+				fmt.Fprintf(&buf, "%s %d %s\n", name, i, strings.Repeat(name, i%200))
+			}
+			feed(t, s, Source{Program: name}, Stdout, buf.Bytes())
+			done <- struct{}{}
+		}()
+	}
+	for range 3 {
+		<-done
+	}
+	closeShipper(t, s)
+	line := regexp.MustCompile(`^([abc]) (\d+) ([abc]*)$`)
+	next := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSuffix(string(out.Bytes()), "\n"), "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil || strings.Trim(m[3], m[1]) != "" {
+			t.Fatalf("mixed line: %q", l)
+		}
+		if n, _ := strconv.Atoi(m[2]); n != next[m[1]] {
+			t.Fatalf("program %s: line %d after %d", m[1], n, next[m[1]]-1)
+		}
+		next[m[1]]++
+	}
+}
+
+func TestRateLimitCountsExactlyWhatItSuppressed(t *testing.T) {
+	var out syncBuffer
+	s := newShipper(t, testLog(""), &out, nil)
+	src := Source{Program: "main", Rate: 10000, Burst: 5000}
+	var in bytes.Buffer
+	const total = 2000
+	for i := 0; i < total; i++ {
+		fmt.Fprintf(&in, "line %04d %s\n", i, strings.Repeat("z", 89)) // 100 bytes
+	}
+	feed(t, s, src, Stdout, in.Bytes())
+	time.Sleep(300 * time.Millisecond)
+	feed(t, s, src, Stdout, []byte("after the flood\n"))
+	closeShipper(t, s)
+
+	marker := regexp.MustCompile(`^suppressed (\d+) lines \((\d+) bytes\) from main$`)
+	var kept, markers int
+	var supLines, supBytes int64
+	for _, l := range strings.Split(strings.TrimSuffix(string(out.Bytes()), "\n"), "\n") {
+		if m := marker.FindStringSubmatch(l); m != nil {
+			markers++
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			b, _ := strconv.ParseInt(m[2], 10, 64)
+			supLines += n
+			supBytes += b
+			continue
+		}
+		if strings.HasPrefix(l, "line ") {
+			kept++
+		}
+	}
+	st := s.Stats()["main"]
+	if kept+int(supLines) != total {
+		t.Fatalf("kept %d + suppressed %d != %d", kept, supLines, total)
+	}
+	if supLines == 0 || supBytes != supLines*100 {
+		t.Fatalf("suppressed %d lines, %d bytes", supLines, supBytes)
+	}
+	if st.RateDropped != (Drops{Lines: supLines, Bytes: supBytes}) {
+		t.Fatalf("stats %+v, markers say %d lines %d bytes", st.RateDropped, supLines, supBytes)
+	}
+	if markers < 1 || markers > 2 {
+		t.Fatalf("%d markers for one short flood", markers)
+	}
+	if !strings.HasSuffix(string(out.Bytes()), "after the flood\n") {
+		t.Fatalf("output after the flood missing")
+	}
+}
+
+func TestRateLimitMarkerComesWhileTheFloodGoesOn(t *testing.T) {
+	var out syncBuffer
+	s := newShipper(t, testLog(""), &out, nil)
+	src := Source{Program: "main", Rate: 1000}
+	r, w, _ := osPipe(t)
+	c := s.Capture(src, Stdout, r)
+	line := []byte(strings.Repeat("y", 99) + "\n")
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		w.Write(line)
+		time.Sleep(time.Millisecond)
+	}
+	n := strings.Count(string(out.Bytes()), "suppressed ")
+	w.Close()
+	<-c.Done()
+	closeShipper(t, s)
+	if n < 2 {
+		t.Fatalf("%d markers during a 2.5 s flood, want one a second", n)
+	}
+}
+
+func TestMultilineJoinsStackTraceIntoOneJSONRecord(t *testing.T) {
+	var out syncBuffer
+	cfg := testLog("")
+	cfg.Format = config.FormatJSON
+	s := newShipper(t, cfg, &out, nil)
+	r, w, _ := osPipe(t)
+	c := s.Capture(Source{Program: "main", Multiline: "java"}, Stdout, r)
+	w.Write([]byte(javaTrace[:100])) // the trace arrives in two writes
+	time.Sleep(20 * time.Millisecond)
+	w.Write([]byte(javaTrace[100:]))
+	// The last line is held for joining; it is flushed after a short delay
+	// even though the pipe stays open.
+	time.Sleep(3 * flushDelay)
+	got := strings.Count(string(out.Bytes()), "\n")
+	w.Close()
+	<-c.Done()
+	closeShipper(t, s)
+	if got != 3 {
+		t.Fatalf("%d records before EOF, want 3:\n%s", got, out.Bytes())
+	}
+	var recs []jsonRecord
+	for _, l := range strings.Split(strings.TrimSpace(string(out.Bytes())), "\n") {
+		var r jsonRecord
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if !strings.HasPrefix(recs[1].Message, "java.lang.IllegalStateException: outer\n\tat ") ||
+		!strings.HasSuffix(recs[1].Message, "\t... 2 more") {
+		t.Fatalf("trace record: %q", recs[1].Message)
+	}
+}
+
+func TestWriteLineAndLastLines(t *testing.T) {
+	var out syncBuffer
+	s := newShipper(t, testLog(""), &out, nil)
+	var in bytes.Buffer
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&in, "line %d\n", i)
+	}
+	feed(t, s, Source{Program: "main"}, Stderr, in.Bytes())
+	if err := s.WriteLine("main", Stdout, "tend: main exited with code 1"); err != nil {
+		t.Fatal(err)
+	}
+	last := s.LastLines("main")
+	closeShipper(t, s)
+	if len(last) != 20 || last[0] != "line 31" || last[19] != "tend: main exited with code 1" {
+		t.Fatalf("last lines: %q", last)
+	}
+	if !strings.Contains(string(out.Bytes()), "tend: main exited with code 1\n") {
+		t.Fatal("written line missing on the console")
+	}
+	if st := s.Stats()["main"]; st.Lines != 51 {
+		t.Fatalf("lines %d, want 51", st.Lines)
+	}
+}

@@ -1,0 +1,299 @@
+package logship
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tend/config"
+)
+
+// lines returns n numbered lines of varied length.
+func lines(from, n int) []byte {
+	var b bytes.Buffer
+	for i := from; i < from+n; i++ {
+		fmt.Fprintf(&b, "%06d %s\n", i, strings.Repeat("r", i%97))
+	}
+	return b.Bytes()
+}
+
+func readLog(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	return data
+}
+
+func TestRotationAtLineBoundariesKeepsFileCount(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testLog(dir)
+	cfg.FileSize = 10 << 10
+	cfg.FileCount = 4
+	s := newShipper(t, cfg, nil, nil)
+	in := lines(0, 3000) // about 170 KiB: many rotations
+	feed(t, s, Source{Program: "main"}, Stdout, in)
+	closeShipper(t, s)
+
+	files := logFiles(t, dir, "main")
+	if len(files) != 4 {
+		t.Fatalf("files %v, want 4 (FileCount)", files)
+	}
+	var all []byte
+	for _, f := range files {
+		data := readLog(t, f)
+		if len(data) > 10<<10 {
+			t.Fatalf("%s is %d bytes, over FileSize", f, len(data))
+		}
+		if f != filepath.Join(dir, "main.log") && (len(data) == 0 || data[len(data)-1] != '\n') {
+			t.Fatalf("%s does not end at a line boundary", f)
+		}
+		all = append(all, data...)
+	}
+	if !bytes.HasSuffix(in, all) || !bytes.HasPrefix(all, []byte("0")) {
+		t.Fatalf("files are not the newest lines of the input, in order")
+	}
+	if st := s.Stats()["main"]; st.FileBytes != int64(len(all)) {
+		t.Fatalf("FileBytes %d, files hold %d", st.FileBytes, len(all))
+	}
+}
+
+func TestRotatedFilesAreGzipped(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testLog(dir)
+	cfg.FileSize = 16 << 10
+	cfg.FileCount = 3
+	cfg.Compress = true
+	cfg.Format = config.FormatJSON
+	s := newShipper(t, cfg, nil, nil)
+	in := lines(0, 600)
+	feed(t, s, Source{Program: "main"}, Stdout, in)
+	closeShipper(t, s)
+
+	files := logFiles(t, dir, "main")
+	if len(files) != 3 || !strings.HasSuffix(files[0], ".log.2.gz") || !strings.HasSuffix(files[1], ".log.1.gz") {
+		t.Fatalf("files %v, want main.log.2.gz, main.log.1.gz, main.log", files)
+	}
+	var all []byte
+	for _, f := range files {
+		all = append(all, readLog(t, f)...)
+	}
+	if !bytes.HasSuffix(all, []byte(`"message":"000599 `+strings.Repeat("r", 599%97)+`"}`+"\n")) {
+		t.Fatalf("last record missing: %q", all[max(0, len(all)-200):])
+	}
+	var used int64
+	for _, f := range files {
+		st, _ := os.Stat(f)
+		used += st.Size()
+	}
+	if b := s.Budget().Used(); b != used {
+		t.Fatalf("budget counts %d bytes, files hold %d", b, used)
+	}
+}
+
+func TestRestartAdoptsRotatedFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testLog(dir)
+	cfg.FileSize = 4 << 10
+	cfg.FileCount = 3
+	for run := 0; run < 2; run++ {
+		s := newShipper(t, cfg, nil, nil)
+		feed(t, s, Source{Program: "main"}, Stdout, lines(run*1000, 200))
+		closeShipper(t, s)
+	}
+	if files := logFiles(t, dir, "main"); len(files) != 3 {
+		t.Fatalf("files after a restart %v, want 3", files)
+	}
+}
+
+func TestBudgetDeletesOldestRotatedFilesAcrossPrograms(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testLog(dir)
+	cfg.FileSize = 8 << 10
+	cfg.FileCount = 10
+	cfg.DiskBudget = 64 << 10
+	s := newShipper(t, cfg, nil, nil)
+	// "old" fills most of the budget with rotated files first.
+	feed(t, s, Source{Program: "old"}, Stdout, lines(0, 900))
+	waitWritten(t, s, "old")
+	oldBefore := logFiles(t, dir, "old")
+	// "new" then writes as much again: old's oldest files must go first.
+	stop := make(chan struct{})
+	over := make(chan int64, 1)
+	go func() {
+		var worst int64
+		for {
+			select {
+			case <-stop:
+				over <- worst
+				return
+			default:
+			}
+			worst = max(worst, dirBytes(dir))
+		}
+	}()
+	feed(t, s, Source{Program: "new"}, Stdout, lines(0, 900))
+	closeShipper(t, s)
+	close(stop)
+	if worst := <-over; worst > cfg.DiskBudget {
+		t.Fatalf("directory reached %d bytes, budget %d", worst, cfg.DiskBudget)
+	}
+	if used := dirBytes(dir); used > cfg.DiskBudget || s.Budget().Used() != used {
+		t.Fatalf("directory %d bytes, budget counts %d, limit %d", used, s.Budget().Used(), cfg.DiskBudget)
+	}
+	oldAfter := logFiles(t, dir, "old")
+	if len(oldAfter) >= len(oldBefore) {
+		t.Fatalf("old kept %d of %d files; its oldest should have gone", len(oldAfter), len(oldBefore))
+	}
+	// What old kept are its newest files: its live file is still there.
+	if _, err := os.Stat(filepath.Join(dir, "old.log")); err != nil {
+		t.Fatal("old's live file was deleted")
+	}
+	st := s.Stats()
+	if st["new"].DiskDropped.Lines != 0 {
+		t.Fatalf("new dropped %d lines although old rotated files could go", st["new"].DiskDropped.Lines)
+	}
+	if st["old"].FileBytes+st["new"].FileBytes != dirBytes(dir) {
+		t.Fatalf("FileBytes %d + %d != %d on disk", st["old"].FileBytes, st["new"].FileBytes, dirBytes(dir))
+	}
+}
+
+func TestMinFreeDropsThenMarksExactly(t *testing.T) {
+	dir := mountTmpfs(t, "8m")
+	filler := filepath.Join(dir, "filler")
+	// Leave about 1.5 MiB free with a 1 MiB minimum.
+	if err := os.WriteFile(filler, make([]byte, 6<<20+512<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testLog(filepath.Join(dir, "logs"))
+	cfg.MinFree = 1 << 20
+	s := newShipper(t, cfg, nil, nil)
+	r, w, _ := osPipe(t)
+	c := s.Capture(Source{Program: "main"}, Stdout, r)
+	first := lines(0, 20000) // about 1.9 MiB: only part fits above MinFree
+	if _, err := w.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return s.Stats()["main"].Lines == 20000 })
+	waitWritten(t, s, "main")
+	var st syscallStatfs
+	if free := freeBytes(t, dir, &st); free < cfg.MinFree {
+		t.Fatalf("free space %d under the minimum %d", free, cfg.MinFree)
+	}
+	os.Remove(filler)
+	time.Sleep(2 * spaceInterval)
+	w.Write([]byte("after the cleanup\n"))
+	w.Close()
+	<-c.Done()
+	closeShipper(t, s)
+
+	dropped := s.Stats()["main"].DiskDropped
+	data := readLog(t, filepath.Join(cfg.Dir, "main.log"))
+	marker := fmt.Sprintf("dropped %d lines (%d bytes) from main (min free space)\nafter the cleanup\n", dropped.Lines, dropped.Bytes)
+	if !bytes.HasSuffix(data, []byte(marker)) {
+		t.Fatalf("file does not end with the marker %q: %q", marker, data[max(0, len(data)-200):])
+	}
+	kept := data[:len(data)-len(marker)]
+	if !bytes.HasPrefix(first, kept) || int64(len(kept))+dropped.Bytes != int64(len(first)) {
+		t.Fatalf("kept %d + dropped %d bytes != written %d", len(kept), dropped.Bytes, len(first))
+	}
+	if n := int64(bytes.Count(kept, []byte("\n"))); n+dropped.Lines != 20000 {
+		t.Fatalf("kept %d + dropped %d lines != 20000", n, dropped.Lines)
+	}
+}
+
+func TestDiskFullDropsWithoutSpinningAndResumes(t *testing.T) {
+	dir := mountTmpfs(t, "4m")
+	cfg := testLog(filepath.Join(dir, "logs"))
+	s := newShipper(t, cfg, nil, nil)
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := lines(0, 30000) // about 2.8 MiB: the disk fills
+	start := time.Now()
+	feed(t, s, Source{Program: "main"}, Stdout, in)
+	waitWritten(t, s, "main")
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("a full disk took %v", el)
+	}
+	dropped := s.Stats()["main"].DiskDropped
+	if dropped.Lines == 0 {
+		t.Fatal("nothing dropped on a full disk")
+	}
+	os.Remove(filler)
+	time.Sleep(2 * spaceInterval)
+	feed(t, s, Source{Program: "main"}, Stdout, []byte("room again\n"))
+	closeShipper(t, s)
+	data := readLog(t, filepath.Join(cfg.Dir, "main.log"))
+	marker := fmt.Sprintf("dropped %d lines (%d bytes) from main (disk full)\nroom again\n", dropped.Lines, dropped.Bytes)
+	if !bytes.HasSuffix(data, []byte(marker)) {
+		t.Fatalf("file does not end with %q: %q", marker, data[max(0, len(data)-200):])
+	}
+	kept := data[:len(data)-len(marker)]
+	if !bytes.HasPrefix(in, kept) {
+		t.Fatal("kept bytes are not the first lines, whole")
+	}
+}
+
+// waitWritten waits until the program's file sink handled every byte read.
+func waitWritten(t *testing.T, s *Shipper, program string) {
+	t.Helper()
+	s.mu.Lock()
+	p := s.progs[program]
+	s.mu.Unlock()
+	waitFor(t, func() bool { return p.file.handled.Load() == p.stats.bytes.Load() })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 20 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestWriteErrorENOSPCIsDroppedAndCounted(t *testing.T) {
+	dir := t.TempDir()
+	// Every write to /dev/full fails with ENOSPC.
+	if err := os.Symlink("/dev/full", filepath.Join(dir, "main.log")); err != nil {
+		t.Fatal(err)
+	}
+	s := newShipper(t, testLog(dir), nil, nil)
+	in := lines(0, 5000)
+	start := time.Now()
+	for i := 0; i < 10; i++ {
+		feed(t, s, Source{Program: "main"}, Stdout, in)
+	}
+	waitWritten(t, s, "main")
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("writing to a full disk took %v", el)
+	}
+	closeShipper(t, s)
+	st := s.Stats()["main"]
+	if st.DiskDropped != (Drops{Lines: 50000, Bytes: 10 * int64(len(in))}) {
+		t.Fatalf("dropped %+v, want every line", st.DiskDropped)
+	}
+	if st.FileBytes != 0 {
+		t.Fatalf("FileBytes %d after failed writes", st.FileBytes)
+	}
+}

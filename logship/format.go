@@ -1,0 +1,163 @@
+package logship
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The JSON object of a record is one line:
+//
+//	{"time":"2026-01-02T15:04:05.123456789Z","program":"main","stream":"stdout","message":"...","partial":true}
+//
+// time is RFC 3339 with nanoseconds (trailing zeros trimmed) in UTC, when
+// tend read the bytes; "partial" is present only on pieces of a line longer
+// than MaxLine; tend's own marker lines carry "tend":true. Field names match
+// what Fluent Bit, Loki and Elasticsearch pick up without a custom parser
+// (time, message, stream). Invalid UTF-8 becomes U+FFFD; the record is never
+// dropped.
+
+// jsonSafe marks the ASCII bytes copied into a JSON string as they are.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, quotes included.
+func appendJSONString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendJSONRecord appends one record object and a newline. ts is the
+// record's time, already formatted.
+func appendJSONRecord(dst, ts []byte, program string, stream Stream, msg []byte, partial, marker bool) []byte {
+	dst = append(dst, `{"time":"`...)
+	dst = append(dst, ts...)
+	dst = append(dst, `","program":`...)
+	dst = appendJSONString(dst, []byte(program))
+	dst = append(dst, `,"stream":"`...)
+	dst = append(dst, stream.String()...)
+	dst = append(dst, `","message":`...)
+	dst = appendJSONString(dst, msg)
+	if partial {
+		dst = append(dst, `,"partial":true`...)
+	}
+	if marker {
+		dst = append(dst, `,"tend":true`...)
+	}
+	return append(dst, '}', '\n')
+}
+
+// appendTime appends t as RFC 3339 with nanoseconds in UTC.
+func appendTime(dst []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(dst, time.RFC3339Nano)
+}
+
+// appendPrefixed appends msg as "NAME | line\n", one such line for each
+// line in msg (a joined stack trace gets the prefix on every line).
+func appendPrefixed(dst []byte, program string, msg []byte) []byte {
+	for {
+		dst = append(dst, program...)
+		dst = append(dst, " | "...)
+		i := indexNewline(msg)
+		if i < 0 {
+			dst = append(dst, msg...)
+			return append(dst, '\n')
+		}
+		dst = append(dst, msg[:i+1]...)
+		msg = msg[i+1:]
+	}
+}
+
+func indexNewline(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// Marker reasons for file drops.
+const (
+	reasonBudget  uint8 = 1 << iota // the disk budget was full
+	reasonMinFree                   // free space was below MinFree
+	reasonNoSpace                   // the disk was full (ENOSPC)
+	reasonError                     // another write error
+	reasonBuffer                    // the sink's queue was full (non-blocking mode)
+)
+
+var reasonNames = []string{"disk budget", "min free space", "disk full", "write error", "sink too slow"}
+
+// suppressedText is the console marker of the rate limit.
+func suppressedText(dst []byte, program string, d Drops) []byte {
+	dst = append(dst, "suppressed "...)
+	dst = strconv.AppendInt(dst, d.Lines, 10)
+	dst = append(dst, " lines ("...)
+	dst = strconv.AppendInt(dst, d.Bytes, 10)
+	dst = append(dst, " bytes) from "...)
+	return append(dst, program...)
+}
+
+// droppedText is the marker written when writing resumes after drops.
+func droppedText(dst []byte, program string, d Drops, reasons uint8) []byte {
+	dst = append(dst, "dropped "...)
+	dst = strconv.AppendInt(dst, d.Lines, 10)
+	dst = append(dst, " lines ("...)
+	dst = strconv.AppendInt(dst, d.Bytes, 10)
+	dst = append(dst, " bytes) from "...)
+	dst = append(dst, program...)
+	sep := " ("
+	for i, name := range reasonNames {
+		if reasons&(1<<i) != 0 {
+			dst = append(dst, sep...)
+			dst = append(dst, name...)
+			sep = ", "
+		}
+	}
+	if sep == ", " {
+		dst = append(dst, ')')
+	}
+	return dst
+}

@@ -1,0 +1,49 @@
+package logship
+
+import (
+	"syscall"
+	"time"
+)
+
+// How often free space is measured: statfs runs at most every
+// spaceInterval, or every spaceQuickInterval once spaceBytes were written
+// since the last measure. In between, free space is estimated as the last
+// measure less the bytes reserved since.
+const (
+	spaceInterval      = 100 * time.Millisecond
+	spaceQuickInterval = 10 * time.Millisecond
+	spaceBytes         = 1 << 20
+)
+
+// freeSpace estimates the free space of the filesystem holding one
+// directory, cheaply enough to be asked before every write.
+type freeSpace struct {
+	dir     string
+	checked time.Time
+	avail   int64 // bytes available to unprivileged writers at the last measure
+	since   int64 // bytes reserved since the last measure, less bytes freed
+	full    bool  // a write failed with ENOSPC since the last measure
+	failed  bool  // statfs failed: the estimate is not used
+}
+
+// stale reports whether a new measure is due.
+func (f *freeSpace) stale(now time.Time) bool {
+	el := now.Sub(f.checked)
+	return el >= spaceInterval || el < 0 || (f.since >= spaceBytes && el >= spaceQuickInterval)
+}
+
+// free returns the estimated free bytes, measuring again when due. ok is
+// false when the filesystem cannot be measured.
+func (f *freeSpace) free(now time.Time) (n int64, ok bool) {
+	if f.stale(now) {
+		var st syscall.Statfs_t
+		err := syscall.Statfs(f.dir, &st)
+		f.checked, f.since, f.full = now, 0, false
+		f.failed = err != nil
+		f.avail = int64(st.Bavail) * int64(st.Bsize)
+	}
+	if f.failed {
+		return 0, false
+	}
+	return f.avail - f.since, true
+}

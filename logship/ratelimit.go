@@ -1,0 +1,66 @@
+package logship
+
+import "time"
+
+// markerInterval is the longest a suppression goes unreported: a marker is
+// written when the program's output is admitted again, or this long after
+// the first line it suppressed, whichever comes first.
+const markerInterval = time.Second
+
+// limiter is a program's console rate limit: a token bucket of burst bytes
+// refilled at rate bytes per second. A record passes whole or is dropped
+// whole; a record larger than the bucket passes when the bucket is full, and
+// leaves it in debt. It is used by the console goroutine only.
+type limiter struct {
+	rate, burst float64
+	tokens      float64
+	last        time.Time
+	started     bool
+
+	// The current suppression: what was dropped since the last marker.
+	dropped Drops
+	since   time.Time
+}
+
+func newLimiter(rate, burst int64) limiter {
+	if burst <= 0 {
+		burst = rate
+	}
+	return limiter{rate: float64(rate), burst: float64(burst)}
+}
+
+func (l *limiter) on() bool { return l.rate > 0 }
+
+// allow reports whether n bytes read at now may pass, and counts them as
+// suppressed when not.
+func (l *limiter) allow(now time.Time, n int64) bool {
+	if !l.started {
+		l.started, l.tokens, l.last = true, l.burst, now
+	} else if el := now.Sub(l.last); el > 0 {
+		l.tokens = min(l.burst, l.tokens+el.Seconds()*l.rate)
+		l.last = now
+	}
+	if l.tokens >= min(float64(n), l.burst) {
+		l.tokens -= float64(n)
+		return true
+	}
+	if l.dropped.Lines == 0 {
+		l.since = now
+	}
+	l.dropped.Lines++
+	l.dropped.Bytes += n
+	return false
+}
+
+// due reports whether a marker for the current suppression should be
+// written at now.
+func (l *limiter) due(now time.Time) bool {
+	return l.dropped.Lines > 0 && now.Sub(l.since) >= markerInterval
+}
+
+// take returns and resets the current suppression.
+func (l *limiter) take() Drops {
+	d := l.dropped
+	l.dropped = Drops{}
+	return d
+}
