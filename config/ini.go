@@ -34,13 +34,17 @@ func (e *iniSyntaxError) Error() string {
 
 // parseINI reads the INI dialect supervisord accepts: [section] headers,
 // "key = value" or "key: value" lines, full-line comments starting with ';'
-// or '#', inline comments after " ;", and continuation lines that start
-// with whitespace. Keys are lower-cased, as Python's ConfigParser does.
+// or '#', inline comments after " ;", and continuation lines: lines
+// indented deeper than the key they continue. Keys are lower-cased, as
+// Python's ConfigParser does.
 func parseINI(r io.Reader) ([]iniSection, error) {
 	var (
 		sections []iniSection
 		cur      *iniSection
 		lineNo   int
+		// keyIndent is the indentation of the last key line; only a
+		// deeper line continues its value (keys may be indented).
+		keyIndent int
 	)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
@@ -54,7 +58,8 @@ func parseINI(r io.Reader) ([]iniSection, error) {
 		if trimmed == "" || trimmed[0] == ';' || trimmed[0] == '#' {
 			continue
 		}
-		if (raw[0] == ' ' || raw[0] == '\t') && cur != nil && len(cur.Entries) > 0 {
+		indent := len(raw) - len(strings.TrimLeft(raw, " \t"))
+		if indent > keyIndent && cur != nil && len(cur.Entries) > 0 {
 			e := &cur.Entries[len(cur.Entries)-1]
 			e.Value = strings.TrimSpace(e.Value + "\n" + stripInlineComment(trimmed))
 			continue
@@ -82,6 +87,7 @@ func parseINI(r io.Reader) ([]iniSection, error) {
 		key := strings.ToLower(strings.TrimSpace(trimmed[:sep]))
 		val := stripInlineComment(strings.TrimSpace(trimmed[sep+1:]))
 		cur.Entries = append(cur.Entries, iniEntry{Key: key, Value: val, Line: lineNo})
+		keyIndent = indent
 	}
 	if err := sc.Err(); err != nil {
 		return nil, &iniSyntaxError{lineNo + 1, "", err.Error()}
