@@ -34,9 +34,9 @@ func (e *iniSyntaxError) Error() string {
 
 // parseINI reads the INI dialect supervisord accepts: [section] headers,
 // "key = value" or "key: value" lines, full-line comments starting with ';'
-// or '#', inline comments after " ;", and continuation lines: lines
-// indented deeper than the key they continue. Keys are lower-cased, as
-// Python's ConfigParser does.
+// or '#', inline comments after " ;" or " #", and continuation lines:
+// lines indented deeper than the key they continue. Keys are lower-cased,
+// as Python's ConfigParser does.
 func parseINI(r io.Reader) ([]iniSection, error) {
 	var (
 		sections []iniSection
@@ -85,7 +85,7 @@ func parseINI(r io.Reader) ([]iniSection, error) {
 			return nil, &iniSyntaxError{lineNo, raw, "expected key = value"}
 		}
 		key := strings.ToLower(strings.TrimSpace(trimmed[:sep]))
-		val := stripInlineComment(strings.TrimSpace(trimmed[sep+1:]))
+		val := stripInlineComment(trimmed[sep+1:])
 		cur.Entries = append(cur.Entries, iniEntry{Key: key, Value: val, Line: lineNo})
 		keyIndent = indent
 	}
@@ -95,15 +95,16 @@ func parseINI(r io.Reader) ([]iniSection, error) {
 	return sections, nil
 }
 
-// stripInlineComment removes a " ;" comment, as supervisord does.
+// stripInlineComment removes an inline comment, a ';' or '#' after
+// whitespace, as supervisord on Python 3 does (so "a=b;c" keeps its ';'),
+// and trims the rest.
 func stripInlineComment(s string) string {
-	if i := strings.Index(s, " ;"); i >= 0 {
-		return strings.TrimSpace(s[:i])
+	for i := 1; i < len(s); i++ {
+		if (s[i] == ';' || s[i] == '#') && (s[i-1] == ' ' || s[i-1] == '\t') {
+			return strings.TrimSpace(s[:i])
+		}
 	}
-	if i := strings.Index(s, "\t;"); i >= 0 {
-		return strings.TrimSpace(s[:i])
-	}
-	return s
+	return strings.TrimSpace(s)
 }
 
 // expand replaces supervisord's %(ENV_X)s, %(program_name)s, %(here)s and
