@@ -32,7 +32,8 @@ const (
 type Config struct {
 	// Main is the program given on the command line.
 	Main Program
-	// Programs are the side programs, in start order (priority, then name).
+	// Programs are the side programs, in start order: priority, then name,
+	// with each after the side programs it depends on.
 	Programs []Program
 
 	// ConfigDir is the directory whose conf.d/*.conf files define programs.

@@ -115,6 +115,9 @@ func (b *builder) load() (*Config, error) {
 		}
 		return c.Programs[i].Name < c.Programs[j].Name
 	})
+	if len(b.errs) == 0 {
+		c.Programs = dependenciesFirst(c.Programs)
+	}
 	if c.Stop.FlushReserve >= c.Stop.Timeout {
 		b.fail(Prefix+"STOP_FLUSH_RESERVE", c.Stop.FlushReserve.String(),
 			"must be shorter than TEND_STOP_TIMEOUT ("+c.Stop.Timeout.String()+")", DurationForm)
@@ -460,6 +463,42 @@ func (b *builder) checkDependencies() {
 			}
 		}
 	}
+}
+
+// dependenciesFirst returns programs, sorted by priority, reordered so
+// that each comes after the side programs it depends on: the start order,
+// whose reverse is the stop order. It takes the first program whose
+// dependencies are all placed, so priority decides wherever depends_on
+// does not. programs must have no dependency cycle.
+func dependenciesFirst(programs []Program) []Program {
+	side := map[string]bool{}
+	for _, p := range programs {
+		side[p.Name] = true
+	}
+	placed := map[string]bool{}
+	out := make([]Program, 0, len(programs))
+	rest := append([]Program(nil), programs...)
+	for len(rest) > 0 {
+		next := 0
+		for i, p := range rest {
+			ready := true
+			for _, d := range p.DependsOn {
+				// The main program starts last; a side program that
+				// depends on it waits at run time, whatever its place.
+				if side[d] && !placed[d] {
+					ready = false
+				}
+			}
+			if ready {
+				next = i
+				break
+			}
+		}
+		out = append(out, rest[next])
+		placed[rest[next].Name] = true
+		rest = append(rest[:next], rest[next+1:]...)
+	}
+	return out
 }
 
 // LookupUser resolves a user name or numeric uid with the system's user

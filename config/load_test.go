@@ -504,6 +504,34 @@ priority = 500
 	}
 }
 
+func TestStartOrderPutsDependenciesFirst(t *testing.T) {
+	// app (priority 1) needs db (priority 50), which needs vault
+	// (priority 900); the agent depends on the main program only.
+	c := mustLoad(t, map[string]string{"a.conf": `
+[program:app]
+command = x
+priority = 1
+depends_on = db
+[program:db]
+command = x
+priority = 50
+depends_on = vault
+[program:vault]
+command = x
+priority = 900
+[program:early]
+command = x
+priority = 2
+[program:agent]
+command = x
+priority = 0
+depends_on = main
+`})
+	if got, want := names(c), []string{"agent", "early", "vault", "db", "app"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("order = %q, want %q", got, want)
+	}
+}
+
 func TestBadSettingNamesVariableFormAndValue(t *testing.T) {
 	e := only(t, loadErrors(t, nil, "TEND_STOP_TIMEOUT=10 minutes"))
 	if e.Where != "TEND_STOP_TIMEOUT" || e.Value != "10 minutes" || e.Expected != DurationForm {
