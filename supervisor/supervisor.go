@@ -283,7 +283,7 @@ func (s *Supervisor) holding() bool {
 
 // dependenciesReady returns a channel closed once p may start: each of
 // its dependencies has been ready once and, for the main program, every
-// side program has been launched.
+// side program that does not depend on it has been launched.
 func (s *Supervisor) dependenciesReady(ctx context.Context, p *program) <-chan struct{} {
 	var waits []<-chan struct{}
 	for _, d := range p.cfg.DependsOn {
@@ -291,7 +291,11 @@ func (s *Supervisor) dependenciesReady(ctx context.Context, p *program) <-chan s
 	}
 	if p.main {
 		for _, side := range s.programs {
-			waits = append(waits, side.launched)
+			// A side program that waits for the main program (a
+			// registration agent) cannot start before it.
+			if !s.needsMain(side) {
+				waits = append(waits, side.launched)
+			}
 		}
 	}
 	ready := make(chan struct{})
@@ -315,6 +319,17 @@ func (s *Supervisor) dependenciesReady(ctx context.Context, p *program) <-chan s
 		close(ready)
 	}()
 	return ready
+}
+
+// needsMain reports whether p depends on the main program, directly or
+// through other programs (the configuration has no cycles).
+func (s *Supervisor) needsMain(p *program) bool {
+	for _, d := range p.cfg.DependsOn {
+		if dep := s.byName[d]; dep.main || s.needsMain(dep) {
+			return true
+		}
+	}
+	return false
 }
 
 // environment builds a program's environment: tend's, then the program's
