@@ -53,6 +53,15 @@ type program struct {
 	onceLaunc sync.Once
 	onceUp    sync.Once
 	ctl       chan control
+
+	// Side programs start one at a time, in the configuration's start
+	// order. turn is closed once this program has had its turn: it made
+	// its first start attempt, or it waits for its dependencies, or it
+	// does not start by itself. after is the previous program's turn
+	// (nil for the first).
+	turn     chan struct{}
+	onceTurn sync.Once
+	after    <-chan struct{}
 }
 
 // control is a request to a program's run loop.
@@ -80,6 +89,7 @@ func newProgram(sup *Supervisor, cfg config.Program, main bool) (*program, error
 		state:    Stopped,
 		launched: make(chan struct{}),
 		firstUp:  make(chan struct{}),
+		turn:     make(chan struct{}),
 		ctl:      make(chan control),
 	}
 	outR, outW, err := os.Pipe()
@@ -116,7 +126,12 @@ func (p *program) setState(s State, reason string) {
 	p.mu.Unlock()
 }
 
-func (p *program) markLaunched() { p.onceLaunc.Do(func() { close(p.launched) }) }
+func (p *program) markLaunched() {
+	p.onceLaunc.Do(func() { close(p.launched) })
+	p.passTurn()
+}
+
+func (p *program) passTurn() { p.onceTurn.Do(func() { close(p.turn) }) }
 
 func (p *program) setReady(ready bool) {
 	p.mu.Lock()
@@ -130,6 +145,13 @@ func (p *program) setReady(ready bool) {
 
 // run is the program's state machine. It returns when ctx is done.
 func (p *program) run(ctx context.Context) {
+	if p.after != nil {
+		select {
+		case <-p.after:
+		case <-ctx.Done():
+			return
+		}
+	}
 	want := p.cfg.AutoStart
 	for {
 		if !want {
@@ -145,7 +167,14 @@ func (p *program) run(ctx context.Context) {
 			want = true
 			c.reply(nil)
 		}
-		if c, ok := p.await(ctx, p.sup.dependenciesReady(ctx, p)); !ok {
+		deps := p.sup.dependenciesReady(ctx, p)
+		select {
+		case <-deps:
+		default:
+			// Waiting for its dependencies: the next program's turn.
+			p.passTurn()
+		}
+		if c, ok := p.await(ctx, deps); !ok {
 			return
 		} else if c != nil {
 			want = c.op != "stop"

@@ -109,10 +109,13 @@ func New(opts Options) (*Supervisor, error) {
 		drains:  make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 	}
-	for _, pc := range s.cfg.Programs {
+	for i, pc := range s.cfg.Programs {
 		p, err := newProgram(s, pc, false)
 		if err != nil {
 			return nil, err
+		}
+		if i > 0 {
+			p.after = s.programs[i-1].turn
 		}
 		s.programs = append(s.programs, p)
 		s.byName[pc.Name] = p
@@ -298,6 +301,17 @@ func (s *Supervisor) dependenciesReady(ctx context.Context, p *program) <-chan s
 			}
 		}
 	}
+	// Only what has not happened yet is waited for, so that the channel
+	// is already closed when p may start at once.
+	pending := waits[:0]
+	for _, w := range waits {
+		select {
+		case <-w:
+		default:
+			pending = append(pending, w)
+		}
+	}
+	waits = pending
 	ready := make(chan struct{})
 	if len(waits) == 0 {
 		close(ready)
