@@ -18,6 +18,9 @@ const (
 	// minRead is the least room left in a buffer before a read; below it
 	// the buffer is grown.
 	minRead = 4 << 10
+	// smallBatch is the size under which a batch is copied out of the read
+	// buffer into a buffer of its own size class.
+	smallBatch = 4 << 10
 	// flushDelay is how long a record that joining could still extend
 	// waits for the next line before it is handed on.
 	flushDelay = 150 * time.Millisecond
@@ -96,14 +99,7 @@ func (c *Capture) run() {
 			b.recs = c.fr.finish(b.data, b.recs)
 		}
 		if len(b.recs) > 0 {
-			cut := c.fr.cut()
-			next := c.s.pool.get(c.prog, c.stream, len(b.data)-cut+readSize)
-			next.data = append(next.data, b.data[cut:]...)
-			b.data = b.data[:cut]
-			b.time = time.Now()
-			c.s.dispatch(b)
-			c.fr.shift(cut)
-			b = next
+			b = c.emit(b)
 		}
 		if eof {
 			b.refs.Store(1)
@@ -111,6 +107,32 @@ func (c *Capture) run() {
 			return
 		}
 	}
+}
+
+// emit sends the complete records of b to the sinks and returns the
+// buffer to read into next, holding the bytes that wait for more input.
+// A small batch (a program writing a line now and then) is copied into a
+// small buffer, and the large read buffer is kept: queues count the memory
+// batches hold, and a few bytes must not pin 64 KiB each.
+func (c *Capture) emit(b *batch) *batch {
+	cut := c.fr.cut()
+	var out *batch
+	if cut <= smallBatch {
+		out = c.s.small.get(c.prog, c.stream, smallBatch)
+		out.data = append(out.data, b.data[:cut]...)
+		out.recs = append(out.recs, b.recs...)
+		b.recs = b.recs[:0]
+		b.data = b.data[:copy(b.data, b.data[cut:])]
+	} else {
+		next := c.s.pool.get(c.prog, c.stream, len(b.data)-cut+readSize)
+		next.data = append(next.data, b.data[cut:]...)
+		b.data = b.data[:cut]
+		out, b = b, next
+	}
+	c.fr.shift(cut)
+	out.time = time.Now()
+	c.s.dispatch(out)
+	return b
 }
 
 // grow returns a buffer holding b with a capacity of at least size.

@@ -72,8 +72,21 @@
 // # Formats
 //
 // The console writes a program's stdout to tend's stdout and its stderr to
-// tend's stderr, as raw bytes (byte-exact), "NAME | line", or one JSON
-// object per line (see appendJSONRecord for the fields). Files use the JSON
-// object when the format is json, and the program's raw bytes otherwise;
-// one file per program holds both streams, in the order they were read.
+// tend's stderr, in one of three formats:
+//   - raw: the program's bytes, byte-exact. The only byte tend ever adds is
+//     a newline before another program's output when the last output on
+//     that stream did not end a line. Marker lines are plain text on stdout.
+//   - prefix: "NAME | line" for every line (every line of a joined stack
+//     trace too); a piece of a long line is a line of its own.
+//   - json: one object per line, such as
+//     {"time":"2026-01-02T15:04:05.123456789Z","program":"main","stream":"stderr","message":"...","partial":true}
+//     where time is RFC 3339 in UTC with nanoseconds (trailing zeros
+//     trimmed), "partial" appears only on pieces of a line longer than
+//     MaxLine, and tend's marker lines carry "tend":true. Invalid UTF-8
+//     becomes U+FFFD; a record is never dropped for its bytes.
+//
+// Files (<Dir>/<program>.log, rotated to <program>.log.1 ... with ".gz"
+// when compressed) hold the JSON objects when the format is json, and the
+// program's raw bytes otherwise; one file per program holds both streams,
+// in the order they were read (only json tells them apart).
 package logship

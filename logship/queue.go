@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// queue is a sink's own bounded queue of batches, bounded by the bytes it
-// holds. In blocking mode a full queue makes the capture wait (and so the
+// queue is a sink's own bounded queue of batches, bounded by the memory
+// its batches hold (their buffers' capacity). In blocking mode a full queue makes the capture wait (and so the
 // program, through its pipe); in non-blocking mode a batch that does not fit
 // is refused and the caller counts it as dropped. A batch larger than the
 // whole limit is still taken when the queue is empty, so nothing is too big
@@ -41,7 +41,7 @@ func newQueue(limit int64, block bool) *queue {
 // was not queued (full in non-blocking mode, or the queue was aborted); the
 // caller then adds b to lost, which the next batch queued takes along.
 func (q *queue) push(b *batch, lost *drops) bool {
-	n := int64(len(b.data))
+	n := int64(cap(b.data))
 	q.mu.Lock()
 	for !q.aborted && !q.closed && q.bytes > 0 && q.bytes+n > q.limit {
 		if !q.block {
@@ -81,7 +81,7 @@ func (q *queue) next(wake <-chan time.Time) (item, bool) {
 			if q.head == len(q.items) {
 				q.items, q.head = q.items[:0], 0
 			}
-			q.bytes -= int64(len(it.b.data))
+			q.bytes -= int64(cap(it.b.data))
 			q.space.Broadcast()
 			q.mu.Unlock()
 			return it, true

@@ -61,7 +61,8 @@ type Shipper struct {
 	log     *zap.Logger
 	budget  *Budget
 	console *console
-	pool    batchPool
+	pool    batchPool     // read buffers of about readSize
+	small   batchPool     // batches of at most smallBatch bytes
 	stopZip chan struct{} // closed when Close runs out of time
 
 	mu      sync.Mutex
@@ -154,10 +155,14 @@ func (s *Shipper) Budget() *Budget { return s.budget }
 
 // Capture starts one goroutine that reads r (the read end of a program's
 // pipe) until EOF, frames lines and hands them to every sink. The same
-// Source may be captured for both streams, and again after a restart.
+// Source may be captured for both streams, and again after a restart. A
+// Stream other than Stderr counts as Stdout.
 // Capture takes ownership of r and closes it. After Close, Capture closes r
 // at once and returns a Capture that is already done.
 func (s *Shipper) Capture(src Source, stream Stream, r io.ReadCloser) *Capture {
+	if stream != Stderr {
+		stream = Stdout
+	}
 	c := &Capture{s: s, stream: stream, r: r, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.closed {
@@ -188,7 +193,11 @@ func (s *Shipper) WriteLine(program string, stream Stream, line string) error {
 	}
 	p := s.program(program)
 	s.mu.Unlock()
-	b := s.pool.get(p, stream, len(line)+1)
+	bp := &s.small
+	if len(line) >= smallBatch {
+		bp = &s.pool
+	}
+	b := bp.get(p, stream, max(len(line)+1, smallBatch))
 	b.data = append(append(b.data, line...), '\n')
 	b.recs = append(b.recs, record{off: 0, end: int32(len(line)), flags: recNewline})
 	b.time = time.Now()

@@ -43,6 +43,7 @@ func TestNonBlockingModeDropsAndCountsUnderAStalledSink(t *testing.T) {
 		t.Fatal("the program blocked on a stalled sink in non-blocking mode")
 	}
 	close(w.release)
+	waitFor(t, s.console.q.empty)
 	feed(t, s, Source{Program: "main"}, Stdout, []byte("999999 the end\n"))
 	closeShipper(t, s)
 
