@@ -106,23 +106,25 @@ func (c *console) write(b *batch) {
 	}
 	runStart, runEnd := int32(0), int32(0) // raw bytes admitted and not yet written
 	for _, r := range b.recs {
-		if p.lim.on() && !p.lim.allow(b.time, r.rawLen()) {
-			p.stats.rate.add(1, r.rawLen())
-			if p.lim.dropped.Lines == 1 {
-				c.suppressing = append(c.suppressing, p)
-				if len(c.suppressing) == 1 {
-					c.timer.Reset(markerInterval)
+		if p.lim.on() {
+			if p.lim.due(b.time) {
+				// The marker goes between the lines it falls between.
+				if runEnd > runStart {
+					c.writeRaw(p, b.stream, b.data[runStart:runEnd])
 				}
+				runStart, runEnd = r.off, r.off
+				c.endSuppression(p)
 			}
-			continue
-		}
-		if p.lim.dropped.Lines > 0 {
-			// Output resumes: the marker goes before the line.
-			if runEnd > runStart {
-				c.writeRaw(p, b.stream, b.data[runStart:runEnd])
+			if !p.lim.allow(b.time, r.rawLen()) {
+				p.stats.rate.add(1, r.rawLen())
+				if p.lim.dropped.Lines == 1 {
+					c.suppressing = append(c.suppressing, p)
+					if len(c.suppressing) == 1 {
+						c.timer.Reset(markerInterval)
+					}
+				}
+				continue
 			}
-			runStart, runEnd = r.off, r.off
-			c.endSuppression(p)
 		}
 		if c.format == config.FormatRaw {
 			if runEnd != r.off {

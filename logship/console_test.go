@@ -152,10 +152,10 @@ func TestRateLimitCountsExactlyWhatItSuppressed(t *testing.T) {
 	if st.RateDropped != (Drops{Lines: supLines, Bytes: supBytes}) {
 		t.Fatalf("stats %+v, markers say %d lines %d bytes", st.RateDropped, supLines, supBytes)
 	}
-	if markers < 1 || markers > 2 {
-		t.Fatalf("%d markers for one short flood", markers)
+	if markers < 1 {
+		t.Fatal("no marker")
 	}
-	if !strings.HasSuffix(string(out.Bytes()), "after the flood\n") {
+	if !strings.Contains(string(out.Bytes()), "\nafter the flood\n") {
 		t.Fatalf("output after the flood missing")
 	}
 }
@@ -176,7 +176,7 @@ func TestRateLimitMarkerComesWhileTheFloodGoesOn(t *testing.T) {
 	w.Close()
 	<-c.Done()
 	closeShipper(t, s)
-	if n < 2 {
+	if n < 2 || n > 3 {
 		t.Fatalf("%d markers during a 2.5 s flood, want one a second", n)
 	}
 }

@@ -24,8 +24,9 @@
 // these drops it, and each drop is counted in Stats and announced by one
 // marker line when output resumes:
 //   - the console rate limit (Source.Rate) drops whole records and writes
-//     "suppressed N lines (M bytes) from NAME" at least once a second while
-//     it drops, and when output is admitted again;
+//     "suppressed N lines (M bytes) from NAME" once a second while it drops
+//     (one second after the first line it dropped, even if the program went
+//     quiet, and at Close);
 //   - a file write that would pass the disk budget when no rotated file is
 //     left to delete, or leave less than MinFree on the filesystem, or that
 //     fails (ENOSPC, EIO) is dropped whole; the next write that succeeds

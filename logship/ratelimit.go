@@ -2,9 +2,10 @@ package logship
 
 import "time"
 
-// markerInterval is the longest a suppression goes unreported: a marker is
-// written when the program's output is admitted again, or this long after
-// the first line it suppressed, whichever comes first.
+// markerInterval is the length of a suppression interval: it starts with
+// the first line the limit drops, and its marker is written when it ends,
+// even when the program has gone quiet (and at Close). A program flooding
+// without end gets one marker per interval.
 const markerInterval = time.Second
 
 // limiter is a program's console rate limit: a token bucket of burst bytes
