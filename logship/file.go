@@ -284,6 +284,8 @@ func (w *fileSink) open() bool {
 		return false
 	}
 	w.openedAt = now
+	// The directory may have been removed under a running tend.
+	os.MkdirAll(filepath.Dir(w.path), 0o755)
 	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		w.s.log.Error("opening log file", zap.String("file", w.path), zap.Error(err))
