@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -175,5 +176,27 @@ func TestCloseReturnsAtDeadlineWhenTheConsoleIsStuck(t *testing.T) {
 	}
 	if el := time.Since(start); el > 400*time.Millisecond {
 		t.Fatalf("Close took %v", el)
+	}
+}
+
+func TestCloseStopsEveryGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	dir := t.TempDir()
+	cfg := testLog(dir)
+	cfg.FileSize = 4 << 10
+	cfg.Compress = true
+	var out syncBuffer
+	s := newShipper(t, cfg, &out, &out)
+	for _, name := range []string{"a", "b"} {
+		feed(t, s, Source{Program: name, Rate: 100, Multiline: "java"}, Stdout, lines(0, 500))
+		feed(t, s, Source{Program: name}, Stderr, lines(0, 10))
+	}
+	closeShipper(t, s)
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after Close, %d before", n, before)
 	}
 }
