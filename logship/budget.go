@@ -204,7 +204,17 @@ func (e *Entry) Reserve(n int64) error {
 	if e.gone {
 		return ErrGone
 	}
-	if b.limit > 0 {
+	if b.limit > 0 && b.used+n > b.limit {
+		// Delete nothing when deleting every retired file would not do.
+		var retired int64
+		for v := range b.entries {
+			if v.retired && v != e {
+				retired += v.size
+			}
+		}
+		if b.used-retired+n > b.limit {
+			return ErrOverBudget
+		}
 		for b.used+n > b.limit {
 			v := b.oldest(e, nil)
 			if v == nil {
@@ -230,7 +240,11 @@ func (e *Entry) Reserve(n int64) error {
 			}
 			return ErrLowSpace
 		}
-		b.drop(v, true, "min free space")
+		reason := "min free space"
+		if b.minFree == 0 {
+			reason = "disk full"
+		}
+		b.drop(v, true, reason)
 	}
 	b.used += n
 	e.size += n
