@@ -1,0 +1,54 @@
+# tend: build, test, benchmark and lint.
+#
+#   make build     static, stripped bin/tend with the version from git
+#   make test      every test, with the race detector (the command CI runs)
+#   make bench     Go benchmarks, then start-up, idle memory and size against peers
+#   make lint      gofmt, go vet, staticcheck
+#   make example   compile examples/java and run it under bin/tend
+#   make fuzz      short runs of every fuzz target
+#   make clean     remove what the targets above build
+
+GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 20s
+JAVA_BUILD  := examples/java/build
+
+.PHONY: build test bench lint example fuzz clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/tend ./cmd/tend
+
+test:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bench/startup.sh bin/tend
+
+lint:
+	@out=$$(gofmt -l .); \
+	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+example: build
+	rm -rf $(JAVA_BUILD)
+	mkdir -p $(JAVA_BUILD)
+	javac -d $(JAVA_BUILD) examples/java/src/*.java
+	@# The JVM exits 143 after a TERM; map it to 0 so Ctrl-C is a clean stop.
+	TEND_CONFIG_DIR=$(CURDIR)/examples/java TEND_EVENT_LEVEL=info TEND_EXIT_CODE_MAP=143:0 \
+		bin/tend -- java -cp $(JAVA_BUILD) Hello
+
+# go test -fuzz takes one target of one package per run; every Fuzz
+# function of every package is found and run in turn.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+clean:
+	rm -rf bin $(JAVA_BUILD)

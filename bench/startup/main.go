@@ -1,0 +1,378 @@
+// Command startup measures, in one run, what tend costs a container next to
+// its peers from the distribution:
+//
+//   - start-up overhead: `tend -- true` against `true` alone, `tini -- true`
+//     and `dumb-init true`, timed by hyperfine (-N, no shell, 20 warm-ups);
+//   - idle memory: VmRSS of tend (and of tini and dumb-init) one second
+//     after starting with a sleeping main program;
+//   - binary size: the stripped static binary, and what each dependency
+//     adds to it (symbol sizes of an unstripped build, by package).
+//
+// Usage (bench/startup.sh runs it):
+//
+//	go run ./bench/startup -tend bin/tend [-json DIR] [-runs N]
+//
+// Peers that are not installed are left out of the tables. Nothing here is
+// a pass/fail check: the figures are for reading and comparing.
+package main
+
+import (
+	"bufio"
+	"debug/elf"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	tendBin := flag.String("tend", "bin/tend", "the tend binary to measure (static and stripped, from make build)")
+	jsonDir := flag.String("json", "", "directory for hyperfine's JSON export (default: a temporary directory)")
+	runs := flag.Int("runs", 300, "hyperfine runs per command")
+	flag.Parse()
+
+	tend, err := filepath.Abs(*tendBin)
+	check(err)
+	if _, err := os.Stat(tend); err != nil {
+		fail("%s: %v (run make build first)", tend, err)
+	}
+	hyperfine, err := exec.LookPath("hyperfine")
+	if err != nil {
+		fail("hyperfine is not installed (apt-get install hyperfine)")
+	}
+	truePath, err := exec.LookPath("true")
+	check(err)
+	sleepPath, err := exec.LookPath("sleep")
+	check(err)
+
+	// tend reads its settings from the environment: give it a private
+	// control socket and no conf.d, so the figures are of tend alone.
+	scratch, err := os.MkdirTemp("", "tend-bench-")
+	check(err)
+	defer os.RemoveAll(scratch)
+	check(os.Setenv("TEND_CONFIG_DIR", scratch))
+	check(os.Setenv("TEND_SOCKET", filepath.Join(scratch, "tend.sock")))
+	if *jsonDir == "" {
+		*jsonDir = scratch
+	}
+
+	type peer struct {
+		name string
+		argv []string // wraps a command: argv + cmd
+	}
+	peers := []peer{{"tend", []string{tend, "--"}}}
+	if p, err := exec.LookPath("tini"); err == nil {
+		peers = append(peers, peer{"tini", []string{p, "--"}})
+	}
+	if p, err := exec.LookPath("dumb-init"); err == nil {
+		peers = append(peers, peer{"dumb-init", []string{p}})
+	}
+
+	fmt.Printf("# tend start-up, idle memory and size (%s, %s)\n\n", time.Now().Format("2006-01-02 15:04"), kernel())
+
+	// Start-up.
+	// `tend version` starts and exits the Go runtime and nothing else:
+	// the floor under any `tend -- CMD`.
+	names := []string{"true", "tend version"}
+	cmds := []string{truePath, tend + " version"}
+	for _, p := range peers {
+		names = append(names, p.name+" -- true")
+		cmds = append(cmds, strings.Join(append(append([]string{}, p.argv...), truePath), " "))
+	}
+	export := filepath.Join(*jsonDir, "startup.json")
+	args := []string{"-N", "--warmup", "20", "--runs", strconv.Itoa(*runs), "--export-json", export, "--style", "none"}
+	for i := range cmds {
+		args = append(args, "-n", names[i], cmds[i])
+	}
+	hf := exec.Command(hyperfine, args...)
+	hf.Stderr = os.Stderr
+	if out, err := hf.Output(); err != nil {
+		fail("hyperfine: %v\n%s", err, out)
+	}
+	results := readHyperfine(export)
+	base := results["true"]
+	tini, haveTini := results["tini -- true"]
+	fmt.Println("## start-up: wrapper -- true (hyperfine -N, warm-up 20, " + strconv.Itoa(*runs) + " runs)")
+	fmt.Println()
+	fmt.Println("| command | mean | ± sd | median | min | overhead vs true | vs tini |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, n := range names {
+		r := results[n]
+		vsTini := "-"
+		if haveTini {
+			vsTini = fmt.Sprintf("%+.2f ms (%.2fx)", ms(r.Mean-tini.Mean), r.Mean/tini.Mean)
+		}
+		fmt.Printf("| %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %+.2f ms (%.2fx) | %s |\n",
+			n, ms(r.Mean), ms(r.Stddev), ms(r.Median), ms(r.Min), ms(r.Mean-base.Mean), r.Mean/base.Mean, vsTini)
+	}
+	if haveTini {
+		d := ms(results["tend -- true"].Mean - tini.Mean)
+		fmt.Printf("\ntend vs tini: %+.2f ms per start (target: within 2 ms) -> %s\n", d, verdict(d <= 2))
+		fmt.Printf("of which Go runtime start and exit (tend version vs tini): %+.2f ms\n", ms(results["tend version"].Mean-tini.Mean))
+	}
+	fmt.Printf("hyperfine JSON: %s\n\n", export)
+
+	// Idle memory.
+	fmt.Println("## idle memory: VmRSS 1 s after start, main program `sleep 30`")
+	fmt.Println()
+	fmt.Println("| wrapper | VmRSS | VmHWM | threads |")
+	fmt.Println("| --- | ---: | ---: | ---: |")
+	var tendRSS int64
+	for _, p := range peers {
+		st := idle(append(append([]string{}, p.argv...), sleepPath, "30"))
+		if p.name == "tend" {
+			tendRSS = st.rss
+		}
+		fmt.Printf("| %s | %s | %s | %d |\n", p.name, kib(st.rss), kib(st.hwm), st.threads)
+	}
+	fmt.Printf("\ntend idle RSS: %s (target: at most 8 MiB) -> %s\n\n", kib(tendRSS), verdict(tendRSS <= 8<<10))
+
+	// Size.
+	fi, err := os.Stat(tend)
+	check(err)
+	fmt.Println("## binary size")
+	fmt.Println()
+	fmt.Printf("%s: %.2f MiB (%d bytes) -> %s (target: at most 8 MiB)\n", *tendBin, float64(fi.Size())/(1<<20), fi.Size(), verdict(fi.Size() <= 8<<20))
+	for _, p := range peers[1:] {
+		if fi, err := os.Stat(p.argv[0]); err == nil {
+			fmt.Printf("%s: %.2f MiB\n", p.argv[0], float64(fi.Size())/(1<<20))
+		}
+	}
+	fmt.Println()
+	dependencyCost()
+}
+
+// hyperfineResult is one command of hyperfine's JSON export (seconds).
+type hyperfineResult struct {
+	Command string  `json:"command"`
+	Mean    float64 `json:"mean"`
+	Stddev  float64 `json:"stddev"`
+	Median  float64 `json:"median"`
+	Min     float64 `json:"min"`
+	Max     float64 `json:"max"`
+}
+
+func readHyperfine(path string) map[string]hyperfineResult {
+	data, err := os.ReadFile(path)
+	check(err)
+	var doc struct {
+		Results []hyperfineResult `json:"results"`
+	}
+	check(json.Unmarshal(data, &doc))
+	out := map[string]hyperfineResult{}
+	for _, r := range doc.Results {
+		out[r.Command] = r
+	}
+	return out
+}
+
+// idleStats is what /proc/PID/status says about an idle wrapper.
+type idleStats struct {
+	rss, hwm int64 // KiB
+	threads  int
+}
+
+// idle starts argv, waits one second, reads its memory, and kills it.
+func idle(argv []string) idleStats {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	check(cmd.Start())
+	defer func() {
+		// TERM, which every wrapper passes on to the sleeping program.
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	time.Sleep(time.Second)
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	check(err)
+	defer f.Close()
+	var st idleStats
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		fields := strings.Fields(v)
+		if len(fields) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(fields[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			st.rss = n
+		case "VmHWM":
+			st.hwm = n
+		case "Threads":
+			st.threads = int(n)
+		}
+	}
+	return st
+}
+
+// dependencyCost builds tend without stripping and sums the sizes of its
+// symbols by module and by package: a measure of what each dependency
+// adds to the binary (metadata such as pclntab and type links is left
+// out, so the sums are below the file size).
+func dependencyCost() {
+	dir, err := os.MkdirTemp("", "tend-size-")
+	check(err)
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "tend")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/tend")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Printf("(dependency sizes unavailable: go build: %v\n%s)\n", err, out)
+		return
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		fmt.Printf("(dependency sizes unavailable: %v)\n", err)
+		return
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		fmt.Printf("(dependency sizes unavailable: %v)\n", err)
+		return
+	}
+	byModule, byPackage := map[string]int64{}, map[string]int64{}
+	var total int64
+	for _, sym := range syms {
+		// Count what takes room in the file: symbols in sections with
+		// contents, not bss (zeroed memory at start).
+		if sym.Section == elf.SHN_UNDEF || int(sym.Section) >= len(f.Sections) || sym.Size == 0 {
+			continue
+		}
+		if sec := f.Sections[sym.Section]; sec.Type == elf.SHT_NOBITS || sec.Flags&elf.SHF_ALLOC == 0 {
+			continue
+		}
+		size := int64(sym.Size)
+		pkg := symbolPackage(sym.Name)
+		byPackage[pkg] += size
+		byModule[module(pkg)] += size
+		total += size
+	}
+	fmt.Println("## what each dependency adds (symbol bytes in an unstripped build, by module)")
+	fmt.Println()
+	fmt.Println("| module | size | share |")
+	fmt.Println("| --- | ---: | ---: |")
+	for _, k := range sortedBySize(byModule) {
+		fmt.Printf("| %s | %s | %.1f%% |\n", k, kib(byModule[k]/1024), 100*float64(byModule[k])/float64(total))
+	}
+	fmt.Println()
+	fmt.Println("largest packages:")
+	fmt.Println()
+	fmt.Println("| package | size |")
+	fmt.Println("| --- | ---: |")
+	for i, k := range sortedBySize(byPackage) {
+		if i == 20 {
+			break
+		}
+		fmt.Printf("| %s | %s |\n", k, kib(byPackage[k]/1024))
+	}
+}
+
+// symbolPackage returns the import path of the package a symbol belongs
+// to, such as "go.uber.org/zap/zapcore" for
+// "go.uber.org/zap/zapcore.(*jsonEncoder).AppendString". Type
+// descriptors, itabs and generic instances count for the package of the
+// type or function they are named after.
+func symbolPackage(sym string) string {
+	for _, prefix := range []string{"type:", "go:itab.", ".eq.", ".hash.", ".dict."} {
+		sym = strings.TrimPrefix(sym, prefix)
+	}
+	sym = strings.TrimLeft(sym, "*[]0123456789")
+	if strings.HasPrefix(sym, "go:") || strings.HasPrefix(sym, "map[") || strings.HasPrefix(sym, "struct {") ||
+		strings.HasPrefix(sym, "func(") || strings.HasPrefix(sym, "interface {") || sym == "" {
+		return "(runtime data)"
+	}
+	// Cut generic arguments and the interface half of an itab.
+	if i := strings.IndexAny(sym, "[, "); i >= 0 {
+		sym = sym[:i]
+	}
+	slash := strings.LastIndexByte(sym, '/')
+	dot := strings.IndexByte(sym[slash+1:], '.')
+	if dot < 0 {
+		return "(runtime data)"
+	}
+	return sym[:slash+1+dot]
+}
+
+// module groups a package: tend's own, each third-party module, or the
+// standard library.
+func module(pkg string) string {
+	switch {
+	case pkg == "main" || strings.HasPrefix(pkg, "tend/"):
+		return "tend (own code)"
+	case strings.HasPrefix(pkg, "go.uber.org/zap"):
+		return "go.uber.org/zap"
+	case strings.HasPrefix(pkg, "go.uber.org/multierr"):
+		return "go.uber.org/multierr"
+	case strings.HasPrefix(pkg, "golang.org/x/sys"):
+		return "golang.org/x/sys"
+	case strings.HasPrefix(pkg, "net") || strings.HasPrefix(pkg, "crypto") || strings.HasPrefix(pkg, "vendor/golang.org/x/net") || strings.HasPrefix(pkg, "vendor/golang.org/x/crypto"):
+		return "std: net, net/http, crypto"
+	case strings.HasPrefix(pkg, "("):
+		return pkg
+	}
+	first, _, _ := strings.Cut(pkg, "/")
+	if strings.Contains(first, ".") {
+		return first
+	}
+	return "std: the rest (runtime, reflect, fmt, ...)"
+}
+
+func sortedBySize(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	return keys
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "unknown kernel"
+	}
+	return "Linux " + strings.TrimSpace(string(b))
+}
+
+func ms(sec float64) float64 { return sec * 1000 }
+
+func kib(n int64) string {
+	if n >= 1024 {
+		return fmt.Sprintf("%.2f MiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%d KiB", n)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func check(err error) {
+	if err != nil {
+		fail("%v", err)
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "startup: "+format+"\n", args...)
+	os.Exit(1)
+}
