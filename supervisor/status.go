@@ -39,7 +39,7 @@ type ProgramStatus struct {
 	State    State     `json:"state"`
 	Ready    bool      `json:"ready"`
 	Pid      int       `json:"pid,omitempty"`
-	Started  time.Time `json:"started,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
 	Uptime   float64   `json:"uptime_seconds"`
 	Restarts int       `json:"restarts"`
 	LastExit *Exit     `json:"last_exit,omitempty"`
