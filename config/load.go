@@ -386,7 +386,9 @@ func (b *builder) finishMain(p *Program) {
 func (b *builder) finishProgram(p *Program) {
 	// A command given but invalid has its own error already.
 	if len(p.Command) == 0 && p.Name != b.cfg.Main.Name && b.where[p.Name]["command"] == "" {
-		b.errs.add(&Error{Where: p.Source, Problem: "program " + p.Name + " has no command",
+		// Only a [program:NAME] section can lack a command: the value
+		// seen at its line is the header.
+		b.errs.add(&Error{Where: p.Source, Value: "[program:" + p.Name + "]", Problem: "program " + p.Name + " has no command",
 			Expected: "command = ... or TEND_" + strings.ToUpper(p.Name) + "_COMMAND"})
 	}
 	if p.User == "" {

@@ -334,7 +334,7 @@ func TestUnknownKeySuggestsTheNearest(t *testing.T) {
 
 func TestMissingCommand(t *testing.T) {
 	e := only(t, loadErrors(t, map[string]string{"a.conf": "; agent\n[program:agent]\npriority = 5\n"}))
-	if !strings.HasSuffix(e.Where, "a.conf:2") || !strings.Contains(e.Problem, "agent has no command") || !strings.Contains(e.Expected, "TEND_AGENT_COMMAND") {
+	if !strings.HasSuffix(e.Where, "a.conf:2") || e.Value != "[program:agent]" || !strings.Contains(e.Problem, "agent has no command") || !strings.Contains(e.Expected, "TEND_AGENT_COMMAND") {
 		t.Errorf("got %v", e)
 	}
 	e = only(t, loadErrors(t, map[string]string{"a.conf": "[program:agent]\ncommand = \n"}))
