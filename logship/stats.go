@@ -5,8 +5,8 @@ import "sync/atomic"
 // Drops counts what was dropped: records and the bytes the program wrote
 // for them.
 type Drops struct {
-	Lines int64
-	Bytes int64
+	Lines int64 `json:"lines"`
+	Bytes int64 `json:"bytes"`
 }
 
 // ProgramStats are one program's log counters. A "line" is a record as the
@@ -16,18 +16,18 @@ type Drops struct {
 type ProgramStats struct {
 	// Lines and Bytes were read from the program's pipes (and written for it
 	// with WriteLine).
-	Lines int64
-	Bytes int64
+	Lines int64 `json:"lines"`
+	Bytes int64 `json:"bytes"`
 	// RateDropped were suppressed on the console by the rate limit.
-	RateDropped Drops
+	RateDropped Drops `json:"rate_dropped"`
 	// DiskDropped were not written to the program's file: disk budget, min
 	// free space, disk full, or a write error.
-	DiskDropped Drops
+	DiskDropped Drops `json:"disk_dropped"`
 	// BufferDropped were refused by a full sink queue in non-blocking mode,
 	// or abandoned in a queue when Close ran out of time; counted per sink.
-	BufferDropped Drops
+	BufferDropped Drops `json:"buffer_dropped"`
 	// FileBytes is the size of the program's files on disk now.
-	FileBytes int64
+	FileBytes int64 `json:"file_bytes"`
 }
 
 // drops is a concurrent Drops counter.

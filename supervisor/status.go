@@ -3,6 +3,7 @@ package supervisor
 import (
 	"time"
 
+	"tend/logship"
 	"tend/resources"
 )
 
@@ -45,6 +46,8 @@ type ProgramStatus struct {
 	LastExit *Exit     `json:"last_exit,omitempty"`
 	// Usage is what the running process uses (nil when not running).
 	Usage *resources.Usage `json:"usage,omitempty"`
+	// Logs are the program's log counters: lines in, and what was dropped.
+	Logs *logship.ProgramStats `json:"logs,omitempty"`
 	// Reason says why the program is in its state (FATAL, EXITED, hold).
 	Reason string `json:"reason,omitempty"`
 	// LastLines are the program's last output lines (for a held main program).

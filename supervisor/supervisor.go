@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"tend/config"
+	"tend/logship"
 	"tend/reaper"
 )
 
@@ -30,6 +31,8 @@ type Logs interface {
 	Capture(program, stream string, r *os.File)
 	// LastLines returns the last lines a program wrote.
 	LastLines(program string) []string
+	// Stats returns a program's log counters.
+	Stats(program string) logship.ProgramStats
 	// Close waits for every capture to reach EOF, bounded by ctx, then
 	// flushes and syncs every sink.
 	Close(ctx context.Context) error
@@ -400,6 +403,8 @@ func (s *Supervisor) Status() Status {
 	st := Status{Ready: s.Ready(), Stopping: s.stopping.Load(), Holding: s.holding(), OrphansReaped: s.reaper.Orphans()}
 	for _, p := range append(s.programs, s.main) {
 		ps := p.statusWithUsage()
+		logStats := s.logs.Stats(p.cfg.Name)
+		ps.Logs = &logStats
 		if ps.State == Exited || ps.State == Fatal || (p.main && st.Holding) {
 			ps.LastLines = s.logs.LastLines(p.cfg.Name)
 		}

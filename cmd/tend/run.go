@@ -128,8 +128,3 @@ func closeWithin(close func(context.Context) error) {
 	defer cancel()
 	close(ctx)
 }
-
-// newLogs builds the log pipeline for cfg.
-func newLogs(cfg *config.Config, log *zap.Logger) (supervisor.Logs, error) {
-	return newPassthrough(os.Stdout, os.Stderr), nil
-}
