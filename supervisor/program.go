@@ -62,6 +62,11 @@ type program struct {
 	turn     chan struct{}
 	onceTurn sync.Once
 	after    <-chan struct{}
+
+	// starting is a start or restart request, answered once the new
+	// process has been started (or could not be), so that `tend restart`
+	// returns with the new process in place. Only the run loop uses it.
+	starting *control
 }
 
 // control is a request to a program's run loop.
@@ -145,6 +150,7 @@ func (p *program) setReady(ready bool) {
 
 // run is the program's state machine. It returns when ctx is done.
 func (p *program) run(ctx context.Context) {
+	defer p.answerStart(errors.New("tend is stopping"))
 	if p.after != nil {
 		select {
 		case <-p.after:
@@ -165,24 +171,28 @@ func (p *program) run(ctx context.Context) {
 				continue
 			}
 			want = true
-			c.reply(nil)
+			p.answerLater(*c)
 		}
 		deps := p.sup.dependenciesReady(ctx, p)
 		select {
 		case <-deps:
 		default:
-			// Waiting for its dependencies: the next program's turn.
+			// Waiting for its dependencies: the next program's turn,
+			// and a start request need not wait with it.
 			p.passTurn()
+			p.answerStart(nil)
 		}
 		if c, ok := p.await(ctx, deps); !ok {
 			return
 		} else if c != nil {
+			p.answerStart(nil)
 			want = c.op != "stop"
 			c.reply(nil)
 			continue
 		}
 		if p.sup.stopping.Load() {
 			p.markLaunched()
+			p.answerStart(errors.New("stop under way"))
 			want = false
 			continue
 		}
@@ -191,6 +201,20 @@ func (p *program) run(ctx context.Context) {
 			return
 		}
 		want = next
+	}
+}
+
+// answerLater keeps a start or restart request to answer after the start.
+func (p *program) answerLater(c control) {
+	p.answerStart(nil)
+	p.starting = &c
+}
+
+// answerStart answers the pending start or restart request, if any.
+func (p *program) answerStart(err error) {
+	if p.starting != nil {
+		p.starting.reply(err)
+		p.starting = nil
 	}
 }
 
@@ -212,6 +236,7 @@ func (p *program) await(ctx context.Context, ready <-chan struct{}) (*control, b
 func (p *program) runOnce(ctx context.Context) (again bool, ok bool) {
 	proc, err := p.spawn()
 	p.markLaunched()
+	p.answerStart(err)
 	if err != nil {
 		p.log.Error("cannot start", zap.Error(err))
 		return p.afterExit(ctx, nil, &Exit{Code: 127, At: time.Now()}, true, err.Error())
@@ -256,7 +281,7 @@ func (p *program) runOnce(ctx context.Context) (again bool, ok bool) {
 				p.mu.Lock()
 				p.restarts++
 				p.mu.Unlock()
-				c.reply(nil)
+				p.answerLater(c)
 				return true, true
 			}
 		case <-ctx.Done():
@@ -364,7 +389,7 @@ func (p *program) backoff(ctx context.Context, attempt int) (again bool, ok bool
 				p.restarts++
 				p.failures = 0
 				p.mu.Unlock()
-				c.reply(nil)
+				p.answerLater(c)
 				return true, true
 			}
 		}
