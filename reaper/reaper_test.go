@@ -1,0 +1,131 @@
+package reaper
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+func startReaper(t *testing.T) *Reaper {
+	t.Helper()
+	r := New(zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
+func waitDone(t *testing.T, p *Process) {
+	t.Helper()
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("process %d was not reaped", p.Pid)
+	}
+}
+
+func TestExitCodesReachTheirProcess(t *testing.T) {
+	r := startReaper(t)
+	for _, tc := range []struct {
+		argv []string
+		want int
+	}{
+		{[]string{"true"}, 0},
+		{[]string{"sh", "-c", "exit 7"}, 7},
+		{[]string{"sh", "-c", "kill -KILL $$"}, 137},
+		{[]string{"sh", "-c", "kill -TERM $$"}, 143},
+	} {
+		p, err := r.Start(Spec{Argv: tc.argv, Env: os.Environ()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitDone(t, p)
+		if got := p.ExitCode(); got != tc.want {
+			t.Errorf("%v exited %d, want %d", tc.argv, got, tc.want)
+		}
+	}
+}
+
+// A child that exits before Start returns must still be handed to its
+// Process, never mistaken for an orphan.
+func TestInstantExitsAreNeverOrphans(t *testing.T) {
+	r := startReaper(t)
+	var procs []*Process
+	for i := 0; i < 200; i++ {
+		p, err := r.Start(Spec{Argv: []string{"true"}, Env: os.Environ()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	for _, p := range procs {
+		waitDone(t, p)
+		if p.ExitCode() != 0 {
+			t.Errorf("pid %d exited %d", p.Pid, p.ExitCode())
+		}
+	}
+	if n := r.Orphans(); n != 0 {
+		t.Errorf("%d of tend's own children were counted as orphans", n)
+	}
+}
+
+func TestStartReportsMissingProgram(t *testing.T) {
+	r := startReaper(t)
+	if _, err := r.Start(Spec{Argv: []string{"no-such-program-here"}, Env: []string{"PATH=/usr/bin:/bin"}}); err == nil {
+		t.Fatal("starting a missing program did not fail")
+	}
+}
+
+func TestSignalAfterExitDoesNothing(t *testing.T) {
+	r := startReaper(t)
+	p, err := r.Start(Spec{Argv: []string{"true"}, Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, p)
+	if err := p.Signal(9); err != nil {
+		t.Errorf("signal after exit: %v", err)
+	}
+}
+
+func TestNewProcessLeadsItsOwnGroup(t *testing.T) {
+	r := startReaper(t)
+	f, err := os.CreateTemp(t.TempDir(), "pgid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Start(Spec{Argv: []string{"sh", "-c", "ps -o pgid= -p $$"}, Env: os.Environ(), Stdout: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, p)
+	b, _ := os.ReadFile(f.Name())
+	if got := strings.TrimSpace(string(b)); got != strconv.Itoa(p.Pid) {
+		t.Errorf("process group = %q, want its own pid %d", got, p.Pid)
+	}
+}
+
+func TestOrphansOfSubreaperAreReaped(t *testing.T) {
+	if err := BecomeSubreaper(); err != nil {
+		t.Skipf("cannot become subreaper: %v", err)
+	}
+	r := startReaper(t)
+	p, err := r.Start(Spec{Argv: []string{"sh", "-c", "for i in 1 2 3 4 5; do (sleep 0.2 &) ; done"}, Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, p)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Orphans() < 5 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := r.Orphans(); n < 5 {
+		t.Errorf("orphans reaped = %d, want 5", n)
+	}
+}
