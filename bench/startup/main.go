@@ -289,7 +289,7 @@ func dependencyCost() {
 // descriptors, itabs and generic instances count for the package of the
 // type or function they are named after.
 func symbolPackage(sym string) string {
-	for _, prefix := range []string{"type:", "go:itab.", ".eq.", ".hash.", ".dict."} {
+	for _, prefix := range []string{"type:", "go:itab.", ".eq.", ".hash.", ".dict.", ".gcmask."} {
 		sym = strings.TrimPrefix(sym, prefix)
 	}
 	sym = strings.TrimLeft(sym, "*[]0123456789")
