@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -295,6 +297,47 @@ func FuzzINI(f *testing.F) {
 				if e.Value != strings.TrimSpace(e.Value) {
 					t.Fatalf("value %q of %q is not trimmed", e.Value, e.Key)
 				}
+			}
+		}
+	})
+}
+
+// FuzzConfFile loads arbitrary conf.d files: Load never panics, and every
+// error about the file names one of its lines.
+func FuzzConfFile(f *testing.F) {
+	for _, s := range []string{
+		"[program:a]\ncommand = sleep 1\nready = tcp:80\ndepends_on = b\n[program:b]\ncommand = x\n",
+		"[program:a]\ncommand = %(ENV_HOME)s/x %%\nenvironment = A=\"1,2\",B='x'\nstartsecs = 1.5\n",
+		"[program:a]\nuser = nobody\nstopsignal = QUIT\nexitcodes = 0,2\nnumprocs = 2\n[supervisord]\n",
+		"[program:a]\ncommand = 'x\n[program:a]\n",
+	} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	conf := filepath.Join(dir, "conf.d", "f.conf")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(Options{Env: []string{"TEND_CONFIG_DIR=" + dir, "HOME=/root"}, LookupUser: fakeUsers})
+		var es Errors
+		if err == nil {
+			return
+		}
+		if !errors.As(err, &es) {
+			t.Fatalf("error of type %T: %v", err, err)
+		}
+		lines := strings.Count(s, "\n") + 1
+		for _, e := range es {
+			rest, ok := strings.CutPrefix(e.Where, conf+":")
+			if !ok {
+				continue
+			}
+			if n, err := strconv.Atoi(rest); err != nil || n < 1 || n > lines {
+				t.Fatalf("error at %s in a %d-line file: %v", e.Where, lines, e)
 			}
 		}
 	})
