@@ -54,6 +54,9 @@ func TestCrashLoopBacksOffThenIsFatal(t *testing.T) {
 			break
 		}
 	}
+	if last := gaps[len(gaps)-1]; last < 2*gaps[0] {
+		t.Errorf("gaps between starts %v: the last is not at least twice the first (exponential backoff)", gaps)
+	}
 	// The status text shows the state too.
 	if out := mustCtl(t, p, "status"); !strings.Contains(out, "FATAL") || !strings.Contains(out, "crash") {
 		t.Errorf("tend status:\n%s", out)
