@@ -122,10 +122,27 @@ func (b *builder) load() (*Config, error) {
 		b.fail(Prefix+"STOP_FLUSH_RESERVE", c.Stop.FlushReserve.String(),
 			"must be shorter than TEND_STOP_TIMEOUT ("+c.Stop.Timeout.String()+")", DurationForm)
 	}
+	b.warnDrainBudget()
 	if len(b.errs) > 0 {
 		return nil, b.errs
 	}
 	return c, nil
+}
+
+// warnDrainBudget warns when the drain phases ask for more than they can
+// get: they share the stop budget with the main program, which always
+// keeps at least half of that share for its own shutdown.
+func (b *builder) warnDrainBudget() {
+	st := b.cfg.Stop
+	drain := st.DrainDelay
+	if len(st.Prestop) > 0 || st.PrestopHTTP != nil {
+		drain += st.PrestopTimeout
+	}
+	if limit := (st.Timeout - st.FlushReserve) / 2; drain > limit {
+		b.cfg.Warnings = append(b.cfg.Warnings, fmt.Sprintf(
+			"TEND_DRAIN_DELAY plus TEND_PRESTOP_TIMEOUT (%s) is more than the drain phases can get (%s, half of TEND_STOP_TIMEOUT less TEND_STOP_FLUSH_RESERVE): they will be cut short; raise TEND_STOP_TIMEOUT",
+			drain, limit))
+	}
 }
 
 func (b *builder) fail(where, value, problem, expected string) {

@@ -29,15 +29,19 @@ type plan struct {
 
 // newPlan divides the budget. The side programs get at most a quarter of
 // what remains after the flush reserve (and no more than their longest
-// stopwaitsecs); the main program gets the rest, less whatever the drain
-// phases use.
-func newPlan(begin time.Time, budget, flushReserve time.Duration, sideWait time.Duration) plan {
+// stopwaitsecs). The drain phases and the main program share the rest:
+// the main program is always left its stopwaitsecs, but no more than half
+// of that share, so a drain that runs to its deadline (an idle keep-alive
+// connection, a hanging hook) still leaves the main program time for its
+// graceful shutdown before the kill.
+func newPlan(begin time.Time, budget, flushReserve, sideWait, mainWait time.Duration) plan {
 	p := plan{begin: begin, end: begin.Add(budget)}
 	p.sidesEnd = p.end.Add(-flushReserve)
 	work := budget - flushReserve
 	sides := min(sideWait, work/4)
 	p.mainEnd = p.sidesEnd.Add(-sides)
-	p.drainEnd = p.mainEnd
+	shared := p.mainEnd.Sub(begin)
+	p.drainEnd = p.mainEnd.Add(-min(mainWait, shared/2))
 	return p
 }
 
@@ -49,7 +53,7 @@ func (s *Supervisor) stopSequence(force context.Context, cause string) int {
 	for _, p := range s.programs {
 		sideWait = max(sideWait, p.cfg.StopWait)
 	}
-	pl := newPlan(time.Now(), s.cfg.Stop.Timeout, s.cfg.Stop.FlushReserve, sideWait)
+	pl := newPlan(time.Now(), s.cfg.Stop.Timeout, s.cfg.Stop.FlushReserve, sideWait, s.main.cfg.StopWait)
 	s.log.Info("stop sequence begins", zap.String("cause", cause), zap.Duration("budget", s.cfg.Stop.Timeout))
 
 	mainRunning := s.main.status().Pid != 0

@@ -303,8 +303,6 @@ func TestStopDumpsThreadsOfAJVMIgnoringTerm(t *testing.T) {
 // its TERM and the time to shut down gracefully (its 143 mapped to 0, its
 // last line in the output), all inside the budget.
 func TestIdleKeepAliveConnectionHoldsTheDrainUntilItsDeadline(t *testing.T) {
-	t.Skip("known defect: supervisor/stop.go newPlan sets drainEnd = mainEnd, so a drain that lasts " +
-		"to its deadline leaves the main program no time and it is killed at once (exit 137); remove this skip with the fix")
 	t.Parallel()
 	requireRoot(t)
 	requireJava(t)
