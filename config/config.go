@@ -204,8 +204,8 @@ type Program struct {
 	AutoRestart string
 	// ExitCodes are the expected exit codes for RestartUnexpected.
 	ExitCodes []int
-	// StartSecs is how long a program must run to count as started.
-	StartSecs time.Duration
+	// StartPeriod is how long a program must run to count as started.
+	StartPeriod time.Duration
 	// StartRetries is how many quick failures make the program FATAL.
 	StartRetries int
 	// StopSignal is sent first on stop.

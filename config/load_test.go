@@ -133,7 +133,7 @@ redirect_stderr = true
 		Environment: []string{"AGENT_MODE=a,b", "LEVEL=info"}, Priority: 10,
 		Ready:     Probe{Kind: ProbeTCP, Address: "127.0.0.1:9000"},
 		AutoStart: false, AutoRestart: RestartUnexpected, ExitCodes: []int{0, 2},
-		StartSecs: 2500 * time.Millisecond, StartRetries: 5, StopSignal: 2, StopWait: 3 * time.Second,
+		StartPeriod: 2500 * time.Millisecond, StartRetries: 5, StopSignal: 2, StopWait: 3 * time.Second,
 		StopAsGroup: true, KillAsGroup: false, Critical: true, RedirectStderr: true,
 		LogRate: -1, LogBurst: -1, LogMultiline: "-", Source: p.Source,
 	}
@@ -224,7 +224,7 @@ func TestEnvOverridesFiles(t *testing.T) {
 	c := mustLoad(t, map[string]string{"agent.conf": "[program:agent]\ncommand = agent --from-file\nstartsecs = 5\npriority = 3\n"},
 		"TEND_AGENT_STARTSECS=2", "TEND_AGENT_COMMAND=agent --from-env", "TEND_AGENT_USER=app")
 	p := program(t, c, "agent")
-	if p.StartSecs != 2*time.Second || !reflect.DeepEqual(p.Command, []string{"agent", "--from-env"}) || p.Priority != 3 {
+	if p.StartPeriod != 2*time.Second || !reflect.DeepEqual(p.Command, []string{"agent", "--from-env"}) || p.Priority != 3 {
 		t.Errorf("env did not win: %+v", p)
 	}
 	if p.Credential == nil || p.Credential.UID != 1000 || !reflect.DeepEqual(p.Credential.Groups, []uint32{1000, 27}) {
@@ -241,7 +241,7 @@ func TestEnvCommandAloneDefinesAProgram(t *testing.T) {
 	if !reflect.DeepEqual(p.Command, []string{"sleep", "100"}) || p.Source != "TEND_AGENT_COMMAND" {
 		t.Errorf("got %+v", p)
 	}
-	if p.StartSecs != time.Second || p.StartRetries != 3 || p.AutoRestart != RestartUnexpected || !p.AutoStart || p.StopSignal != 15 {
+	if p.StartPeriod != time.Second || p.StartRetries != 3 || p.AutoRestart != RestartUnexpected || !p.AutoStart || p.StopSignal != 15 {
 		t.Errorf("defaults not applied: %+v", p)
 	}
 }

@@ -246,14 +246,14 @@ func (p *program) runOnce(ctx context.Context) (again bool, ok bool) {
 	probeCtx, cancelProbe := context.WithCancel(ctx)
 	defer cancelProbe()
 	probeOK := p.probe(probeCtx)
-	started := time.NewTimer(p.cfg.StartSecs)
+	started := time.NewTimer(p.cfg.StartPeriod)
 	defer started.Stop()
 	for {
 		select {
 		case <-proc.Done():
 			cancelProbe()
 			ex := exitOf(proc)
-			return p.afterExit(ctx, proc, ex, ex.Ran < p.cfg.StartSecs, "")
+			return p.afterExit(ctx, proc, ex, ex.Ran < p.cfg.StartPeriod, "")
 		case <-started.C:
 			p.mu.Lock()
 			p.state, p.failures = Running, 0
@@ -315,7 +315,7 @@ func (p *program) afterExit(ctx context.Context, proc *reaper.Process, ex *Exit,
 		failures := p.failures
 		p.mu.Unlock()
 		if failures > p.cfg.StartRetries {
-			reason := fmt.Sprintf("exited %d times within startsecs (%s); last exit code %d", failures, p.cfg.StartSecs, ex.Code)
+			reason := fmt.Sprintf("exited %d times within startsecs (%s); last exit code %d", failures, p.cfg.StartPeriod, ex.Code)
 			if why != "" {
 				reason += ": " + why
 			}

@@ -1,18 +1,23 @@
 // Command orphanmaker leaves orphans behind, for tend's tests of reaping.
 //
-//	orphanmaker -n 1000 -life 2s -dir DIR
+//	orphanmaker -n 1000 -dir DIR
 //
-// It starts a middle process that starts N processes (`sleep LIFE`) and
-// exits at once without waiting for them: a double fork, so the N become
-// orphans and are re-parented to whatever reaps for them (PID 1 of the
-// namespace, or the nearest child subreaper). orphanmaker then writes, in
-// DIR:
+// It starts a middle process that starts N processes (`cat`, reading a
+// pipe) and exits at once without waiting for them: a double fork, so the
+// N become orphans and are re-parented to whatever reaps for them (PID 1
+// of the namespace, or the nearest child subreaper). orphanmaker then
+// writes, in DIR:
 //
-//	orphans   "N" and, for the orphans still running, one line
-//	          "ppid PPID COUNT" per parent seen; and "self_ppid PPID"
+//	orphans   "N" and, for the orphans running, one line "ppid PPID COUNT"
+//	          per parent seen; and "self_ppid PPID"
+//
+// then closes the pipe, so that every orphan exits at once, and writes
+//
 //	exited    once every orphan has exited (gone, or a zombie)
 //
-// and keeps running until it gets SIGTERM or SIGINT, then exits 0.
+// and keeps running until it gets SIGTERM or SIGINT, then exits 0. The
+// orphans live until the report is written however long it takes to
+// start them, so the report sees all of them.
 package main
 
 import (
@@ -31,12 +36,11 @@ import (
 
 func main() {
 	n := flag.Int("n", 1000, "number of orphans")
-	life := flag.Duration("life", 2*time.Second, "how long each orphan lives")
 	dir := flag.String("dir", "", "directory for the report files (required)")
 	middle := flag.String("middle", "", "internal: run as the middle process, writing PIDs to this file")
 	flag.Parse()
 	if *middle != "" {
-		runMiddle(*n, *life, *middle)
+		runMiddle(*n, *middle)
 		return
 	}
 	if *dir == "" {
@@ -49,12 +53,19 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	// The orphans read this pipe until orphanmaker closes its end.
+	lifeline, hold, err := os.Pipe()
+	if err != nil {
+		fail(err)
+	}
 	pidFile := filepath.Join(*dir, "orphans.pids")
-	mid := exec.Command(self, "-n", strconv.Itoa(*n), "-life", life.String(), "-middle", pidFile)
+	mid := exec.Command(self, "-n", strconv.Itoa(*n), "-middle", pidFile)
 	mid.Stdout, mid.Stderr = os.Stdout, os.Stderr
+	mid.ExtraFiles = []*os.File{lifeline} // fd 3
 	if err := mid.Run(); err != nil {
 		fail(fmt.Errorf("middle process: %w", err))
 	}
+	lifeline.Close()
 	pids := readPids(pidFile)
 
 	// Who adopted the orphans that still run?
@@ -76,6 +87,7 @@ func main() {
 	}
 	writeFile(filepath.Join(*dir, "orphans"), report.String())
 
+	hold.Close() // every orphan reads EOF and exits
 	for _, pid := range pids {
 		for {
 			st, _, ok := stat(pid)
@@ -89,16 +101,18 @@ func main() {
 	<-stop
 }
 
-// runMiddle starts n sleepers and exits without waiting for them.
-func runMiddle(n int, life time.Duration, pidFile string) {
-	sleep, err := exec.LookPath("sleep")
+// runMiddle starts n processes that read the pipe on fd 3 until EOF, and
+// exits without waiting for them.
+func runMiddle(n int, pidFile string) {
+	cat, err := exec.LookPath("cat")
 	if err != nil {
 		fail(err)
 	}
-	secs := strconv.FormatFloat(life.Seconds(), 'f', 3, 64)
+	lifeline := os.NewFile(3, "lifeline")
 	var b strings.Builder
 	for i := 0; i < n; i++ {
-		c := exec.Command(sleep, secs)
+		c := exec.Command(cat)
+		c.Stdin = lifeline
 		if err := c.Start(); err != nil {
 			fail(fmt.Errorf("orphan %d: %w", i, err))
 		}
