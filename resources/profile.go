@@ -45,7 +45,7 @@ func (s *series) add(x sample) {
 // keeps enough to build a Profile.
 type Sampler struct {
 	interval time.Duration
-	limits   Limits
+	limits   func() Limits
 	pids     func() map[string]int
 
 	mu     sync.Mutex
@@ -54,8 +54,8 @@ type Sampler struct {
 }
 
 // NewSampler samples the programs that pids returns (name to PID of the
-// running process) every interval.
-func NewSampler(interval time.Duration, limits Limits, pids func() map[string]int) *Sampler {
+// running process) every interval; limits is read when a profile is built.
+func NewSampler(interval time.Duration, limits func() Limits, pids func() map[string]int) *Sampler {
 	return &Sampler{interval: interval, limits: limits, pids: pids, series: map[string]*series{}, since: time.Now()}
 }
 
@@ -160,7 +160,8 @@ const (
 func (s *Sampler) Profile() Profile {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := Profile{Observed: time.Since(s.since), Limits: s.limits}
+	limits := s.limits()
+	p := Profile{Observed: time.Since(s.since), Limits: limits}
 	var cpuP95Sum, cpuMaxSum, readSum, writeSum float64
 	var rssPeakSum int64
 	names := make([]string, 0, len(s.series))
@@ -195,8 +196,8 @@ func (s *Sampler) Profile() Profile {
 		writeSum += pp.WriteRate
 		rssPeakSum += pp.RSSPeak
 	}
-	p.Kind, p.Why = classify(s.limits, cpuP95Sum, rssPeakSum, readSum+writeSum)
-	p.Recommendation = recommend(s.limits, cpuP95Sum, cpuMaxSum, rssPeakSum, p.Observed)
+	p.Kind, p.Why = classify(limits, cpuP95Sum, rssPeakSum, readSum+writeSum)
+	p.Recommendation = recommend(limits, cpuP95Sum, cpuMaxSum, rssPeakSum, p.Observed)
 	return p
 }
 

@@ -85,7 +85,7 @@ func TestSamplerSeesBusyProgramAsCPUBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	s := NewSampler(time.Second, Limits{CPUs: 1}, func() map[string]int { return map[string]int{"spin": cmd.Process.Pid} })
+	s := NewSampler(time.Second, func() Limits { return Limits{CPUs: 1} }, func() map[string]int { return map[string]int{"spin": cmd.Process.Pid} })
 	start := time.Now()
 	for i := 0; i <= 3; i++ {
 		time.Sleep(300 * time.Millisecond)

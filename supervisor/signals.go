@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"os"
+	"os/signal"
 	"syscall"
 )
 
@@ -32,4 +33,27 @@ var ignoredSignals = []os.Signal{syscall.SIGPIPE}
 // stopSignal reports whether sig starts the stop sequence.
 func stopSignal(sig os.Signal) bool {
 	return sig == syscall.SIGTERM || sig == syscall.SIGINT
+}
+
+// Signals are tend's signal handlers, installed by CatchSignals.
+type Signals struct {
+	forwarded chan os.Signal
+	ignored   chan os.Signal
+}
+
+// CatchSignals installs a handler for every forwarded and ignored signal.
+// It takes most of a millisecond (the runtime enables each signal in a
+// round trip to its signal thread), so tend starts it first thing, in
+// parallel with the rest of its start-up.
+func CatchSignals() *Signals {
+	s := &Signals{forwarded: make(chan os.Signal, 32), ignored: make(chan os.Signal, 1)}
+	signal.Notify(s.forwarded, forwardedSignals...)
+	signal.Notify(s.ignored, ignoredSignals...)
+	return s
+}
+
+// Stop removes the handlers.
+func (s *Signals) Stop() {
+	signal.Stop(s.forwarded)
+	signal.Stop(s.ignored)
 }

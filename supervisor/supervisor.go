@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,6 +57,8 @@ type Options struct {
 	Env []string
 	// Drainer runs the drain phases of the stop (nil: none).
 	Drainer Drainer
+	// Signals are the caught signals (nil: Run catches them itself).
+	Signals *Signals
 }
 
 // Supervisor runs every program and the stop sequence.
@@ -68,6 +69,7 @@ type Supervisor struct {
 	reaper  *reaper.Reaper
 	env     []string
 	drainer Drainer
+	signals *Signals
 
 	main     *program
 	programs []*program // side programs, in start order
@@ -107,6 +109,7 @@ func New(opts Options) (*Supervisor, error) {
 		reaper:  opts.Reaper,
 		env:     opts.Env,
 		drainer: opts.Drainer,
+		signals: opts.Signals,
 		byName:  map[string]*program{},
 		events:  make(chan event, 16),
 		drains:  make(chan struct{}, 1),
@@ -138,12 +141,11 @@ func (s *Supervisor) notify(ev event) { s.events <- ev }
 // finished. It returns tend's exit code: the main program's, mapped by
 // TEND_EXIT_CODE_MAP, or non-zero when a critical program failed.
 func (s *Supervisor) Run(ctx context.Context) int {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwardedSignals...)
-	defer signal.Stop(sigs)
-	ignored := make(chan os.Signal, 1)
-	signal.Notify(ignored, ignoredSignals...)
-	defer signal.Stop(ignored)
+	if s.signals == nil {
+		s.signals = CatchSignals()
+	}
+	defer s.signals.Stop()
+	sigs, ignored := s.signals.forwarded, s.signals.ignored
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()

@@ -25,6 +25,10 @@ import (
 // program with every side program until the stop sequence ends. Nothing
 // starts when the configuration is invalid.
 func runSupervisor(argv []string, stderr io.Writer) int {
+	// Installing the signal handlers is the slowest step of start-up; it
+	// runs alongside the configuration and the set-up below.
+	caught := make(chan *supervisor.Signals, 1)
+	go func() { caught <- supervisor.CatchSignals() }()
 	cfg, err := config.Load(config.Options{Env: os.Environ(), Args: argv, RequireMain: true})
 	if err != nil {
 		reportConfigError(stderr, err)
@@ -55,9 +59,9 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	}()
 	defer func() { cancel(); <-reaped }()
 
-	limits := resources.ReadLimits("/sys/fs/cgroup")
+	limits := func() resources.Limits { return resources.ReadLimits("/sys/fs/cgroup") }
 	if cfg.JavaAutotune {
-		autotuneJava(cfg, limits, log)
+		autotuneJava(cfg, limits(), log)
 	}
 	logs, err := newLogs(cfg, log)
 	if err != nil {
@@ -67,6 +71,7 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	sup, err := supervisor.New(supervisor.Options{
 		Config: cfg, Logs: logs, Reaper: r, Logger: log, Env: os.Environ(),
 		Drainer: hooks.NewDrainer(cfg.Stop, r, logs, os.Environ(), log),
+		Signals: <-caught,
 	})
 	if err != nil {
 		log.Error("cannot set up programs", zap.Error(err))
