@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -204,7 +205,7 @@ func executable(path string) error {
 		return err
 	}
 	if st.IsDir() || st.Mode()&0o111 == 0 {
-		return fmt.Errorf("permission denied (not an executable file)")
+		return fmt.Errorf("not an executable file: %w", fs.ErrPermission)
 	}
 	return nil
 }

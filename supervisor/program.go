@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 	"syscall"
@@ -239,7 +240,13 @@ func (p *program) runOnce(ctx context.Context) (again bool, ok bool) {
 	p.answerStart(err)
 	if err != nil {
 		p.log.Error("cannot start", zap.Error(err))
-		return p.afterExit(ctx, nil, &Exit{Code: 127, At: time.Now()}, true, err.Error())
+		// As a shell reports it: 126 for a file that cannot be executed,
+		// 127 for a command that is not there.
+		code := 127
+		if errors.Is(err, fs.ErrPermission) {
+			code = 126
+		}
+		return p.afterExit(ctx, nil, &Exit{Code: code, At: time.Now()}, true, err.Error())
 	}
 	p.log.Info("started", zap.Int("pid", proc.Pid), zap.Strings("command", p.cfg.Command))
 

@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,5 +68,19 @@ func TestExitCode127WhenMainCannotStart(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "no-such-program-tend-test") {
 		t.Errorf("stderr does not name the missing command:\n%s", stderr)
+	}
+}
+
+// TestExitCode126WhenMainIsNotExecutable: a main program that exists but
+// cannot be executed makes tend exit 126, as a shell does.
+func TestExitCode126WhenMainIsNotExecutable(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "app.jar")
+	if err := os.WriteFile(file, []byte("not a program"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runTend(t, tendOptions{Args: []string{"--", file}}, 10*time.Second)
+	if code != 126 {
+		t.Errorf("tend exited with %d, want 126\nstderr:\n%s", code, stderr)
 	}
 }
