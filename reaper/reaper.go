@@ -156,6 +156,7 @@ func (r *Reaper) Start(spec Spec) (*Process, error) {
 			Setpgid:    true,
 			Credential: spec.Credential,
 			Foreground: spec.Foreground,
+			Ctty:       0, // with Foreground: the terminal is the child's stdin
 		},
 	}
 	r.mu.Lock()

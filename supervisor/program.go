@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"tend/config"
 	"tend/hooks"
@@ -39,6 +40,8 @@ type program struct {
 	// serves every restart; they are closed once the program is stopped
 	// for good.
 	stdout, stderr *os.File
+	// terminal is set when the main program runs on tend's terminal.
+	terminal bool
 
 	mu       sync.Mutex
 	state    State
@@ -98,6 +101,14 @@ func newProgram(sup *Supervisor, cfg config.Program, main bool) (*program, error
 		turn:     make(chan struct{}),
 		ctl:      make(chan control),
 	}
+	if main && isTerminal(os.Stdin) {
+		// Interactive (docker run -it): the main program gets the terminal
+		// itself and becomes its foreground process group, so a shell's job
+		// control and line editing work; its output is not captured.
+		p.terminal = true
+		p.stdout, p.stderr = os.Stdout, os.Stderr
+		return p, nil
+	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("stdout pipe of %s: %w", cfg.Name, err)
@@ -120,6 +131,9 @@ func newProgram(sup *Supervisor, cfg config.Program, main bool) (*program, error
 // closePipes closes tend's write ends so that the readers see EOF once the
 // program and anything that inherited the pipes are gone.
 func (p *program) closePipes() {
+	if p.terminal {
+		return
+	}
 	p.stdout.Close()
 	if p.stderr != p.stdout {
 		p.stderr.Close()
@@ -429,6 +443,7 @@ func (p *program) spawn() (*reaper.Process, error) {
 	}
 	if p.main {
 		spec.Stdin = os.Stdin
+		spec.Foreground = p.terminal
 	}
 	if c := p.cfg.Credential; c != nil {
 		spec.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: c.Groups}
@@ -578,4 +593,10 @@ func (p *program) statusWithUsage() ProgramStatus {
 		st.Usage = resources.ReadUsage(st.Pid)
 	}
 	return st
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
