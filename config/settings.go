@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -191,16 +192,16 @@ func Settings() []Setting {
 			Doc: "per-sink queue in non-blocking mode",
 			set: func(c *Config, v string) error { return setPositiveSize(&c.Log.Buffer, v) },
 			get: func(c *Config) string { return FormatSize(c.Log.Buffer) }},
-		{Name: "LOG_WATCH", Area: "logs", Form: "comma-separated paths or globs, or auto", AllowEmpty: true,
-			Doc: "files the programs write themselves, kept under LOG_DISK_BUDGET; auto finds the files they hold open for writing",
-			set: func(c *Config, v string) error { c.Log.Watch = splitList(v); return nil },
+		{Name: "LOG_WATCH", Area: "logs", Form: "comma-separated absolute paths, directories or globs, and/or auto", AllowEmpty: true,
+			Doc: "files the programs write themselves (such as `/app/logs/*.log,/app/dumps`), kept under LOG_DISK_BUDGET and LOG_MIN_FREE with tend's files: oldest closed files are deleted first, files still open are truncated; auto finds the files the programs hold open for writing, and their rotated siblings",
+			set: func(c *Config, v string) error { return setWatch(&c.Log.Watch, v) },
 			get: func(c *Config) string { return strings.Join(c.Log.Watch, ",") }},
 		{Name: "LOG_TAIL", Area: "logs", Default: "false", Form: formBool,
-			Doc: "also copy new lines of watched files into the log pipeline",
+			Doc: "also send new lines of watched files to the console and Fluentd (not to LOG_DIR), with stream `file`, as the program holding the file (auto) or the file's name up to its first dot; follows rotation by rename and copytruncate",
 			set: func(c *Config, v string) error { return setBool(&c.Log.Tail, v) },
 			get: func(c *Config) string { return strconv.FormatBool(c.Log.Tail) }},
 		{Name: "ON_LOG_CLEANUP", Area: "logs", Form: formCommand, AllowEmpty: true,
-			Doc: "command run after each deletion or truncation done for the budget (TEND_CLEANUP_FILE, _BYTES, _REASON in its environment)",
+			Doc: "command run after each deletion or truncation done for the disk limits, one at a time, never holding up logs (TEND_CLEANUP_FILE, _BYTES, _REASON, _ACTION, _PROGRAM in its environment)",
 			set: func(c *Config, v string) error { return setCommand(&c.Log.OnCleanup, v) },
 			get: func(c *Config) string { return JoinCommand(c.Log.OnCleanup) }},
 
@@ -209,16 +210,16 @@ func Settings() []Setting {
 			Doc: "forward every record to this Fluentd or Fluent Bit forward input",
 			set: func(c *Config, v string) error { return setFluentAddr(&c.Fluent.Addr, v) },
 			get: func(c *Config) string { return c.Fluent.Addr }},
-		{Name: "FLUENT_TAG", Area: "fluentd", Default: "tend.{program}.{stream}", Form: "a tag, may use {program} and {stream}",
-			Doc: "tag of forwarded records",
-			set: func(c *Config, v string) error { c.Fluent.Tag = v; return nil },
+		{Name: "FLUENT_TAG", Area: "fluentd", Default: "tend.{program}.{stream}", Form: "a tag without spaces, may use {program} and {stream}",
+			Doc: "tag of forwarded records; {stream} is stdout, stderr, or file for tailed files",
+			set: func(c *Config, v string) error { return setFluentTag(&c.Fluent.Tag, v) },
 			get: func(c *Config) string { return c.Fluent.Tag }},
 		{Name: "FLUENT_BUFFER", Area: "fluentd", Default: "8192", Form: "a whole number of records, at least 1",
-			Doc: "records waiting for the network; beyond it records are dropped and counted",
+			Doc: "records waiting for the network while Fluentd is slow or down (at most 64MiB of messages); beyond it records are dropped and counted, programs never wait",
 			set: func(c *Config, v string) error { return setInt(&c.Fluent.Buffer, v, 1) },
 			get: func(c *Config) string { return strconv.Itoa(c.Fluent.Buffer) }},
 		{Name: "FLUENT_ACK", Area: "fluentd", Default: "false", Form: formBool,
-			Doc: "ask the receiver to acknowledge chunks (at-least-once delivery)",
+			Doc: "ask the receiver to acknowledge every record (forward protocol chunk ack): at-least-once delivery, one round trip per record",
 			set: func(c *Config, v string) error { return setBool(&c.Fluent.Ack, v) },
 			get: func(c *Config) string { return strconv.FormatBool(c.Fluent.Ack) }},
 
@@ -412,6 +413,38 @@ func setFluentAddr(dst *string, v string) error {
 		return nil
 	}
 	return setHostPort(dst, v)
+}
+
+// setWatch checks TEND_LOG_WATCH: auto, or absolute paths and globs.
+func setWatch(dst *[]string, v string) error {
+	list := splitList(v)
+	for _, p := range list {
+		if p == "auto" {
+			continue
+		}
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("%q is neither auto nor an absolute path", p)
+		}
+		if _, err := filepath.Match(p, ""); err != nil {
+			return fmt.Errorf("%q is not a valid glob", p)
+		}
+	}
+	*dst = list
+	return nil
+}
+
+// setFluentTag checks a tag template: no spaces, only {program} and
+// {stream} between braces.
+func setFluentTag(dst *string, v string) error {
+	if v == "" || strings.ContainsAny(v, " \t") {
+		return fmt.Errorf("a tag must be non-empty and without spaces")
+	}
+	rest := strings.NewReplacer("{program}", "", "{stream}", "").Replace(v)
+	if strings.ContainsAny(rest, "{}") {
+		return fmt.Errorf("only {program} and {stream} may appear between braces")
+	}
+	*dst = v
+	return nil
 }
 
 func setHostPort(dst *string, v string) error {

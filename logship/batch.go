@@ -52,6 +52,8 @@ type batch struct {
 	recs   []record
 	refs   atomic.Int32
 	pool   *batchPool
+	// file is the watched file the records were tailed from (stream File).
+	file string
 }
 
 // message returns the message bytes of r.
@@ -85,6 +87,7 @@ func (bp *batchPool) get(prog *program, stream Stream, size int) *batch {
 
 func (bp *batchPool) put(b *batch) {
 	b.prog = nil
+	b.file = ""
 	b.data = b.data[:0]
 	b.recs = b.recs[:0]
 	bp.p.Put(b)

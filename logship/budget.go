@@ -41,12 +41,16 @@ type BudgetOptions struct {
 	OnRemove func(Removal)
 }
 
-// Removal describes a file the budget deleted to keep its limits.
+// Removal describes a file the budget deleted, or truncated, to keep its
+// limits.
 type Removal struct {
 	Path   string
 	Owner  string
 	Bytes  int64
 	Reason string // "disk budget", "min free space" or "disk full"
+	// Truncated is set when the file was cut to zero bytes rather than
+	// deleted: a program still held it open for writing.
+	Truncated bool
 }
 
 // Budget keeps a set of files under one byte limit and above a minimum of
@@ -84,6 +88,9 @@ type Entry struct {
 	since   time.Time
 	seq     uint64
 	gone    bool
+	// id, when set (watched files), is the file's device and inode: a
+	// path that holds another file by now is never deleted for it.
+	id fileID
 }
 
 // NewBudget returns an empty budget.
@@ -169,6 +176,11 @@ func (b *Budget) oldest(keep *Entry, sp *freeSpace) *Entry {
 // set, makes it a reported cleanup. b.mu is held.
 func (b *Budget) drop(e *Entry, del bool, reason string) error {
 	var err error
+	if del && e.id != (fileID{}) && !e.holds(e.path) {
+		// A watched file renamed or replaced since it was last seen: it
+		// is only untracked; the watcher finds it again where it is.
+		del, reason = false, ""
+	}
 	if del {
 		if err = os.Remove(e.path); errors.Is(err, os.ErrNotExist) {
 			err = nil
@@ -182,7 +194,7 @@ func (b *Budget) drop(e *Entry, del bool, reason string) error {
 	}
 	e.gone = true
 	if reason != "" {
-		b.log.Info("deleted a log file to keep the disk limits", zap.String("file", e.path),
+		b.log.Warn("deleted a log file to keep the disk limits", zap.String("file", e.path),
 			zap.Int64("bytes", e.size), zap.String("reason", reason), zap.Error(err))
 		b.removed = append(b.removed, Removal{Path: e.path, Owner: e.owner, Bytes: e.size, Reason: reason})
 	}

@@ -148,18 +148,28 @@ func (c *console) write(b *batch) {
 
 // add formats one record into the stream's buffer (prefix and json).
 func (c *console) add(stream Stream, t time.Time, p *program, msg []byte, partial, marker bool) {
+	out := outputOf(stream)
 	switch c.format {
 	case config.FormatJSON:
 		if !t.Equal(c.tsOf) || c.ts == nil {
 			c.ts, c.tsOf = appendTime(c.ts[:0], t), t
 		}
-		c.buf[stream] = appendJSONRecord(c.buf[stream], c.ts, p.name, stream, msg, partial, marker)
+		c.buf[out] = appendJSONRecord(c.buf[out], c.ts, p.name, stream, msg, partial, marker)
 	default:
-		c.buf[stream] = appendPrefixed(c.buf[stream], p.name, msg)
+		c.buf[out] = appendPrefixed(c.buf[out], p.name, msg)
 	}
-	if len(c.buf[stream]) >= flushSize {
-		c.flushStream(stream)
+	if len(c.buf[out]) >= flushSize {
+		c.flushStream(out)
 	}
+}
+
+// outputOf is the tend stream a program stream is written to: records
+// tailed from files go to stdout, where their stream field says "file".
+func outputOf(s Stream) Stream {
+	if s == File {
+		return Stdout
+	}
+	return s
 }
 
 // writeRaw writes a program's bytes to the stream unchanged.
@@ -167,6 +177,7 @@ func (c *console) writeRaw(p *program, stream Stream, data []byte) {
 	if len(data) == 0 {
 		return
 	}
+	stream = outputOf(stream)
 	if !c.lastNL[stream] && c.last[stream] != p {
 		c.put(stream, []byte{'\n'})
 	}

@@ -37,8 +37,17 @@ type Options struct {
 	// wait for the pipes' EOF ends this long before the deadline. Zero
 	// keeps a tenth of the time left when Close starts, at most a second.
 	FlushReserve time.Duration
-	// OnCleanup, when set, is called after the budget deletes a file.
+	// OnCleanup, when set, is called after the budget deletes or
+	// truncates a file, on the path of the write or the watcher that made
+	// room: it must not block.
 	OnCleanup func(Removal)
+	// CleanupHook, when set, runs TEND_ON_LOG_CLEANUP for one cleanup. It
+	// runs on a goroutine of its own, one at a time, never on the log
+	// path; cleanups that find its queue full are counted and skipped.
+	// ctx ends when the hook has run too long or tend stops.
+	CleanupHook func(ctx context.Context, r Removal) error
+	// Fluent configures forwarding to Fluentd; an empty Addr disables it.
+	Fluent config.Fluent
 }
 
 // Source describes one program to the pipeline.
@@ -61,6 +70,8 @@ type Shipper struct {
 	log     *zap.Logger
 	budget  *Budget
 	console *console
+	fluent  *fluentSink // nil unless TEND_FLUENT_ADDR is set
+	clean   *cleanups
 	pool    batchPool     // read buffers of about readSize
 	small   batchPool     // batches of at most smallBatch bytes
 	stopZip chan struct{} // closed when Close runs out of time
@@ -70,6 +81,7 @@ type Shipper struct {
 	progs   map[string]*program
 	caps    []*Capture
 	files   []*fileSink
+	watch   *watcher // nil until Watch
 	zipOnce sync.Once
 }
 
@@ -136,16 +148,31 @@ func New(cfg config.Log, opts Options) (*Shipper, error) {
 		progs:   map[string]*program{},
 		stopZip: make(chan struct{}),
 	}
+	s.clean = newCleanups(log, opts.CleanupHook)
 	s.budget = NewBudget(BudgetOptions{
-		Limit:    cfg.DiskBudget,
-		MinFree:  cfg.MinFree,
-		Logger:   log,
-		OnRemove: opts.OnCleanup,
+		Limit:   cfg.DiskBudget,
+		MinFree: cfg.MinFree,
+		Logger:  log,
+		OnRemove: func(r Removal) {
+			s.clean.record(r)
+			if opts.OnCleanup != nil {
+				opts.OnCleanup(r)
+			}
+		},
 	})
+	if opts.Fluent.Addr != "" {
+		f, err := newFluentSink(s, opts.Fluent)
+		if err != nil {
+			return nil, err
+		}
+		s.fluent = f
+		go f.run()
+	}
 	if opts.Stdout != nil || opts.Stderr != nil {
 		s.console = newConsole(s, opts.Stdout, opts.Stderr)
 		go s.console.run()
 	}
+	go s.clean.run()
 	return s, nil
 }
 
@@ -230,6 +257,7 @@ func (s *Shipper) Stats() map[string]ProgramStats {
 			DiskDropped:   p.stats.disk.load(),
 			BufferDropped: p.stats.buffer.load(),
 			FileBytes:     s.budget.Usage(name),
+			FluentDropped: p.stats.fluent.load(),
 		}
 	}
 	return out
@@ -239,6 +267,14 @@ func (s *Shipper) Stats() map[string]ProgramStats {
 // on first use. s.mu is held.
 func (s *Shipper) program(name string) *program {
 	if p := s.progs[name]; p != nil {
+		if p.file == nil && s.cfg.Dir != "" {
+			// Made by the tailer, which has no file: the program's own
+			// output gets its file now. Records of stream File never
+			// look at p.file, so the tailer does not race this.
+			p.file = newFileSink(s, p)
+			s.files = append(s.files, p.file)
+			go p.file.run()
+		}
 		return p
 	}
 	p := &program{name: name}
@@ -251,25 +287,35 @@ func (s *Shipper) program(name string) *program {
 	return p
 }
 
-// dispatch hands a batch to every sink's queue and counts it in.
+// dispatch hands a batch to every sink's queue and counts it in. Records
+// tailed from a watched file (stream File) skip the program's file sink:
+// the program's own file already holds them.
 func (s *Shipper) dispatch(b *batch) {
 	p := b.prog
 	p.stats.lines.Add(int64(len(b.recs)))
 	p.stats.bytes.Add(int64(len(b.data)))
 	p.last.add(b)
+	var file *fileSink
+	if b.stream != File {
+		file = p.file
+	}
 	n := int32(1) // the dispatcher's own reference, dropped below
 	if s.console != nil {
 		n++
 	}
-	if p.file != nil {
+	if file != nil {
 		n++
 	}
 	b.refs.Store(n)
+	if s.fluent != nil {
+		// The Fluentd sink copies what it keeps and never waits.
+		s.fluent.add(b)
+	}
 	if s.console != nil && !s.console.q.push(b, &p.consoleLost) {
 		lost(b, &p.consoleLost, &p.stats.buffer)
 		b.release()
 	}
-	if p.file != nil && !p.file.q.push(b, &p.fileLost) {
+	if file != nil && !file.q.push(b, &p.fileLost) {
 		lost(b, &p.fileLost, &p.stats.buffer)
 		b.release()
 	}
@@ -292,9 +338,20 @@ func lost(b *batch, pending, total *drops) {
 // done before the sinks are flushed, what is still queued is dropped and
 // counted, and Close returns without waiting further; a goroutine stuck in a
 // write to a blocked console then ends when that write returns.
+//
+// The watcher stops first, after the tailer has read every watched file one
+// last time; a cleanup hook still running may go on until the wait for the
+// pipes ends, then it is killed. Fluentd gets what is buffered until ctx's
+// deadline; what is left then is counted as dropped.
 func (s *Shipper) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
+	w := s.watch
+	s.mu.Unlock()
+	if w != nil {
+		w.stop(ctx)
+	}
+	s.mu.Lock()
 	caps := append([]*Capture(nil), s.caps...)
 	files := append([]*fileSink(nil), s.files...)
 	s.mu.Unlock()
@@ -310,6 +367,7 @@ func (s *Shipper) Close(ctx context.Context) error {
 		defer cancel()
 	}
 	var errs []error
+	s.clean.stop(readCtx, ctx)
 	for _, c := range caps {
 		select {
 		case <-c.done:
@@ -332,6 +390,9 @@ func (s *Shipper) Close(ctx context.Context) error {
 	for _, f := range files {
 		f.q.close()
 	}
+	if s.fluent != nil {
+		s.fluent.close()
+	}
 	if s.console != nil {
 		select {
 		case <-s.console.done:
@@ -344,6 +405,13 @@ func (s *Shipper) Close(ctx context.Context) error {
 		select {
 		case <-f.done:
 			errs = append(errs, f.err)
+		case <-ctx.Done():
+			return s.abort(ctx, files)
+		}
+	}
+	if s.fluent != nil {
+		select {
+		case <-s.fluent.done:
 		case <-ctx.Done():
 			return s.abort(ctx, files)
 		}
@@ -369,6 +437,11 @@ func (s *Shipper) abort(ctx context.Context, files []*fileSink) error {
 		queues = append(queues, f.q)
 	}
 	dropped := int64(0)
+	if s.fluent != nil {
+		if n := s.fluent.abort(); n > 0 {
+			s.log.Error("fluentd flush ran out of time", zap.Int64("dropped_records", n))
+		}
+	}
 	for _, q := range queues {
 		for _, it := range q.abort() {
 			it.b.prog.stats.buffer.add(int64(len(it.b.recs)), int64(len(it.b.data)))

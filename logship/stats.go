@@ -28,6 +28,9 @@ type ProgramStats struct {
 	BufferDropped Drops `json:"buffer_dropped"`
 	// FileBytes is the size of the program's files on disk now.
 	FileBytes int64 `json:"file_bytes"`
+	// FluentDropped were not forwarded to Fluentd: its buffer was full
+	// (the receiver was down or slow), or the stop ran out of time.
+	FluentDropped Drops `json:"fluent_dropped"`
 }
 
 // drops is a concurrent Drops counter.
@@ -51,4 +54,5 @@ type counters struct {
 	rate         drops
 	disk         drops
 	buffer       drops
+	fluent       drops
 }

@@ -66,4 +66,7 @@ type Status struct {
 	Programs []ProgramStatus `json:"programs"`
 	// OrphansReaped counts statuses of processes tend did not start.
 	OrphansReaped int64 `json:"orphans_reaped"`
+	// Logs is the log pipeline's state beyond per-program counters: disk
+	// budget, watched files, recent cleanups, Fluentd.
+	Logs *logship.Status `json:"logs,omitempty"`
 }

@@ -412,6 +412,9 @@ func (s *Supervisor) Status() Status {
 		}
 		st.Programs = append(st.Programs, ps)
 	}
+	if l, ok := s.logs.(interface{ Status() *logship.Status }); ok {
+		st.Logs = l.Status()
+	}
 	return st
 }
 

@@ -197,6 +197,7 @@ func printStatus(w io.Writer, st *supervisor.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.Name, p.State, ready, pid, uptime, p.Restarts, last, cpu, rss)
 	}
 	tw.Flush()
+	printLogStatus(w, st.Logs)
 	if st.Holding {
 		fmt.Fprintln(w, "\nholding: the main program exited; the container stays up for inspection (readiness fails)")
 	}

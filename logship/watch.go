@@ -1,0 +1,656 @@
+package logship
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// Watching the files programs write (TEND_LOG_WATCH).
+//
+// The watcher keeps the files that match the patterns (or, with "auto",
+// that the programs hold open for writing, and their rotated siblings)
+// under the disk budget, next to tend's own files. It watches their
+// directories with inotify and reacts to every change within a few
+// milliseconds; a rescan every two seconds is the safety net (a missed
+// event, a directory created later, new files opened by the programs).
+//
+// When the budget (or the minimum free space) is passed, it deletes the
+// oldest closed files first, tend's rotated files and watched files alike
+// (age is the last write, or the rotation for tend's); when that is not
+// enough it truncates open files, largest first, because deleting a file
+// still open frees nothing until it is closed. A file is open when any
+// process holds it open for writing (/proc/*/fd). A file some process maps
+// into memory is never truncated: that would kill the process.
+//
+// Watched files are counted by the disk space they take (blocks
+// allocated), not their apparent size: a file truncated under a program
+// that does not append keeps being written at its old offset and becomes
+// sparse, and only what is written again takes space.
+
+// Watch intervals.
+const (
+	// watchRescan is the safety-net rescan, and how often auto looks for
+	// newly opened files.
+	watchRescan = 2 * time.Second
+	// watchGap is the least time between two reactions to events; events
+	// in between are gathered.
+	watchGap = 2 * time.Millisecond
+	// writersMaxAge is how old the list of files open for writing may be
+	// when the budget has to choose between deleting and truncating.
+	writersMaxAge = 200 * time.Millisecond
+)
+
+// WatchOptions configure the watching of files the programs write.
+type WatchOptions struct {
+	// Patterns are absolute paths of files or directories (every file
+	// directly inside), or globs; "auto" finds the files the programs hold
+	// open for writing.
+	Patterns []string
+	// Tail copies new lines of the watched files into the pipeline.
+	Tail bool
+	// Programs returns the PID of every running program by name (for
+	// auto); nil finds nothing.
+	Programs func() map[string]int
+	// Source returns the log settings (rate, multiline) of the records
+	// tailed under a program name; nil uses the global settings.
+	Source func(program string) Source
+	// Rescan is the safety-net interval (0: 2s).
+	Rescan time.Duration
+}
+
+// watchedFile is one file under the budget for the watcher.
+type watchedFile struct {
+	path  string
+	owner string
+	entry *Entry
+	id    fileID
+	size  int64
+	mtime time.Time
+	open  bool // held open for writing at the last check
+	auto  bool // found by auto (an open file or a sibling)
+	live  bool // auto: held open by the program (a sibling otherwise)
+	tail  bool // its lines are tailed
+	fresh bool // first seen after start-up: tailed from its start
+	noCut bool // a truncation was refused (mapped); logged once
+}
+
+// watcher is the goroutine that keeps watched files under the budget.
+type watcher struct {
+	s      *Shipper
+	log    *zap.Logger
+	opts   WatchOptions
+	globs  []string
+	auto   bool
+	fsw    *fsnotify.Watcher
+	rescan time.Duration
+
+	dirs      map[string]bool              // directories watched with inotify
+	files     map[string]*watchedFile      // by path
+	autoLive  map[string]map[string]string // auto: dir -> live file name -> program
+	writers   map[fileID]*heldFile
+	writersAt time.Time
+	scanned   bool // writers was read during this reconcile
+	startup   bool // the first scan runs: what it finds is tailed from the end
+
+	tail *tailer // nil without Tail
+
+	mu      sync.Mutex
+	listing []WatchedFile
+
+	cancel   context.CancelFunc
+	ctx      context.Context
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// Watch starts watching the files o names, under the shared disk budget
+// and, with o.Tail, tailing them into the pipeline. The first scan happens
+// before Watch returns: files that exist then are tailed from their end.
+// Close stops the watcher. Watch may be called once.
+func (s *Shipper) Watch(o WatchOptions) error {
+	w := &watcher{
+		s:        s,
+		log:      s.log,
+		opts:     o,
+		rescan:   o.Rescan,
+		dirs:     map[string]bool{},
+		files:    map[string]*watchedFile{},
+		autoLive: map[string]map[string]string{},
+		done:     make(chan struct{}),
+	}
+	if w.rescan <= 0 {
+		w.rescan = watchRescan
+	}
+	for _, p := range o.Patterns {
+		switch {
+		case p == "auto":
+			w.auto = true
+		case !filepath.IsAbs(p):
+			return fmt.Errorf("logship: watch %q: not an absolute path", p)
+		default:
+			if _, err := filepath.Match(p, ""); err != nil {
+				return fmt.Errorf("logship: watch %q: %w", p, err)
+			}
+			w.globs = append(w.globs, filepath.Clean(p))
+		}
+	}
+	fsw, err := fsnotify.NewBufferedWatcher(4096)
+	if err != nil {
+		return fmt.Errorf("logship: watch: %w", err)
+	}
+	w.fsw = fsw
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	if o.Tail {
+		w.tail = newTailer(s, o.Source)
+	}
+	s.mu.Lock()
+	if s.closed || s.watch != nil {
+		s.mu.Unlock()
+		fsw.Close()
+		w.cancel()
+		return errors.New("logship: watch: shipper closed or already watching")
+	}
+	s.watch = w
+	s.mu.Unlock()
+
+	w.startup = true
+	w.reconcile(true, nil, true)
+	w.startup = false
+	if w.tail != nil {
+		go w.tail.run()
+	}
+	go w.run()
+	return nil
+}
+
+// run reacts to inotify events and rescans until stopped.
+func (w *watcher) run() {
+	defer close(w.done)
+	defer w.fsw.Close()
+	tick := time.NewTicker(w.rescan)
+	defer tick.Stop()
+	changed := map[string]bool{}
+	for {
+		dirs := false
+		note := func(ev fsnotify.Event) {
+			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				dirs = true
+			}
+			changed[ev.Name] = true
+		}
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-tick.C:
+			w.reconcile(true, nil, true)
+			continue
+		case ev, ok := <-w.fsw.Events:
+			if !ok {
+				return
+			}
+			note(ev)
+		case err, ok := <-w.fsw.Errors:
+			if !ok {
+				return
+			}
+			// An overflowed event queue: only a rescan knows what changed.
+			w.log.Debug("watching log files", zap.Error(err))
+			w.reconcile(true, nil, true)
+			continue
+		}
+		// Gather what else arrives within watchGap, so a program writing
+		// fast costs one reaction per gap, not one per write.
+		gap := time.NewTimer(watchGap)
+	gather:
+		for {
+			select {
+			case ev, ok := <-w.fsw.Events:
+				if !ok {
+					gap.Stop()
+					return
+				}
+				note(ev)
+			case <-gap.C:
+				break gather
+			case <-w.ctx.Done():
+				gap.Stop()
+				return
+			}
+		}
+		w.reconcile(false, changed, dirs)
+		clear(changed)
+	}
+}
+
+// stop ends the watcher: the tailer reads every file one last time.
+func (w *watcher) stop(ctx context.Context) {
+	w.stopOnce.Do(func() {
+		w.cancel()
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+		}
+		if w.tail != nil {
+			w.tail.stop(ctx)
+		}
+	})
+}
+
+// list returns the watched files, by path.
+func (w *watcher) list() []WatchedFile {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.listing)
+}
+
+// reconcile brings the watched set up to date: with scan, the patterns and
+// auto directories are listed again (full also looks for files the
+// programs opened); changed files are measured again. Then the budget is
+// enforced and the status and tailer are updated.
+func (w *watcher) reconcile(full bool, changed map[string]bool, scan bool) {
+	w.scanned = false
+	if full && w.auto {
+		w.discover()
+	}
+	if scan || full {
+		present := map[string]bool{}
+		for _, g := range w.globs {
+			w.watchDir(globDir(g))
+			for _, path := range expand(g) {
+				present[path] = true
+				w.consider(path, nameOf(path), false, false)
+			}
+		}
+		for dir, live := range w.autoLive {
+			w.watchDir(dir)
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				name := e.Name()
+				path := filepath.Join(dir, name)
+				if owner, ok := live[name]; ok {
+					present[path] = true
+					w.consider(path, owner, true, true)
+					continue
+				}
+				for l, owner := range live {
+					if rotatedSibling(name, l) {
+						present[path] = true
+						w.consider(path, owner, true, false)
+						break
+					}
+				}
+			}
+		}
+		for path, f := range w.files {
+			if !present[path] {
+				w.forget(f)
+			}
+		}
+	}
+	for path := range w.files {
+		if full || scan || changed[path] {
+			w.measure(w.files[path])
+		}
+	}
+	w.enforce(full)
+	w.publish()
+}
+
+// consider starts watching path if it is a regular file not watched yet.
+func (w *watcher) consider(path, owner string, auto, live bool) {
+	if under(path, w.s.cfg.Dir) {
+		return // tend's own files are in the budget already
+	}
+	if f := w.files[path]; f != nil {
+		if auto && live && !f.live {
+			f.live, f.owner = true, owner
+			f.tail = w.opts.Tail && tailable(filepath.Base(path))
+		}
+		return
+	}
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return
+	}
+	f := &watchedFile{path: path, owner: owner, id: idOf(&st), auto: auto, live: live, fresh: !w.startup}
+	f.size, f.mtime = usedBytes(&st), mtimeOf(&st)
+	f.tail = w.opts.Tail && tailable(filepath.Base(path)) && (live || !auto)
+	f.entry = w.s.budget.TrackFile(owner, path, f.size, f.id)
+	f.open = w.isOpen(f.id)
+	f.entry.SetRetired(!f.open, f.mtime)
+	w.files[path] = f
+}
+
+// measure stats a watched file again; a file gone or replaced is
+// forgotten (a replacement is picked up by the next scan).
+func (w *watcher) measure(f *watchedFile) {
+	if f.entry.Gone() {
+		delete(w.files, f.path)
+		return
+	}
+	var st unix.Stat_t
+	if unix.Lstat(f.path, &st) != nil || idOf(&st) != f.id {
+		w.forget(f)
+		return
+	}
+	f.size, f.mtime = usedBytes(&st), mtimeOf(&st)
+	f.entry.SetSize(f.size)
+	if !f.open {
+		f.entry.SetRetired(true, f.mtime)
+	}
+}
+
+// forget stops watching f without touching the file.
+func (w *watcher) forget(f *watchedFile) {
+	f.entry.Forget()
+	delete(w.files, f.path)
+}
+
+// watchDir adds an inotify watch on dir once it exists.
+func (w *watcher) watchDir(dir string) {
+	if w.dirs[dir] {
+		return
+	}
+	if err := w.fsw.Add(dir); err == nil {
+		w.dirs[dir] = true
+	}
+}
+
+// refreshWriters reads which files are held open for writing by any
+// process, unless the last read is younger than maxAge, and marks the
+// watched files open or retired accordingly.
+func (w *watcher) refreshWriters(maxAge time.Duration) {
+	if w.writers != nil && time.Since(w.writersAt) < maxAge {
+		return
+	}
+	w.readWriters()
+	for _, f := range w.files {
+		_, f.open = w.writers[f.id]
+		f.entry.SetRetired(!f.open, f.mtime)
+	}
+}
+
+// readWriters reads /proc for every regular file open for writing.
+func (w *watcher) readWriters() {
+	w.writers = heldFiles(allPids(), nil, true)
+	w.writersAt = time.Now()
+	w.scanned = true
+}
+
+// isOpen reports whether a file just found is open for writing. /proc is
+// read again once per reconcile that finds new files: an older read does
+// not know a file created since.
+func (w *watcher) isOpen(id fileID) bool {
+	if _, ok := w.writers[id]; ok {
+		return true
+	}
+	if !w.scanned {
+		w.readWriters()
+	}
+	_, ok := w.writers[id]
+	return ok
+}
+
+// discover finds the files the programs hold open for writing, and makes
+// their directories auto directories.
+func (w *watcher) discover() {
+	if w.opts.Programs == nil {
+		return
+	}
+	leaders := w.opts.Programs()
+	if len(leaders) == 0 {
+		return
+	}
+	for name, pids := range programProcs(leaders) {
+		held := heldFiles(pids, func(path string) bool {
+			return !systemPath(path) && !under(path, w.s.cfg.Dir) && !strings.HasSuffix(path, ".lck")
+		}, true)
+		for _, h := range held {
+			if !logLike(h.flags) {
+				continue
+			}
+			dir, base := filepath.Split(h.path)
+			dir = filepath.Clean(dir)
+			if w.autoLive[dir] == nil {
+				w.autoLive[dir] = map[string]string{}
+			}
+			if _, ok := w.autoLive[dir][base]; !ok {
+				w.autoLive[dir][base] = name
+				w.log.Info("watching a file a program writes", zap.String("program", name), zap.String("file", h.path))
+			}
+		}
+	}
+}
+
+// enforce keeps the budget and the minimum free space: the oldest closed
+// files go first, then open files are truncated, largest first.
+func (w *watcher) enforce(full bool) {
+	b := w.s.budget
+	over := b.Limit() > 0 && b.Used() > b.Limit()
+	var low []string
+	if b.minFree > 0 {
+		seen := map[string]bool{}
+		for path := range w.files {
+			dir := filepath.Dir(path)
+			if !seen[dir] {
+				seen[dir] = true
+				if b.TrimSpace(dir) > 0 {
+					low = append(low, dir)
+				}
+			}
+		}
+	}
+	if !over && len(low) == 0 {
+		if full {
+			w.refreshWriters(0)
+		}
+		return
+	}
+	w.refreshWriters(writersMaxAge)
+	if over && b.Trim() > 0 {
+		w.truncate("disk budget", func(*watchedFile) bool { return true }, func() bool { return b.Used() > b.Limit() })
+	}
+	for _, dir := range low {
+		if b.TrimSpace(dir) <= 0 {
+			continue
+		}
+		var st unix.Statfs_t
+		if unix.Statfs(dir, &st) != nil {
+			continue
+		}
+		fsid := st.Fsid
+		w.truncate("min free space", func(f *watchedFile) bool {
+			var fst unix.Statfs_t
+			return unix.Statfs(filepath.Dir(f.path), &fst) == nil && fst.Fsid == fsid
+		}, func() bool { return b.TrimSpace(dir) > 0 })
+	}
+	for path, f := range w.files {
+		if f.entry.Gone() {
+			delete(w.files, path)
+		}
+	}
+}
+
+// truncate truncates open watched files that pick accepts, largest first,
+// while need reports that room is still needed.
+func (w *watcher) truncate(reason string, pick func(*watchedFile) bool, need func() bool) {
+	var cands []*watchedFile
+	for _, f := range w.files {
+		if f.open && f.size > 0 && !f.entry.Gone() && pick(f) {
+			cands = append(cands, f)
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].size > cands[j].size })
+	for _, f := range cands {
+		if !need() {
+			return
+		}
+		if h := w.writers[f.id]; h != nil && mapped(h.pids, f.id) {
+			if !f.noCut {
+				f.noCut = true
+				w.log.Warn("not truncating a watched file a process maps into memory", zap.String("file", f.path))
+			}
+			continue
+		}
+		if w.tail != nil && f.tail {
+			// Let the tailer read what is there before it goes.
+			w.tail.catchUp(w.ctx, f.id, 200*time.Millisecond)
+		}
+		if _, err := f.entry.Truncate(reason); err != nil {
+			w.log.Warn("cannot truncate a watched file", zap.String("file", f.path), zap.Error(err))
+			continue
+		}
+		f.size = 0
+	}
+}
+
+// publish updates the status listing and the tailer's targets.
+func (w *watcher) publish() {
+	listing := make([]WatchedFile, 0, len(w.files))
+	var targets []tailTarget
+	for _, f := range w.files {
+		listing = append(listing, WatchedFile{Path: f.path, Program: f.owner, Bytes: f.size, Open: f.open, Tailed: f.tail})
+		if f.tail {
+			targets = append(targets, tailTarget{path: f.path, id: f.id, program: f.owner, fresh: f.fresh})
+		}
+	}
+	sort.Slice(listing, func(i, j int) bool { return listing[i].Path < listing[j].Path })
+	w.mu.Lock()
+	w.listing = listing
+	w.mu.Unlock()
+	if w.tail != nil {
+		// A new file named like a rotated copy of another (a copytruncate
+		// copy, a compressed archive) holds old lines: it is not tailed.
+		names := map[string]bool{}
+		for _, t := range targets {
+			names[t.path] = true
+		}
+		kept := targets[:0]
+		for _, t := range targets {
+			archive := false
+			for other := range names {
+				if other != t.path && filepath.Dir(other) == filepath.Dir(t.path) &&
+					rotatedSibling(filepath.Base(t.path), filepath.Base(other)) {
+					archive = true
+					break
+				}
+			}
+			if !archive {
+				kept = append(kept, t)
+			}
+		}
+		w.tail.update(kept)
+	}
+}
+
+// usedBytes is the disk space a file takes: its size, or the blocks it
+// has allocated when fewer (a sparse file).
+func usedBytes(st *unix.Stat_t) int64 {
+	return min(st.Size, st.Blocks*512)
+}
+
+func mtimeOf(st *unix.Stat_t) time.Time {
+	return time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
+}
+
+// expand returns the regular files a pattern names: a directory names the
+// files directly inside it.
+func expand(pattern string) []string {
+	if st, err := os.Stat(pattern); err == nil && st.IsDir() {
+		pattern = filepath.Join(pattern, "*")
+	}
+	matches, _ := filepath.Glob(pattern)
+	return matches
+}
+
+// globDir is the directory to watch for a pattern.
+func globDir(pattern string) string {
+	if st, err := os.Stat(pattern); err == nil && st.IsDir() {
+		return pattern
+	}
+	return filepath.Dir(pattern)
+}
+
+// nameOf is the program name of a file matched by a pattern: its base
+// name up to the first dot ("app" for app.log, "gc" for gc.log.0).
+func nameOf(path string) string {
+	base := filepath.Base(path)
+	if i := strings.IndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	return base
+}
+
+// binaryExts are the file types never tailed (still kept under the budget).
+var binaryExts = []string{".gz", ".zip", ".bz2", ".xz", ".zst", ".lz4", ".hprof", ".jfr", ".lck", ".bin", ".tar", ".7z", ".core"}
+
+// tailable reports whether a file of this name is text worth tailing.
+func tailable(name string) bool {
+	lower := strings.ToLower(name)
+	for _, ext := range binaryExts {
+		if strings.HasSuffix(lower, ext) {
+			return false
+		}
+	}
+	return true
+}
+
+// rotatedSibling reports whether name is a rotated copy of the live file
+// live in the same directory, in the usual conventions:
+//
+//	app.log   -> app.log.1, app.log.1.gz, app.log-20260102, app.log_old
+//	app.log   -> app.1.log, app.2026-01-02.0.log.gz, app-2026-01-02.log (logback)
+//	java0.log.0 -> java0.log.1 (java.util.logging with a count)
+//	gc.log    -> gc.log.0 (the JVM's -Xlog rotation)
+func rotatedSibling(name, live string) bool {
+	if name == live || strings.HasSuffix(name, ".lck") {
+		return false
+	}
+	base := live
+	if i := strings.LastIndexByte(base, '.'); i > 0 && allDigits(base[i+1:]) {
+		base = base[:i]
+	}
+	if len(name) > len(base) && strings.HasPrefix(name, base) && strings.ContainsRune(".-_", rune(name[len(base)])) {
+		return true
+	}
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	if ext == "" || stem == "" || len(name) <= len(stem)+1 || !strings.HasPrefix(name, stem) ||
+		!strings.ContainsRune(".-_", rune(name[len(stem)])) {
+		return false
+	}
+	rest := name[len(stem)+1:]
+	i := strings.Index(rest, ext)
+	if i <= 0 {
+		return false
+	}
+	after := rest[i:]
+	return strings.ContainsAny(rest[:i], "0123456789") && (after == ext || strings.HasPrefix(after, ext+"."))
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
