@@ -2,7 +2,8 @@
 #
 #   make build     static, stripped bin/tend with the version from git
 #   make test      every test, with the race detector (the command CI runs)
-#   make bench     Go benchmarks, then start-up, idle memory and size against peers
+#   make bench     Go benchmarks; start-up, idle memory and size against peers;
+#                  1 GiB of log lines through tend against cat, s6-log, svlogd
 #   make lint      gofmt, go vet, staticcheck
 #   make example   compile examples/java and run it under bin/tend
 #   make fuzz      short runs of every fuzz target
@@ -25,6 +26,7 @@ test:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bench/startup.sh bin/tend
+	bench/logs.sh bin/tend
 
 lint:
 	@out=$$(gofmt -l .); \
