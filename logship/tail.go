@@ -254,14 +254,14 @@ func (t *tailer) cycle() {
 
 // open starts tailing a target.
 func (t *tailer) open(tg tailTarget) *tailFile {
-	f, err := os.Open(tg.path)
-	if err != nil {
-		return nil
-	}
-	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil || idOf(&st) != tg.id {
-		f.Close() // replaced meanwhile: the watcher reports the new one
-		return nil
+	f, st, ok := openID(tg.path, tg.id)
+	if !ok {
+		// Rotated away since the watcher saw it: it is in the same
+		// directory under another name.
+		if f, st, ok = findID(filepath.Dir(tg.path), tg.id); !ok {
+			return nil
+		}
+		tg.path = f.Name()
 	}
 	src := Source{Program: tg.program, Rate: t.s.cfg.Rate, Burst: t.s.cfg.Burst, Multiline: t.s.cfg.Multiline}
 	if t.source != nil {
@@ -453,6 +453,33 @@ func (t *tailer) fromCopy(tf *tailFile) bool {
 		}
 	}
 	return false
+}
+
+// openID opens path if it still names the file id.
+func openID(path string, id fileID) (*os.File, unix.Stat_t, bool) {
+	var st unix.Stat_t
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, st, false
+	}
+	if unix.Fstat(int(f.Fd()), &st) != nil || idOf(&st) != id {
+		f.Close()
+		return nil, st, false
+	}
+	return f, st, true
+}
+
+// findID opens the file id in dir, whatever its name.
+func findID(dir string, id fileID) (*os.File, unix.Stat_t, bool) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		var st unix.Stat_t
+		path := filepath.Join(dir, e.Name())
+		if unix.Lstat(path, &st) == nil && idOf(&st) == id {
+			return openID(path, id)
+		}
+	}
+	return nil, unix.Stat_t{}, false
 }
 
 // readSig returns the sigLen bytes (fewer near the start) before off in

@@ -316,16 +316,22 @@ func (w *watcher) consider(path, owner string, auto, live bool) {
 	if under(path, w.s.cfg.Dir) {
 		return // tend's own files are in the budget already
 	}
-	if f := w.files[path]; f != nil {
-		if auto && live && !f.live {
-			f.live, f.owner = true, owner
-			f.tail = w.opts.Tail && tailable(filepath.Base(path))
-		}
-		return
-	}
 	var st unix.Stat_t
 	if unix.Lstat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return
+	}
+	if f := w.files[path]; f != nil {
+		if f.id != idOf(&st) {
+			// Renamed away or replaced (a rotation): the file there now
+			// is a new one.
+			w.forget(f)
+		} else {
+			if auto && live && !f.live {
+				f.live, f.owner = true, owner
+				f.tail = w.opts.Tail && tailable(filepath.Base(path))
+			}
+			return
+		}
 	}
 	f := &watchedFile{path: path, owner: owner, id: idOf(&st), auto: auto, live: live, fresh: !w.startup}
 	f.size, f.mtime = usedBytes(&st), mtimeOf(&st)
@@ -462,6 +468,12 @@ func (w *watcher) enforce(full bool) {
 		return
 	}
 	w.refreshWriters(writersMaxAge)
+	if w.tail != nil {
+		// A file about to go may be the copy copytruncate just made,
+		// holding the last lines of a tailed file: let the tailer read
+		// them first.
+		w.tail.catchUp(w.ctx, fileID{}, 10*time.Millisecond)
+	}
 	if over && b.Trim() > 0 {
 		w.truncate("disk budget", func(*watchedFile) bool { return true }, func() bool { return b.Used() > b.Limit() })
 	}
@@ -519,13 +531,33 @@ func (w *watcher) truncate(reason string, pick func(*watchedFile) bool, need fun
 	}
 }
 
-// publish updates the status listing and the tailer's targets.
+// publish updates the status listing and the tailer's targets. A file
+// named like a rotated copy of another tailed file (app.1.log or
+// app.log.1 next to app.log) holds lines already read, or old ones: it is
+// not tailed (a file being read when it was renamed is read to its end by
+// its inode).
 func (w *watcher) publish() {
+	names := map[string]bool{}
+	for _, f := range w.files {
+		if f.tail {
+			names[f.path] = true
+		}
+	}
+	archive := func(path string) bool {
+		for other := range names {
+			if other != path && filepath.Dir(other) == filepath.Dir(path) &&
+				rotatedSibling(filepath.Base(path), filepath.Base(other)) {
+				return true
+			}
+		}
+		return false
+	}
 	listing := make([]WatchedFile, 0, len(w.files))
 	var targets []tailTarget
 	for _, f := range w.files {
-		listing = append(listing, WatchedFile{Path: f.path, Program: f.owner, Bytes: f.size, Open: f.open, Tailed: f.tail})
-		if f.tail {
+		tailed := f.tail && !archive(f.path)
+		listing = append(listing, WatchedFile{Path: f.path, Program: f.owner, Bytes: f.size, Open: f.open, Tailed: tailed})
+		if tailed {
 			targets = append(targets, tailTarget{path: f.path, id: f.id, program: f.owner, fresh: f.fresh})
 		}
 	}
@@ -534,27 +566,7 @@ func (w *watcher) publish() {
 	w.listing = listing
 	w.mu.Unlock()
 	if w.tail != nil {
-		// A new file named like a rotated copy of another (a copytruncate
-		// copy, a compressed archive) holds old lines: it is not tailed.
-		names := map[string]bool{}
-		for _, t := range targets {
-			names[t.path] = true
-		}
-		kept := targets[:0]
-		for _, t := range targets {
-			archive := false
-			for other := range names {
-				if other != t.path && filepath.Dir(other) == filepath.Dir(t.path) &&
-					rotatedSibling(filepath.Base(t.path), filepath.Base(other)) {
-					archive = true
-					break
-				}
-			}
-			if !archive {
-				kept = append(kept, t)
-			}
-		}
-		w.tail.update(kept)
+		w.tail.update(targets)
 	}
 }
 
