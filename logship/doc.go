@@ -13,6 +13,15 @@
 //	     -> each sink's own queue, bounded in bytes  [waits here, or drops here in non-blocking mode]
 //	     -> console sink: rate limit per program      [drops here, with a marker]
 //	        file sink: disk budget, min free, ENOSPC  [drops here, with a marker]
+//	        Fluentd sink: a ring of records copied at dispatch, never waited for
+//	                      [drops here when full, counted; sent by one goroutine]
+//
+// Beside it, the watcher (watch.go) keeps the files the programs write
+// themselves under the same disk budget, and the tailer (tail.go) feeds
+// their new lines into the pipeline as records of stream File, which go to
+// the console and Fluentd but never to tend's own files. fluent.go says why
+// the Fluentd client runs in sync mode; docs/watch-and-fluentd.md says
+// what is guaranteed.
 //
 // Nothing is allocated per line: a record is a pair of offsets into its
 // batch, batches are pooled, and raw output is written straight from the
