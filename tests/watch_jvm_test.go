@@ -55,8 +55,16 @@ func TestWatchAutoFindsAndCapsAJVMLogFile(t *testing.T) {
 			t.Errorf("auto watches %s, which is not a log", w.Path)
 		}
 	}
-	// Found within a rescan; from then on the file is kept within the budget.
-	time.Sleep(300 * time.Millisecond)
+	// Found within a rescan; once it passed the budget and was cut, it is
+	// kept within the budget.
+	waitFor(t, 30*time.Second, "the JVM's log file to be truncated", func() bool {
+		for _, c := range logsStatus(t, p).Cleanups {
+			if c.File == logFile && c.Action == "truncated" {
+				return true
+			}
+		}
+		return p.Exited()
+	})
 	sampler := sampleDisk(dir)
 	time.Sleep(2 * time.Second)
 	peak, samples := sampler.Stop()
@@ -87,7 +95,7 @@ func TestWatchHeapDumpStaysWithinBudget(t *testing.T) {
 	requireJava(t)
 	const (
 		budget = 8 << 20
-		slack  = 4 << 20 // the JVM writes the dump at hundreds of MB/s
+		slack  = 8 << 20 // the JVM writes the dump at hundreds of MB/s: a few ms of it
 	)
 	classes := compileJava(t, "tests/testdata/java/WatchHeapFiller.java")
 	dumps := t.TempDir()

@@ -21,7 +21,7 @@ func TestWatchedRollingFilesStayUnderBudgetAndTailInOrder(t *testing.T) {
 			t.Parallel()
 			requireRoot(t)
 			const (
-				lines  = 40000 // 100 bytes each, 4 MB at 20,000 lines/s
+				lines  = 25000 // 100 bytes each, 2.5 MB at 6,000 lines/s: a rotation every 220 ms
 				budget = 1 << 20
 				slack  = 256 << 10 // what a few ms of writing and whole tmpfs pages add
 			)
@@ -39,7 +39,7 @@ func TestWatchedRollingFilesStayUnderBudgetAndTailInOrder(t *testing.T) {
 					"TEND_LOG_FORMAT=json",
 					"TEND_EVENT_FORMAT=json",
 				},
-				Args: []string{"--", "rollwriter", "-dir", logs, "-n", strconv.Itoa(lines), "-rate", "20000",
+				Args: []string{"--", "rollwriter", "-dir", logs, "-n", strconv.Itoa(lines), "-rate", "6000",
 					"-size", "131072", "-keep", "20", "-mode", mode, "-grow", "big.log", "-grow-rate", "1000000",
 					"-done", done, "-hold"},
 			})
