@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"tend/logship"
 	"tend/resources"
 	"tend/supervisor"
 )
@@ -206,5 +207,25 @@ func TestHTTPEndpoints(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "# TYPE tend_program_restarts_total counter") ||
 		!strings.Contains(body, `tend_program_state{program="main",state="RUNNING"} 1`) || !strings.Contains(body, "tend_ready 0") {
 		t.Errorf("/metrics = %d\n%s", code, body)
+	}
+}
+
+func TestMetricsCountLogDrops(t *testing.T) {
+	st := supervisor.Status{
+		Logs: &logship.Status{DiskUsed: 1234, CleanupsTotal: 2},
+		Programs: []supervisor.ProgramStatus{{Name: "main", State: supervisor.Running,
+			Logs: &logship.ProgramStats{Lines: 10, RateDropped: logship.Drops{Lines: 3, Bytes: 30}}}},
+	}
+	var b strings.Builder
+	writeMetrics(&b, StatusMetrics(st))
+	for _, want := range []string{
+		`tend_log_lines_total{program="main"} 10`,
+		`tend_log_dropped_lines_total{program="main",reason="rate"} 3`,
+		`tend_log_disk_used_bytes 1234`,
+		`tend_log_cleanups_total 2`,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("metrics lack %s:\n%s", want, b.String())
+		}
 	}
 }

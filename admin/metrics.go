@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"tend/logship"
 	"tend/supervisor"
 )
 
@@ -68,6 +69,22 @@ func StatusMetrics(st supervisor.Status) []Metric {
 		{Name: "tend_stopping", Help: "1 once the stop sequence has begun.", Type: "gauge", Value: b2f(st.Stopping)},
 		{Name: "tend_orphans_reaped_total", Help: "Exit statuses of processes tend did not start, reaped as PID 1 or subreaper.", Type: "counter", Value: float64(st.OrphansReaped)},
 	}
+	if lg := st.Logs; lg != nil {
+		ms = append(ms,
+			Metric{Name: "tend_log_disk_used_bytes", Help: "Bytes of every file under the disk budget, tend's and watched ones.", Type: "gauge", Value: float64(lg.DiskUsed)},
+			Metric{Name: "tend_log_disk_budget_bytes", Help: "TEND_LOG_DISK_BUDGET (0: no cap).", Type: "gauge", Value: float64(lg.DiskBudget)},
+			Metric{Name: "tend_log_cleanups_total", Help: "Deletions and truncations made for the disk limits.", Type: "counter", Value: float64(lg.CleanupsTotal)},
+			Metric{Name: "tend_log_cleaned_bytes_total", Help: "Bytes freed by cleanups.", Type: "counter", Value: float64(lg.CleanedBytes)},
+		)
+		if f := lg.Fluent; f != nil {
+			ms = append(ms,
+				Metric{Name: "tend_fluent_sent_total", Help: "Records the Fluentd receiver took.", Type: "counter", Value: float64(f.Sent)},
+				Metric{Name: "tend_fluent_buffered", Help: "Records waiting for Fluentd.", Type: "gauge", Value: float64(f.Buffered)},
+				Metric{Name: "tend_fluent_dropped_total", Help: "Records dropped for Fluentd: buffer full or stop out of time.", Type: "counter", Value: float64(f.Dropped.Lines)},
+				Metric{Name: "tend_fluent_failures_total", Help: "Failed sends to Fluentd (retried).", Type: "counter", Value: float64(f.Failures)},
+			)
+		}
+	}
 	for _, p := range st.Programs {
 		l := map[string]string{"program": p.Name}
 		ms = append(ms,
@@ -79,6 +96,18 @@ func StatusMetrics(st supervisor.Status) []Metric {
 		)
 		if p.LastExit != nil {
 			ms = append(ms, Metric{Name: "tend_program_last_exit_code", Help: "Exit code of the program's last exit.", Type: "gauge", Labels: l, Value: float64(p.LastExit.Code)})
+		}
+		if lg := p.Logs; lg != nil {
+			drop := func(reason string, d logship.Drops) Metric {
+				return Metric{Name: "tend_log_dropped_lines_total", Help: "Log lines dropped, by reason: rate limit, disk limits, full buffer, Fluentd.", Type: "counter",
+					Labels: map[string]string{"program": p.Name, "reason": reason}, Value: float64(d.Lines)}
+			}
+			ms = append(ms,
+				Metric{Name: "tend_log_lines_total", Help: "Log lines read from the program.", Type: "counter", Labels: l, Value: float64(lg.Lines)},
+				Metric{Name: "tend_log_bytes_total", Help: "Log bytes read from the program.", Type: "counter", Labels: l, Value: float64(lg.Bytes)},
+				Metric{Name: "tend_log_file_bytes", Help: "Bytes of the program's log files on disk.", Type: "gauge", Labels: l, Value: float64(lg.FileBytes)},
+				drop("rate", lg.RateDropped), drop("disk", lg.DiskDropped), drop("buffer", lg.BufferDropped), drop("fluent", lg.FluentDropped),
+			)
 		}
 		if u := p.Usage; u != nil {
 			ms = append(ms,
