@@ -59,9 +59,6 @@ type batch struct {
 // message returns the message bytes of r.
 func (b *batch) message(r record) []byte { return b.data[r.off:r.end] }
 
-// raw returns the bytes the program wrote for r.
-func (b *batch) raw(r record) []byte { return b.data[r.off:r.rawEnd()] }
-
 // release drops one reference; the last one returns b to its pool.
 func (b *batch) release() {
 	if b.refs.Add(-1) == 0 {
