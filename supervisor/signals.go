@@ -51,9 +51,3 @@ func CatchSignals() *Signals {
 	signal.Notify(s.ignored, ignoredSignals...)
 	return s
 }
-
-// Stop removes the handlers.
-func (s *Signals) Stop() {
-	signal.Stop(s.forwarded)
-	signal.Stop(s.ignored)
-}

@@ -144,7 +144,9 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	if s.signals == nil {
 		s.signals = CatchSignals()
 	}
-	defer s.signals.Stop()
+	// The handlers stay installed after Run returns: tend exits next, and a
+	// TERM that arrives while it does must not kill it half-way through
+	// (removing them would also cost a round trip per signal).
 	sigs, ignored := s.signals.forwarded, s.signals.ignored
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
