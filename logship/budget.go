@@ -238,6 +238,7 @@ func (e *Entry) Reserve(n int64) error {
 	sp := e.space
 	now := time.Now()
 	if sp.full && !sp.stale(now) {
+		sp.refused += n
 		return ErrDiskFull
 	}
 	for {
@@ -247,6 +248,7 @@ func (e *Entry) Reserve(n int64) error {
 		}
 		v := b.oldest(e, sp)
 		if v == nil {
+			sp.refused += n
 			if b.minFree == 0 {
 				return ErrDiskFull
 			}

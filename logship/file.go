@@ -102,7 +102,28 @@ func (w *fileSink) run() {
 		w.handled.Add(int64(len(it.b.data)))
 		it.b.release()
 	}
+	w.finalMarker()
 	w.err = w.finish()
+}
+
+// finalMarker writes the marker of drops that no later write carried, so
+// that the file itself says lines are missing at its end, when there is
+// room for that one line.
+func (w *fileSink) finalMarker() {
+	if w.lost.Lines == 0 || (w.f == nil && !w.open()) {
+		return
+	}
+	out := w.withMarker(nil)
+	if w.live.Reserve(int64(len(out))) != nil {
+		return
+	}
+	n, err := w.f.Write(out)
+	if err != nil {
+		w.writeFailed(int64(len(out)), n, err)
+		return
+	}
+	w.size += int64(n)
+	w.lastNL = true
 }
 
 // write writes one batch, rotating between records as needed.

@@ -297,3 +297,22 @@ func TestWriteErrorENOSPCIsDroppedAndCounted(t *testing.T) {
 		t.Fatalf("FileBytes %d after failed writes", st.FileBytes)
 	}
 }
+
+// TestDropsAtTheEndLeaveAMarker: lines dropped with no later write to
+// carry the marker are still announced in the file when tend stops.
+func TestDropsAtTheEndLeaveAMarker(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testLog(dir)
+	cfg.DiskBudget = 4 << 10
+	s := newShipper(t, cfg, io.Discard, io.Discard)
+	line := bytes.Repeat([]byte("x"), 8<<10)
+	feed(t, s, Source{Program: "main"}, Stdout, append(line, '\n'))
+	closeShipper(t, s)
+	b, err := os.ReadFile(filepath.Join(dir, "main.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "dropped 1 lines (8193 bytes) from main (disk budget)\n"; string(b) != want {
+		t.Errorf("main.log = %q, want %q", b, want)
+	}
+}

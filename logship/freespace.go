@@ -7,8 +7,10 @@ import (
 
 // How often free space is measured: statfs runs at most every
 // spaceInterval, or every spaceQuickInterval once spaceBytes were written
-// since the last measure. In between, free space is estimated as the last
-// measure less the bytes reserved since.
+// since the last measure, or every spaceQuickInterval once spaceBytes were
+// refused since it (so writing resumes promptly once space comes back).
+// In between, free space is estimated as the last measure less the bytes
+// reserved since.
 const (
 	spaceInterval      = 100 * time.Millisecond
 	spaceQuickInterval = 10 * time.Millisecond
@@ -22,6 +24,7 @@ type freeSpace struct {
 	checked time.Time
 	avail   int64 // bytes available to unprivileged writers at the last measure
 	since   int64 // bytes reserved since the last measure, less bytes freed
+	refused int64 // bytes refused for lack of space since the last measure
 	full    bool  // a write failed with ENOSPC since the last measure
 	failed  bool  // statfs failed: the estimate is not used
 }
@@ -29,7 +32,8 @@ type freeSpace struct {
 // stale reports whether a new measure is due.
 func (f *freeSpace) stale(now time.Time) bool {
 	el := now.Sub(f.checked)
-	return el >= spaceInterval || el < 0 || (f.since >= spaceBytes && el >= spaceQuickInterval)
+	busy := f.since >= spaceBytes || f.refused >= spaceBytes
+	return el >= spaceInterval || el < 0 || (busy && el >= spaceQuickInterval)
 }
 
 // free returns the estimated free bytes, measuring again when due. ok is
@@ -38,7 +42,7 @@ func (f *freeSpace) free(now time.Time) (n int64, ok bool) {
 	if f.stale(now) {
 		var st syscall.Statfs_t
 		err := syscall.Statfs(f.dir, &st)
-		f.checked, f.since, f.full = now, 0, false
+		f.checked, f.since, f.refused, f.full = now, 0, 0, false
 		f.failed = err != nil
 		f.avail = int64(st.Bavail) * int64(st.Bsize)
 	}
