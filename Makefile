@@ -38,9 +38,16 @@ example: build
 	rm -rf $(JAVA_BUILD)
 	mkdir -p $(JAVA_BUILD)
 	javac -d $(JAVA_BUILD) examples/java/src/*.java
-	@# The JVM exits 143 after a TERM; map it to 0 so Ctrl-C is a clean stop.
-	TEND_CONFIG_DIR=$(CURDIR)/examples/java TEND_EVENT_LEVEL=info TEND_EXIT_CODE_MAP=143:0 \
-		bin/tend -- java -cp $(JAVA_BUILD) Hello
+	@echo "tend runs the example on :8080 (admin on :9090: /readyz, /status, /metrics)."
+	@echo "Try: curl localhost:8080/slow; TEND_SOCKET=$(CURDIR)/bin/tend.sock bin/tend status. Ctrl-C drains and stops."
+	@# stdin is /dev/null so that tend, not the JVM, gets the terminal's Ctrl-C
+	@# and drains; the JVM exits 143 after the TERM, mapped to 0.
+	TEND_CONFIG_DIR=$(CURDIR)/examples/java TEND_SOCKET=$(CURDIR)/bin/tend.sock \
+	TEND_HTTP_ADDR=127.0.0.1:9090 TEND_LOG_FORMAT=prefix TEND_EVENT_LEVEL=info \
+	TEND_MAIN_READY=http://127.0.0.1:8080/health TEND_DRAIN_PORTS=8080 TEND_DRAIN_DELAY=1s \
+	TEND_PRESTOP_HTTP='PUT http://127.0.0.1:8080/actuator/service-registry {"status":"OUT_OF_SERVICE"}' \
+	TEND_EXIT_CODE_MAP=143:0 \
+		bin/tend -- java -cp $(JAVA_BUILD) Hello < /dev/null
 
 # go test -fuzz takes one target of one package per run; every Fuzz
 # function of every package is found and run in turn.
