@@ -130,7 +130,7 @@ func assertNothingLost(t *testing.T, lb *lbClient, inFlight []string, out string
 func startExampleUnderLoad(t *testing.T, budget time.Duration, keepAlive bool, env func(port int) []string) (*tendProcess, *lbClient, <-chan struct{}) {
 	t.Helper()
 	classes := compileExampleService(t)
-	port, admin := freeTCPPort(t), freeTCPPort(t)
+	port, admin := freePort(t), freePort(t)
 	args := append(append([]string{"--", "java"}, jvmFlags...), "-cp", classes, "Hello")
 	all := append(exampleEnv(port, admin), "TEND_STOP_TIMEOUT="+budget.String(), "TEND_EXIT_CODE_MAP=143:0")
 	p := startTend(t, tendOptions{PID1: true, Args: args, Env: append(all, env(port)...)})
@@ -308,7 +308,7 @@ func TestIdleKeepAliveConnectionHoldsTheDrainUntilItsDeadline(t *testing.T) {
 	requireJava(t)
 	const budget = 6 * time.Second
 	classes := compileExampleService(t)
-	port, admin := freeTCPPort(t), freeTCPPort(t)
+	port, admin := freePort(t), freePort(t)
 	args := append(append([]string{"--", "java"}, jvmFlags...), "-cp", classes, "Hello")
 	env := append(exampleEnv(port, admin), "TEND_STOP_TIMEOUT="+budget.String(), "TEND_EXIT_CODE_MAP=143:0",
 		fmt.Sprintf("TEND_DRAIN_PORTS=%d", port))

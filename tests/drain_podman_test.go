@@ -105,7 +105,7 @@ func TestDrainInPodmanLosesNoRequest(t *testing.T) {
 	requireJava(t)
 	const budget = 8 * time.Second
 	classes := compileExampleService(t)
-	port, admin := freeTCPPort(t), freeTCPPort(t)
+	port, admin := freePort(t), freePort(t)
 	name := uniqueName(t, "tend-drain-")
 	args := []string{"--network", "host"}
 	env := append(append(exampleEnv(port, admin), drainEnv(port)...), "TEND_STOP_TIMEOUT="+budget.String(), "TEND_EXIT_CODE_MAP=143:0")
@@ -181,7 +181,7 @@ func TestBaseImageRunsTheExampleInPodman(t *testing.T) {
 	}
 	mustPodman(t, "build", "--format", "docker", "-t", appImage, appCtx)
 
-	port, admin := freeTCPPort(t), freeTCPPort(t)
+	port, admin := freePort(t), freePort(t)
 	name := uniqueName(t, "tend-base-")
 	args := []string{"--network", "host"}
 	// The image's own stop budget (25s) and exit code map (143:0) apply;

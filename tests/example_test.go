@@ -35,7 +35,7 @@ func TestBundledExampleRunsWithItsSideProgram(t *testing.T) {
 	if err := os.Symlink(classes, filepath.Join(dir, "build")); err != nil {
 		t.Fatal(err)
 	}
-	port := freeTCPPort(t)
+	port := freePort(t)
 	args := append(append([]string{"--", "java"}, jvmFlags...), "-cp", classes, "Hello")
 	p := startTend(t, tendOptions{Args: args, Env: []string{
 		"TEND_CONFIG_DIR=" + dir, "PORT=" + fmt.Sprint(port), "AGENT_INTERVAL_SECONDS=1",

@@ -3,10 +3,8 @@ package tests
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,27 +20,14 @@ func compileExampleService(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
 	srcs, _ := filepath.Glob(filepath.Join(root, "examples", "java", "src", "*.java"))
 	if len(srcs) == 0 {
 		t.Fatal("no Java sources in examples/java/src")
 	}
-	cmd := exec.Command("javac", append([]string{"-d", out}, srcs...)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("javac: %v\n%s", err, b)
+	for i, src := range srcs {
+		srcs[i], _ = filepath.Rel(root, src)
 	}
-	return out
-}
-
-// freeTCPPort returns a TCP port that was free a moment ago.
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return compileJava(t, srcs...)
 }
 
 // httpDo sends one request and returns the status and body.
@@ -70,7 +55,7 @@ func TestJavaServiceDrainsInFlightRequestOnTerm(t *testing.T) {
 	t.Parallel()
 	requireJava(t)
 	classes := compileExampleService(t)
-	port := freeTCPPort(t)
+	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	pid1 := os.Geteuid() == 0
 	p := startTend(t, tendOptions{
