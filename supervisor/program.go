@@ -54,7 +54,7 @@ type program struct {
 
 	launched  chan struct{} // closed after the first start attempt
 	firstUp   chan struct{} // closed the first time the program is ready
-	onceLaunc sync.Once
+	onceLaunched sync.Once
 	onceUp    sync.Once
 	ctl       chan control
 
@@ -147,7 +147,7 @@ func (p *program) setState(s State, reason string) {
 }
 
 func (p *program) markLaunched() {
-	p.onceLaunc.Do(func() { close(p.launched) })
+	p.onceLaunched.Do(func() { close(p.launched) })
 	p.passTurn()
 }
 
