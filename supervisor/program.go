@@ -52,11 +52,11 @@ type program struct {
 	lastExit *Exit
 	reason   string
 
-	launched  chan struct{} // closed after the first start attempt
-	firstUp   chan struct{} // closed the first time the program is ready
+	launched     chan struct{} // closed after the first start attempt
+	firstUp      chan struct{} // closed the first time the program is ready
 	onceLaunched sync.Once
-	onceUp    sync.Once
-	ctl       chan control
+	onceUp       sync.Once
+	ctl          chan control
 
 	// Side programs start one at a time, in the configuration's start
 	// order. turn is closed once this program has had its turn: it made
