@@ -37,6 +37,7 @@ func Load(opts Options) (*Config, error) {
 		where:    map[string]map[string]string{},
 		defined:  map[string]string{},
 	}
+	b.reserved = reservedWords(b.settings)
 	if b.opts.LookupUser == nil {
 		b.opts.LookupUser = LookupUser
 	}
@@ -48,6 +49,7 @@ type builder struct {
 	opts     Options
 	keys     []ProgramKey
 	settings []Setting
+	reserved map[string]bool // see reservedWords
 	cfg      Config
 	errs     Errors
 	// programs holds side programs by name; defined says where each was
@@ -170,9 +172,9 @@ func (b *builder) applySetting(s Setting, name, value string) {
 
 // reservedWords are the first words of global settings; a program may not
 // be called by one, or its variables would read as settings.
-func (b *builder) reservedWords() map[string]bool {
+func reservedWords(settings []Setting) map[string]bool {
 	words := map[string]bool{}
-	for _, s := range b.settings {
+	for _, s := range settings {
 		first, _, _ := strings.Cut(s.Name, "_")
 		words[strings.ToLower(first)] = true
 	}
@@ -249,7 +251,7 @@ func (b *builder) defineProgram(name, where string) *Program {
 		b.fail(where, name, "invalid program name", "lower-case letters and digits, starting with a letter")
 		return nil
 	}
-	if b.reservedWords()[name] {
+	if b.reserved[name] {
 		b.fail(where, name, "program name collides with the TEND_"+strings.ToUpper(name)+"_... settings", "a name that is not the first word of a global setting")
 		return nil
 	}
@@ -308,7 +310,7 @@ func (b *builder) applyProgramVar(name, value string, main *Program) {
 		b.unknownVar(name, value)
 		return
 	}
-	if b.reservedWords()[prog] {
+	if b.reserved[prog] {
 		if !b.isKey(key) {
 			b.unknownVar(name, value)
 			return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -369,14 +370,14 @@ func (p *program) shouldRestart(code int) bool {
 	case config.RestartAlways:
 		return true
 	case config.RestartUnexpected:
-		for _, c := range p.cfg.ExitCodes {
-			if c == code {
-				return false
-			}
-		}
-		return true
+		return !p.expected(code)
 	}
 	return false
+}
+
+// expected reports whether code is one of the program's exitcodes.
+func (p *program) expected(code int) bool {
+	return slices.Contains(p.cfg.ExitCodes, code)
 }
 
 // backoff waits before a restart; a stop request during the wait wins.

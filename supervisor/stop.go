@@ -72,7 +72,7 @@ func (s *Supervisor) stopSequence(force context.Context, cause string) int {
 	}
 
 	s.phase("log flush", func() {
-		for _, p := range append(s.programs, s.main) {
+		for _, p := range s.all {
 			p.closePipes()
 		}
 		flushCtx, cancel := context.WithDeadline(context.Background(), pl.end)

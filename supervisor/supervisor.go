@@ -73,6 +73,7 @@ type Supervisor struct {
 
 	main     *program
 	programs []*program // side programs, in start order
+	all      []*program // the side programs, then the main program
 	byName   map[string]*program
 
 	stopping atomic.Bool
@@ -132,6 +133,7 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	s.main = p
 	s.byName[s.cfg.Main.Name] = p
+	s.all = append(append([]*program{}, s.programs...), p)
 	return s, nil
 }
 
@@ -152,7 +154,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	var wg sync.WaitGroup
-	for _, p := range append(s.programs, s.main) {
+	for _, p := range s.all {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -245,7 +247,7 @@ func (s *Supervisor) onEvent(ev event) (cause string, hold bool) {
 	if !p.cfg.Critical {
 		return "", false
 	}
-	if ev.kind == evExited && !p.shouldRestartCode(ev.exit.Code) {
+	if ev.kind == evExited && p.expected(ev.exit.Code) {
 		return "", false
 	}
 	code := ev.exit.Code
@@ -261,16 +263,6 @@ func (s *Supervisor) onEvent(ev event) (cause string, hold bool) {
 	}
 	s.log.Error("critical program failed; stopping the container", zap.String("program", p.cfg.Name), zap.String("reason", why))
 	return fmt.Sprintf("critical program %s failed: %s", p.cfg.Name, why), false
-}
-
-// shouldRestartCode reports whether code is unexpected for the program.
-func (p *program) shouldRestartCode(code int) bool {
-	for _, c := range p.cfg.ExitCodes {
-		if c == code {
-			return false
-		}
-	}
-	return true
 }
 
 // forward relays a signal to the main program.
@@ -388,7 +380,7 @@ func (s *Supervisor) Ready() bool {
 	if s.stopping.Load() {
 		return false
 	}
-	for _, p := range append(s.programs, s.main) {
+	for _, p := range s.all {
 		st := p.status()
 		switch {
 		case st.State == Fatal && (p.cfg.Critical || p.main):
@@ -405,7 +397,7 @@ func (s *Supervisor) Ready() bool {
 // Status returns a snapshot of every program.
 func (s *Supervisor) Status() Status {
 	st := Status{Ready: s.Ready(), Stopping: s.stopping.Load(), Holding: s.holding(), OrphansReaped: s.reaper.Orphans()}
-	for _, p := range append(s.programs, s.main) {
+	for _, p := range s.all {
 		ps := p.statusWithUsage()
 		logStats := s.logs.Stats(p.cfg.Name)
 		ps.Logs = &logStats
@@ -423,7 +415,7 @@ func (s *Supervisor) Status() Status {
 // Pids returns the PID of every running program, by name.
 func (s *Supervisor) Pids() map[string]int {
 	pids := map[string]int{}
-	for _, p := range append(s.programs, s.main) {
+	for _, p := range s.all {
 		if st := p.status(); st.Pid != 0 {
 			pids[st.Name] = st.Pid
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -30,9 +29,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tend: warning: %s\n", w)
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(effective(cfg)); err != nil {
+		if err := writeJSON(stdout, effective(cfg)); err != nil {
 			fmt.Fprintf(stderr, "tend check: %v\n", err)
 			return exitFailure
 		}

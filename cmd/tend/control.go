@@ -84,9 +84,7 @@ func runControl(cmd string, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "status":
 		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(resp.Status)
+			writeJSON(stdout, resp.Status)
 		} else {
 			printStatus(stdout, resp.Status)
 		}
@@ -97,9 +95,7 @@ func runControl(cmd string, args []string, stdout, stderr io.Writer) int {
 			return exitFailure
 		}
 		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(resp.Profile)
+			writeJSON(stdout, resp.Profile)
 		} else {
 			printProfile(stdout, resp.Profile)
 		}
@@ -240,4 +236,11 @@ func printProfile(w io.Writer, p *resources.Profile) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "# %s\n", n)
 	}
+}
+
+// writeJSON prints v as indented JSON, for people and for jq alike.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
