@@ -2,12 +2,17 @@ package resources
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 )
+
+// CgroupRoot is where the cgroup filesystem is mounted on Linux.
+const CgroupRoot = "/sys/fs/cgroup"
 
 // Limits are what the container may use, read from its cgroup.
 type Limits struct {
@@ -19,21 +24,181 @@ type Limits struct {
 	HostCPUs int `json:"host_cpus"`
 	// HostMemoryBytes is the machine's memory.
 	HostMemoryBytes int64 `json:"host_memory_bytes"`
-	// Source says where the limits were read (cgroup v1 or v2).
+	// Source says where the limits were read: "cgroup v2", "cgroup v1",
+	// or "none" when no cgroup filesystem was found.
 	Source string `json:"source"`
 }
 
-// ReadLimits reads the limits of the cgroup tend runs in, from the cgroup
-// filesystem mounted under root (normally "/sys/fs/cgroup"). cgroup v2 and
-// v1 (and the hybrid layout) are read; a missing file means no limit.
-func ReadLimits(root string) Limits {
-	l := Limits{HostCPUs: onlineCPUs(), HostMemoryBytes: hostMemory()}
-	if v2 := cgroupV2Path(root); v2 != "" {
-		l.Source = "cgroup v2"
-		if b, err := os.ReadFile(filepath.Join(v2, "memory.max")); err == nil {
-			l.MemoryBytes = parseLimit(string(b))
+// Cgroup is the cgroup tend runs in: which version of the cgroup
+// filesystem holds its memory and CPU controllers, and the directories of
+// their files. The zero value is "no cgroup found", where every limit
+// reads as none.
+type Cgroup struct {
+	// Version is 2 for the unified hierarchy, 1 for the legacy or hybrid
+	// layout (memory on a v1 hierarchy), 0 when none was found.
+	Version int
+	// MemoryDir holds the memory controller's files of tend's cgroup.
+	MemoryDir string
+	// CPUDir holds the CPU controller's files of tend's cgroup.
+	CPUDir string
+	// mount is the mount point above MemoryDir; the walk for an ancestor's
+	// limit stops there.
+	mount string
+}
+
+// FindCgroup locates tend's own cgroup in the cgroup filesystem mounted
+// under root (CgroupRoot in production; tests pass a directory laid out
+// as the kernel lays it out).
+//
+// The version is told by the filesystem, not by which limit files exist:
+// root/cgroup.controllers exists only on a cgroup v2 (unified) mount; a
+// root/memory directory is a v1 hierarchy (legacy, or hybrid with an
+// empty v2 at root/unified). tend's place in the hierarchy comes from
+// /proc/self/cgroup, taken relative to the mount's own root as
+// /proc/self/mountinfo states it (a container sees its own cgroup as the
+// mount's root). A path that does not exist under root falls back to
+// root itself, which is what a container with a cgroup namespace sees.
+func FindCgroup(root string) Cgroup {
+	self, _ := os.ReadFile("/proc/self/cgroup")
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	return findCgroup(root, self, mounts)
+}
+
+func findCgroup(root string, selfCgroup, mountinfo []byte) Cgroup {
+	paths := parseProcCgroup(selfCgroup)
+	mountRoots := parseMountRoots(mountinfo)
+	switch {
+	case exists(filepath.Join(root, "cgroup.controllers")):
+		dir := locate(root, paths[""], mountRoots)
+		return Cgroup{Version: 2, MemoryDir: dir, CPUDir: dir, mount: root}
+	case isDir(filepath.Join(root, "memory")) || isDir(filepath.Join(root, "cpu")):
+		mem := filepath.Join(root, "memory")
+		cpu := filepath.Join(root, "cpu")
+		return Cgroup{
+			Version:   1,
+			MemoryDir: locate(mem, paths["memory"], mountRoots),
+			CPUDir:    locate(cpu, paths["cpu"], mountRoots),
+			mount:     mem,
 		}
-		if b, err := os.ReadFile(filepath.Join(v2, "cpu.max")); err == nil {
+	case exists(filepath.Join(root, "unified", "cgroup.controllers")):
+		// A hybrid layout whose v1 hierarchies are not mounted: the
+		// controllers, if any, are on the unified one.
+		u := filepath.Join(root, "unified")
+		dir := locate(u, paths[""], mountRoots)
+		return Cgroup{Version: 2, MemoryDir: dir, CPUDir: dir, mount: u}
+	}
+	return Cgroup{}
+}
+
+// parseProcCgroup maps each controller of /proc/self/cgroup to tend's path
+// in its hierarchy; the v2 entry ("0::/path") is under "".
+func parseProcCgroup(b []byte) map[string]string {
+	paths := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		id, rest, ok := strings.Cut(line, ":")
+		if !ok || id == "" {
+			continue
+		}
+		ctrls, path, ok := strings.Cut(rest, ":")
+		if !ok {
+			continue
+		}
+		if id == "0" && ctrls == "" {
+			paths[""] = path
+			continue
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			paths[c] = path
+		}
+	}
+	return paths
+}
+
+// parseMountRoots maps each mount point in /proc/self/mountinfo to the
+// path inside its filesystem that is mounted there (field 4).
+func parseMountRoots(b []byte) map[string]string {
+	roots := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		roots[unescapeMount(f[4])] = unescapeMount(f[3])
+	}
+	return roots
+}
+
+// unescapeMount undoes mountinfo's octal escapes of space, tab, newline
+// and backslash.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// locate returns the directory of cgroup path in the hierarchy mounted at
+// mount: relative to the mount's root when mountinfo knows it, else as an
+// absolute path under the mount, else the mount itself.
+func locate(mount, path string, mountRoots map[string]string) string {
+	if path == "" {
+		return mount
+	}
+	var candidates []string
+	if r, ok := mountRoots[filepath.Clean(mount)]; ok {
+		if rel, ok := cutPathPrefix(path, r); ok {
+			candidates = append(candidates, filepath.Join(mount, rel))
+		}
+	}
+	candidates = append(candidates, filepath.Join(mount, path))
+	for _, c := range candidates {
+		if isDir(c) {
+			return c
+		}
+	}
+	return mount
+}
+
+// cutPathPrefix returns path relative to prefix when prefix is path or one
+// of its ancestors.
+func cutPathPrefix(path, prefix string) (string, bool) {
+	if prefix == "/" {
+		return path, true
+	}
+	if path == prefix {
+		return "/", true
+	}
+	if rest, ok := strings.CutPrefix(path, prefix+"/"); ok {
+		return "/" + rest, true
+	}
+	return "", false
+}
+
+// ReadLimits reads the limits of the cgroup tend runs in, from the cgroup
+// filesystem mounted under root (normally CgroupRoot). cgroup v2 and v1
+// (and the hybrid layout) are read; a missing file means no limit.
+func ReadLimits(root string) Limits {
+	return FindCgroup(root).Limits()
+}
+
+// Limits reads the cgroup's memory and CPU limits and the machine's size.
+func (c Cgroup) Limits() Limits {
+	l := Limits{HostCPUs: onlineCPUs(), HostMemoryBytes: hostMemory(), Source: c.source()}
+	l.MemoryBytes = c.memoryLimit(l.HostMemoryBytes)
+	switch c.Version {
+	case 2:
+		if b, err := os.ReadFile(filepath.Join(c.CPUDir, "cpu.max")); err == nil {
 			f := strings.Fields(string(b))
 			if len(f) == 2 && f[0] != "max" {
 				quota, _ := strconv.ParseFloat(f[0], 64)
@@ -43,45 +208,185 @@ func ReadLimits(root string) Limits {
 				}
 			}
 		}
-		if l.MemoryBytes != 0 || l.CPUs != 0 {
-			return l
+	case 1:
+		quota := readInt(filepath.Join(c.CPUDir, "cpu.cfs_quota_us"))
+		period := readInt(filepath.Join(c.CPUDir, "cpu.cfs_period_us"))
+		if quota > 0 && period > 0 {
+			l.CPUs = float64(quota) / float64(period)
 		}
-	}
-	l.Source = "cgroup v1"
-	if b, err := os.ReadFile(filepath.Join(root, "memory", "memory.limit_in_bytes")); err == nil {
-		l.MemoryBytes = parseLimit(string(b))
-		// v1 reports "no limit" as a huge number rounded to the page size.
-		if l.MemoryBytes >= 1<<62 || (l.HostMemoryBytes > 0 && l.MemoryBytes >= l.HostMemoryBytes) {
-			l.MemoryBytes = 0
-		}
-	}
-	quota := readInt(filepath.Join(root, "cpu", "cpu.cfs_quota_us"))
-	period := readInt(filepath.Join(root, "cpu", "cpu.cfs_period_us"))
-	if quota > 0 && period > 0 {
-		l.CPUs = float64(quota) / float64(period)
 	}
 	return l
 }
 
-// cgroupV2Path returns the directory of tend's own cgroup v2, or "".
-func cgroupV2Path(root string) string {
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return ""
+func (c Cgroup) source() string {
+	switch c.Version {
+	case 2:
+		return "cgroup v2"
+	case 1:
+		return "cgroup v1"
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		// The v2 entry is "0::/path"; in the hybrid layout v2 is mounted
-		// at root/unified.
-		if rest, ok := strings.CutPrefix(line, "0::"); ok {
-			for _, base := range []string{root, filepath.Join(root, "unified")} {
-				dir := filepath.Join(base, rest)
-				if _, err := os.Stat(filepath.Join(dir, "cgroup.controllers")); err == nil {
-					return dir
+	return "none"
+}
+
+// memoryLimit is the lowest memory limit that applies to the cgroup (0:
+// none): its own or, where the hierarchy is visible, an ancestor's.
+func (c Cgroup) memoryLimit(hostMemory int64) int64 {
+	switch c.Version {
+	case 2:
+		// A limit set on a parent (a Kubernetes pod, a systemd slice)
+		// binds as hard as the cgroup's own.
+		var limit int64
+		for dir := c.MemoryDir; ; dir = filepath.Dir(dir) {
+			if b, err := os.ReadFile(filepath.Join(dir, "memory.max")); err == nil {
+				if n := parseLimit(string(b)); n > 0 && (limit == 0 || n < limit) {
+					limit = n
 				}
 			}
+			// Stop at the mount: above it is not a cgroup.
+			if c.mount == "" || dir == c.mount || !strings.HasPrefix(dir, c.mount+"/") {
+				break
+			}
+		}
+		return limit
+	case 1:
+		limit := parseLimit(readString(filepath.Join(c.MemoryDir, "memory.limit_in_bytes")))
+		// memory.stat's hierarchical_memory_limit is the lowest limit
+		// of the cgroup and its ancestors.
+		if stat, err := readKeyed(filepath.Join(c.MemoryDir, "memory.stat")); err == nil {
+			if h, ok := stat["hierarchical_memory_limit"]; ok && h > 0 && (limit == 0 || h < limit) {
+				limit = h
+			}
+		}
+		// v1 reports "no limit" as a huge number rounded to the page size.
+		if limit >= 1<<62 || (hostMemory > 0 && limit >= hostMemory) {
+			limit = 0
+		}
+		return limit
+	}
+	return 0
+}
+
+// Memory is one reading of the cgroup's memory accounting.
+type Memory struct {
+	// LimitBytes is the memory limit (0: none).
+	LimitBytes int64 `json:"limit_bytes"`
+	// UsageBytes is all memory charged to the cgroup, page cache included.
+	UsageBytes int64 `json:"usage_bytes"`
+	// WorkingSetBytes is the usage less the inactive file cache, which
+	// the kernel reclaims before it kills: what the kubelet counts against
+	// the limit.
+	WorkingSetBytes int64 `json:"working_set_bytes"`
+	// PeakBytes is the highest usage so far (0: the kernel does not say).
+	PeakBytes int64 `json:"peak_bytes"`
+	// OOMKills counts the processes of the cgroup (and its children) the
+	// kernel's OOM killer has killed.
+	OOMKills int64 `json:"oom_kills"`
+	// OOMGroupKills counts the times the whole cgroup was killed at once
+	// (cgroup v2 with memory.oom.group).
+	OOMGroupKills int64 `json:"oom_group_kills"`
+}
+
+// ErrNoMemoryController is returned when tend's cgroup has no memory
+// accounting to read (no cgroup filesystem, or the root cgroup).
+var ErrNoMemoryController = errors.New("no memory controller in tend's cgroup")
+
+// ReadMemory reads the cgroup's memory usage, limit, peak and OOM kills.
+func (c Cgroup) ReadMemory() (Memory, error) {
+	var m Memory
+	var usageFile, peakFile, inactiveKey string
+	switch c.Version {
+	case 2:
+		usageFile, peakFile, inactiveKey = "memory.current", "memory.peak", "inactive_file"
+	case 1:
+		usageFile, peakFile, inactiveKey = "memory.usage_in_bytes", "memory.max_usage_in_bytes", "total_inactive_file"
+	default:
+		return m, ErrNoMemoryController
+	}
+	usage, err := os.ReadFile(filepath.Join(c.MemoryDir, usageFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return m, fmt.Errorf("%w: %s has no %s", ErrNoMemoryController, c.MemoryDir, usageFile)
+		}
+		return m, fmt.Errorf("read memory usage: %w", err)
+	}
+	m.UsageBytes, err = strconv.ParseInt(strings.TrimSpace(string(usage)), 10, 64)
+	if err != nil {
+		return m, fmt.Errorf("read %s: %w", filepath.Join(c.MemoryDir, usageFile), err)
+	}
+	m.LimitBytes = c.memoryLimit(hostMemory())
+	m.PeakBytes = readInt(filepath.Join(c.MemoryDir, peakFile))
+	m.WorkingSetBytes = m.UsageBytes
+	if stat, err := readKeyed(filepath.Join(c.MemoryDir, "memory.stat")); err == nil {
+		m.WorkingSetBytes = max(0, m.UsageBytes-stat[inactiveKey])
+	}
+	k, err := c.readOOMKills()
+	if err != nil {
+		return m, err
+	}
+	m.OOMKills, m.OOMGroupKills = k.kills, k.groupKills
+	return m, nil
+}
+
+// oomCounts are the cgroup's OOM kill counters.
+type oomCounts struct {
+	kills, groupKills int64
+}
+
+// readOOMKills reads the OOM kill counters: memory.events on v2 (and
+// memory.events.local, which is the only one counting the cgroup itself
+// when the hierarchy is mounted with memory_localevents), the oom_kill
+// line of memory.oom_control on v1 (Linux 4.13 and later).
+func (c Cgroup) readOOMKills() (oomCounts, error) {
+	var k oomCounts
+	switch c.Version {
+	case 2:
+		events, err := readKeyed(filepath.Join(c.MemoryDir, "memory.events"))
+		if err != nil {
+			return k, fmt.Errorf("read OOM kills: %w", err)
+		}
+		kills, ok := events["oom_kill"]
+		if !ok {
+			return k, fmt.Errorf("read OOM kills: %s has no oom_kill line", filepath.Join(c.MemoryDir, "memory.events"))
+		}
+		k.kills, k.groupKills = kills, events["oom_group_kill"]
+		if local, err := readKeyed(filepath.Join(c.MemoryDir, "memory.events.local")); err == nil {
+			k.kills = max(k.kills, local["oom_kill"])
+			k.groupKills = max(k.groupKills, local["oom_group_kill"])
+		}
+		return k, nil
+	case 1:
+		ctl, err := readKeyed(filepath.Join(c.MemoryDir, "memory.oom_control"))
+		if err != nil {
+			return k, fmt.Errorf("read OOM kills: %w", err)
+		}
+		kills, ok := ctl["oom_kill"]
+		if !ok {
+			return k, fmt.Errorf("read OOM kills: %s has no oom_kill line (Linux before 4.13)", filepath.Join(c.MemoryDir, "memory.oom_control"))
+		}
+		k.kills = kills
+		return k, nil
+	}
+	return k, ErrNoMemoryController
+}
+
+// readKeyed reads a cgroup file of "key value" lines (memory.stat,
+// memory.events, memory.oom_control).
+func readKeyed(path string) (map[string]int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]int64{}
+	for line := range bytes.Lines(b) {
+		k, v, ok := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64); err == nil {
+			m[string(k)] = n
 		}
 	}
-	return ""
+	return m, nil
 }
 
 func parseLimit(s string) int64 {
@@ -96,6 +401,11 @@ func parseLimit(s string) int64 {
 	return n
 }
 
+func readString(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
 func readInt(path string) int64 {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -103,6 +413,16 @@ func readInt(path string) int64 {
 	}
 	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	return n
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 func onlineCPUs() int {

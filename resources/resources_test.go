@@ -3,68 +3,9 @@ package resources
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
-
-func TestReadLimitsV1ReadsQuotaAndMemory(t *testing.T) {
-	root := t.TempDir()
-	write := func(rel, v string) {
-		p := filepath.Join(root, rel)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("memory/memory.limit_in_bytes", "314572800\n")
-	write("cpu/cpu.cfs_quota_us", "150000\n")
-	write("cpu/cpu.cfs_period_us", "100000\n")
-	l := ReadLimits(root)
-	if l.MemoryBytes != 300<<20 {
-		t.Errorf("memory = %d, want %d", l.MemoryBytes, 300<<20)
-	}
-	if l.CPUs != 1.5 {
-		t.Errorf("cpus = %v, want 1.5", l.CPUs)
-	}
-}
-
-func TestReadLimitsV1UnlimitedIsZero(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "memory"), 0o755)
-	os.WriteFile(filepath.Join(root, "memory/memory.limit_in_bytes"), []byte("9223372036854771712\n"), 0o644)
-	os.MkdirAll(filepath.Join(root, "cpu"), 0o755)
-	os.WriteFile(filepath.Join(root, "cpu/cpu.cfs_quota_us"), []byte("-1\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "cpu/cpu.cfs_period_us"), []byte("100000\n"), 0o644)
-	l := ReadLimits(root)
-	if l.MemoryBytes != 0 || l.CPUs != 0 {
-		t.Errorf("limits = %+v, want none", l)
-	}
-	if l.HostCPUs < 1 || l.HostMemoryBytes < 1<<20 {
-		t.Errorf("host figures missing: %+v", l)
-	}
-}
-
-func TestJavaOptionsSizeHeapFromLimit(t *testing.T) {
-	opts := strings.Join(JavaOptions(Limits{MemoryBytes: 1 << 30, CPUs: 1.5}, ""), " ")
-	for _, want := range []string{"-XX:MaxRAMPercentage=75.0", "-XX:ActiveProcessorCount=2", "-XX:+ExitOnOutOfMemoryError"} {
-		if !strings.Contains(opts, want) {
-			t.Errorf("options %q lack %s", opts, want)
-		}
-	}
-	small := strings.Join(JavaOptions(Limits{MemoryBytes: 256 << 20}, ""), " ")
-	if !strings.Contains(small, "MaxRAMPercentage=50.0") {
-		t.Errorf("small container options %q: want 50%% heap", small)
-	}
-}
-
-func TestJavaOptionsKeepUserHeap(t *testing.T) {
-	opts := strings.Join(JavaOptions(Limits{MemoryBytes: 1 << 30}, "-Xmx200m"), " ")
-	if strings.Contains(opts, "MaxRAMPercentage") {
-		t.Errorf("options %q override the user's -Xmx", opts)
-	}
-}
 
 func TestReadUsageOfSelf(t *testing.T) {
 	u := ReadUsage(os.Getpid())
