@@ -1,0 +1,129 @@
+package resources
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"syscall"
+	"time"
+)
+
+// OOMVictimWindow is how far apart an OOM kill and a program's death by
+// SIGKILL may be for the death to count as the kill's. The counter rises
+// as the kernel picks its victim, before the process is reaped, and is
+// read up to half a second late on cgroup v1: name the victims a window
+// after the event, from the deaths a window before it to a window after.
+const OOMVictimWindow = time.Second
+
+// Death is a process of tend's that ended, as the supervisor saw it.
+type Death struct {
+	// Pid is the process ID.
+	Pid int
+	// Program is the program's name.
+	Program string
+	// Command is the program's argv.
+	Command []string
+	// Env is the program's environment (JAVA_TOOL_OPTIONS may size a JVM).
+	Env []string
+	// Signal is the signal that ended the process (0: it exited).
+	Signal syscall.Signal
+	// SentByTend is true when tend itself sent that signal (a stop that
+	// ran out of time): such a death is never an OOM kill.
+	SentByTend bool
+	// RSSBytes is the process's last sampled resident memory (0: unknown).
+	RSSBytes int64
+	// Time is when the process was reaped.
+	Time time.Time
+}
+
+// OOMVictims picks, from recent deaths, the processes that OOM kill ev
+// most likely took: killed by a SIGKILL tend did not send, within
+// OOMVictimWindow of the event, at most ev.New of them, the largest last
+// RSS first (the OOM killer picks the largest process). None is returned
+// when the victim was not one of the programs (a child of one).
+func OOMVictims(ev OOMEvent, deaths []Death) []Death {
+	var found []Death
+	for _, d := range deaths {
+		gap := d.Time.Sub(ev.Time)
+		if d.Signal == syscall.SIGKILL && !d.SentByTend && gap >= -OOMVictimWindow && gap <= OOMVictimWindow {
+			found = append(found, d)
+		}
+	}
+	sort.SliceStable(found, func(i, j int) bool {
+		if found[i].RSSBytes != found[j].RSSBytes {
+			return found[i].RSSBytes > found[j].RSSBytes
+		}
+		return absDuration(found[i].Time.Sub(ev.Time)) < absDuration(found[j].Time.Sub(ev.Time))
+	})
+	return found[:min(len(found), int(max(1, ev.New)))]
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// OOMAdvice says in one line what to change after OOM kill ev took
+// victim (see OOMVictims; nil: the victim is not known). hostBytes is the
+// machine's memory, which a JVM sizes itself against without a limit.
+//
+// For a JVM it compares the heap its options allow (JavaMaxHeap) with
+// the limit: the memory outside the heap (metaspace, thread stacks, code
+// cache, direct buffers) needs about a quarter of the limit and at least
+// 150 MiB, so a heap that leaves less is the likely cause, and the advice
+// is the -Xmx or -XX:MaxRAMPercentage that leaves enough.
+func OOMAdvice(ev OOMEvent, victim *Death, hostBytes int64) string {
+	limit := ev.LimitBytes
+	if limit <= 0 {
+		return "no memory limit is set on this cgroup: the machine, or a cgroup above this one, ran out of memory; set a memory limit so the container's use is bounded and measured"
+	}
+	if victim == nil {
+		return fmt.Sprintf("the process killed was not a program but a child of one, at the %s memory limit: raise the limit or lower the programs' memory use", human(limit))
+	}
+	rss := ""
+	if victim.RSSBytes > 0 {
+		rss = fmt.Sprintf(" (last RSS %s)", human(victim.RSSBytes))
+	}
+	heap, isJava := JavaMaxHeap(victim.Command, victim.Env, limit, hostBytes)
+	if !isJava || heap.MaxBytes <= 0 {
+		return fmt.Sprintf("%s%s was killed at the %s memory limit: raise the limit or lower its memory use", victim.Program, rss, human(limit))
+	}
+	allowance := nonHeapAllowance(limit)
+	left := limit - heap.MaxBytes
+	if left >= allowance {
+		if victim.RSSBytes > 0 && victim.RSSBytes < limit/2 {
+			return fmt.Sprintf("%s%s used under half of the %s limit: other processes in the container took the rest; raise the limit or lower their use",
+				victim.Program, rss, human(limit))
+		}
+		return fmt.Sprintf("heap up to %s (%s) leaves %s of the %s limit, yet %s%s went over it: memory outside the heap grew (direct buffers, threads, metaspace, native code); cap -XX:MaxDirectMemorySize and -XX:MaxMetaspaceSize or raise the limit",
+			human(heap.MaxBytes), heap.Flag, human(max(left, 0)), human(limit), victim.Program, rss)
+	}
+	what := fmt.Sprintf("heap up to %s (%s) leaves %s of the %s limit for metaspace, threads, code cache and direct buffers, which need about %s",
+		human(heap.MaxBytes), heap.Flag, human(max(left, 0)), human(limit), human(allowance))
+	// The limit a heap this size needs beside its allowance.
+	need := max(heap.MaxBytes+nonHeapFloor, heap.MaxBytes*4/3)
+	target := limit - allowance
+	if target < 64<<20 {
+		return fmt.Sprintf("%s: the limit is too small for this JVM; raise it to at least %s", what, human(roundUpMiB(need, 64)))
+	}
+	if heap.Explicit {
+		return fmt.Sprintf("%s: lower -Xmx to %dm or raise the limit to %s", what, target>>20, human(roundUpMiB(need, 64)))
+	}
+	pct := javaHeapPercent(limit)
+	flags := fmt.Sprintf("-XX:MaxRAMPercentage=%.1f", pct)
+	// Where memory is small the JVM reads MinRAMPercentage instead, and
+	// above that it never goes below 126 MiB: name both flags when the
+	// first alone would not do.
+	if javaHeapFor(limit, "", jvmFlagsFrom([]string{flags})).MaxBytes > target {
+		flags += fmt.Sprintf(" -XX:MinRAMPercentage=%.1f", pct)
+	}
+	return fmt.Sprintf("%s: set %s (or -Xmx%dm) or raise the limit to %s", what, flags, target>>20, human(roundUpMiB(need, 64)))
+}
+
+// roundUpMiB rounds n up to a multiple of step MiB.
+func roundUpMiB(n int64, step int64) int64 {
+	unit := step << 20
+	return int64(math.Ceil(float64(n)/float64(unit))) * unit
+}
