@@ -18,22 +18,23 @@ const OOMVictimWindow = time.Second
 // Death is a process of tend's that ended, as the supervisor saw it.
 type Death struct {
 	// Pid is the process ID.
-	Pid int
+	Pid int `json:"pid"`
 	// Program is the program's name.
-	Program string
+	Program string `json:"program"`
 	// Command is the program's argv.
-	Command []string
-	// Env is the program's environment (JAVA_TOOL_OPTIONS may size a JVM).
-	Env []string
+	Command []string `json:"command"`
+	// Env is the program's environment (JAVA_TOOL_OPTIONS may size a
+	// JVM); never shown, since it may hold secrets.
+	Env []string `json:"-"`
 	// Signal is the signal that ended the process (0: it exited).
-	Signal syscall.Signal
+	Signal syscall.Signal `json:"signal"`
 	// SentByTend is true when tend itself sent that signal (a stop that
 	// ran out of time): such a death is never an OOM kill.
-	SentByTend bool
+	SentByTend bool `json:"sent_by_tend,omitempty"`
 	// RSSBytes is the process's last sampled resident memory (0: unknown).
-	RSSBytes int64
+	RSSBytes int64 `json:"rss_bytes"`
 	// Time is when the process was reaped.
-	Time time.Time
+	Time time.Time `json:"time"`
 }
 
 // OOMVictims picks, from recent deaths, the processes that OOM kill ev
