@@ -44,6 +44,9 @@ type Cgroup struct {
 	// mount is the mount point above MemoryDir; the walk for an ancestor's
 	// limit stops there.
 	mount string
+	// hostMemory is the machine's memory, read once: cgroup v1 states
+	// "no limit" as a number at least this large.
+	hostMemory int64
 }
 
 // FindCgroup locates tend's own cgroup in the cgroup filesystem mounted
@@ -61,7 +64,9 @@ type Cgroup struct {
 func FindCgroup(root string) Cgroup {
 	self, _ := os.ReadFile("/proc/self/cgroup")
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	return findCgroup(root, self, mounts)
+	c := findCgroup(root, self, mounts)
+	c.hostMemory = hostMemory()
+	return c
 }
 
 func findCgroup(root string, selfCgroup, mountinfo []byte) Cgroup {
@@ -194,8 +199,12 @@ func ReadLimits(root string) Limits {
 
 // Limits reads the cgroup's memory and CPU limits and the machine's size.
 func (c Cgroup) Limits() Limits {
-	l := Limits{HostCPUs: onlineCPUs(), HostMemoryBytes: hostMemory(), Source: c.source()}
-	l.MemoryBytes = c.memoryLimit(l.HostMemoryBytes)
+	l := Limits{HostCPUs: onlineCPUs(), HostMemoryBytes: c.hostMemory, Source: c.source()}
+	if l.HostMemoryBytes == 0 {
+		l.HostMemoryBytes = hostMemory()
+	}
+	c.hostMemory = l.HostMemoryBytes
+	l.MemoryBytes = c.memoryLimit(nil)
 	switch c.Version {
 	case 2:
 		if b, err := os.ReadFile(filepath.Join(c.CPUDir, "cpu.max")); err == nil {
@@ -229,8 +238,9 @@ func (c Cgroup) source() string {
 }
 
 // memoryLimit is the lowest memory limit that applies to the cgroup (0:
-// none): its own or, where the hierarchy is visible, an ancestor's.
-func (c Cgroup) memoryLimit(hostMemory int64) int64 {
+// none): its own or, where the hierarchy is visible, an ancestor's. stat
+// is memory.stat when the caller has read it already (nil: read it).
+func (c Cgroup) memoryLimit(stat map[string]int64) int64 {
 	switch c.Version {
 	case 2:
 		// A limit set on a parent (a Kubernetes pod, a systemd slice)
@@ -252,13 +262,14 @@ func (c Cgroup) memoryLimit(hostMemory int64) int64 {
 		limit := parseLimit(readString(filepath.Join(c.MemoryDir, "memory.limit_in_bytes")))
 		// memory.stat's hierarchical_memory_limit is the lowest limit
 		// of the cgroup and its ancestors.
-		if stat, err := readKeyed(filepath.Join(c.MemoryDir, "memory.stat")); err == nil {
-			if h, ok := stat["hierarchical_memory_limit"]; ok && h > 0 && (limit == 0 || h < limit) {
-				limit = h
-			}
+		if stat == nil {
+			stat, _ = readKeyed(filepath.Join(c.MemoryDir, "memory.stat"))
+		}
+		if h, ok := stat["hierarchical_memory_limit"]; ok && h > 0 && (limit == 0 || h < limit) {
+			limit = h
 		}
 		// v1 reports "no limit" as a huge number rounded to the page size.
-		if limit >= 1<<62 || (hostMemory > 0 && limit >= hostMemory) {
+		if limit >= 1<<62 || (c.hostMemory > 0 && limit >= c.hostMemory) {
 			limit = 0
 		}
 		return limit
@@ -313,12 +324,10 @@ func (c Cgroup) ReadMemory() (Memory, error) {
 	if err != nil {
 		return m, fmt.Errorf("read %s: %w", filepath.Join(c.MemoryDir, usageFile), err)
 	}
-	m.LimitBytes = c.memoryLimit(hostMemory())
+	stat, _ := readKeyed(filepath.Join(c.MemoryDir, "memory.stat"))
+	m.LimitBytes = c.memoryLimit(stat)
 	m.PeakBytes = readInt(filepath.Join(c.MemoryDir, peakFile))
-	m.WorkingSetBytes = m.UsageBytes
-	if stat, err := readKeyed(filepath.Join(c.MemoryDir, "memory.stat")); err == nil {
-		m.WorkingSetBytes = max(0, m.UsageBytes-stat[inactiveKey])
-	}
+	m.WorkingSetBytes = max(0, m.UsageBytes-stat[inactiveKey])
 	k, err := c.readOOMKills()
 	if err != nil {
 		return m, err
