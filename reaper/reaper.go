@@ -170,14 +170,21 @@ func (r *Reaper) Start(spec Spec) (*Process, error) {
 	return p, nil
 }
 
-// lookPath finds file in the PATH of env, as execvp would.
+// lookPath finds file in the PATH of env, as execvp would in the program's
+// working directory dir ("" keeps tend's): a relative PATH entry, and ""
+// (which means "."), names a directory below dir, because the process
+// changes to dir before it executes the file. The path returned is the
+// one to execute after that change.
 func lookPath(file string, env []string, dir string) (string, error) {
-	if strings.Contains(file, "/") {
-		full := file
-		if !filepath.IsAbs(file) && dir != "" {
-			full = filepath.Join(dir, file)
+	// inDir is where a path the process will execute is, as tend sees it.
+	inDir := func(path string) string {
+		if filepath.IsAbs(path) || dir == "" {
+			return path
 		}
-		if err := executable(full); err != nil {
+		return filepath.Join(dir, path)
+	}
+	if strings.Contains(file, "/") {
+		if err := executable(inDir(file)); err != nil {
 			return "", fmt.Errorf("%s: %w", file, err)
 		}
 		return file, nil
@@ -188,12 +195,22 @@ func lookPath(file string, env []string, dir string) (string, error) {
 			pathEnv = v
 		}
 	}
-	for _, d := range filepath.SplitList(pathEnv) {
+	dirs := filepath.SplitList(pathEnv)
+	if pathEnv == "" {
+		// PATH set but empty is one empty entry to execvp, not none.
+		dirs = []string{""}
+	}
+	for _, d := range dirs {
 		if d == "" {
 			d = "."
 		}
+		// Join turns "./x" into "x"; keep the "./" so the path plainly
+		// names a file in the program's directory.
 		full := filepath.Join(d, file)
-		if executable(full) == nil {
+		if !strings.Contains(full, "/") {
+			full = "./" + full
+		}
+		if executable(inDir(full)) == nil {
 			return full, nil
 		}
 	}

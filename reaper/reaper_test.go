@@ -3,6 +3,7 @@ package reaper
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,5 +128,40 @@ func TestOrphansOfSubreaperAreReaped(t *testing.T) {
 	}
 	if n := r.Orphans(); n < 5 {
 		t.Errorf("orphans reaped = %d, want 5", n)
+	}
+}
+
+// A relative PATH entry, and an empty one (which means "."), name
+// directories below the program's working directory, where the process
+// runs, not below tend's.
+func TestRelativePathEntriesAreFoundInTheProgramsDirectory(t *testing.T) {
+	r := startReaper(t)
+	for _, path := range []string{"bin", "/nonexistent:bin", "/nonexistent:", ""} {
+		t.Run(path, func(t *testing.T) {
+			dir := t.TempDir()
+			sub := dir
+			if strings.Contains(path, "bin") {
+				sub = filepath.Join(dir, "bin")
+			}
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			script := "#!/bin/sh\npwd > ran\n"
+			if err := os.WriteFile(filepath.Join(sub, "tend-test-tool"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// PATH= set but empty is one empty entry, which is ".".
+			p, err := r.Start(Spec{Argv: []string{"tend-test-tool"}, Env: []string{"PATH=" + path}, Dir: dir})
+			if err != nil {
+				t.Fatalf("PATH=%q in %s: %v", path, dir, err)
+			}
+			waitDone(t, p)
+			if p.ExitCode() != 0 {
+				t.Fatalf("exit code %d", p.ExitCode())
+			}
+			if got, _ := os.ReadFile(filepath.Join(dir, "ran")); strings.TrimSpace(string(got)) != dir {
+				t.Errorf("ran in %q, want %q", got, dir)
+			}
+		})
 	}
 }
