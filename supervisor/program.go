@@ -27,9 +27,9 @@ const probeInterval = 200 * time.Millisecond
 // process in uninterruptible sleep can take a moment).
 const killWait = 2 * time.Second
 
-// program runs one configured program: one goroutine (run) owns its
-// process and walks the state machine; other goroutines talk to it through
-// ctl and read its state under mu.
+// program runs one configured program. One goroutine (run) owns its
+// process and walks the life cycle of machine.go; other goroutines talk
+// to it through ctl and read its state under mu.
 type program struct {
 	cfg  config.Program
 	main bool
@@ -44,14 +44,16 @@ type program struct {
 	// terminal is set when the main program runs on tend's terminal.
 	terminal bool
 
+	// Written only by run, always under mu; read by others under mu.
 	mu       sync.Mutex
 	state    State
+	since    time.Time // when state was entered
+	reason   string
 	proc     *reaper.Process
 	ready    bool
 	restarts int
-	failures int // quick failures in a row
+	failures int // failed starts in a row: quick exits and spawn errors
 	lastExit *Exit
-	reason   string
 
 	launched     chan struct{} // closed after the first start attempt
 	firstUp      chan struct{} // closed the first time the program is ready
@@ -68,15 +70,41 @@ type program struct {
 	onceTurn sync.Once
 	after    <-chan struct{}
 
-	// starting is a start or restart request, answered once the new
-	// process has been started (or could not be), so that `tend restart`
-	// returns with the new process in place. Only the run loop uses it.
-	starting *control
+	// Only run uses the fields below. Each channel is nil unless the
+	// current state waits for it.
+	starts      []control       // start and restart requests, answered once the process started (or cannot)
+	stops       []control       // stop requests, answered once the process is gone
+	deps        <-chan struct{} // WAITING: a dependency not ready yet
+	exited      <-chan struct{} // STARTING, RUNNING, STOPPING: the process's end
+	probeOK     <-chan struct{} // STARTING, RUNNING: the readiness probe passed
+	cancelProbe context.CancelFunc
+	timer       *time.Timer
+	timerC      <-chan time.Time // STARTING, BACKOFF, STOPPING: the state's deadline
+	timerEvent  eventKind        // what timerC means
+	retryWait   time.Duration    // BACKOFF: the wait before the retry
+	force       <-chan struct{}  // STOPPING: a second TERM kills at once
+	stop        stopProgress     // STOPPING: how far the stop has gone
 }
+
+// stopProgress is how far a STOPPING program's stop has gone.
+type stopProgress struct {
+	began    time.Time
+	by       time.Time     // when the wait after the stop signal ends
+	dumpLead time.Duration // the part of the wait kept for a thread dump
+	stage    stopStage
+}
+
+type stopStage int
+
+const (
+	stopSignalled stopStage = iota // the stop signal was sent
+	stopDumping                    // QUIT was sent for a thread dump
+	stopKilled                     // SIGKILL was sent
+)
 
 // control is a request to a program's run loop.
 type control struct {
-	op string // "start", "stop" or "restart"
+	kind eventKind // evStart, evStop or evRestart
 	// force, when cancelled, turns a stop into an immediate kill.
 	force context.Context
 	// deadline is when a stopping process is killed.
@@ -97,6 +125,7 @@ func newProgram(sup *Supervisor, cfg config.Program, main bool) (*program, error
 		sup:      sup,
 		log:      sup.log.With(zap.String("program", cfg.Name)),
 		state:    Stopped,
+		since:    time.Now(),
 		launched: make(chan struct{}),
 		firstUp:  make(chan struct{}),
 		turn:     make(chan struct{}),
@@ -141,11 +170,346 @@ func (p *program) closePipes() {
 	}
 }
 
-func (p *program) setState(s State, reason string) {
-	p.mu.Lock()
-	p.state, p.reason = s, reason
-	p.mu.Unlock()
+// run is the program's life: wait for the next event, apply it, and do
+// what the new state does, until ctx is done.
+func (p *program) run(ctx context.Context) {
+	defer p.shutdown()
+	if p.after != nil {
+		select {
+		case <-p.after:
+		case <-ctx.Done():
+			return
+		}
+	}
+	ev := event{kind: evStart}
+	if !p.cfg.AutoStart {
+		p.markLaunched()
+		ev = event{}
+	}
+	for {
+		for ev.kind != evNone {
+			ev = p.apply(ev)
+		}
+		p.answer()
+		var ok bool
+		if ev, ok = p.next(ctx); !ok {
+			return
+		}
+	}
 }
+
+// next waits for the next event; ok is false once ctx is done.
+func (p *program) next(ctx context.Context) (ev event, ok bool) {
+	for {
+		select {
+		case <-ctx.Done():
+			return event{}, false
+		case c := <-p.ctl:
+			return event{kind: c.kind, ctl: &c}, true
+		case <-p.deps:
+			// One dependency is ready; the event is when all are.
+			if pending := p.sup.pendingDependencies(p); len(pending) > 0 {
+				p.deps = pending[0]
+				continue
+			}
+			p.deps = nil
+			return event{kind: evDepsReady}, true
+		case <-p.exited:
+			if p.state == Starting && p.proc.Ended().Sub(p.proc.Started) >= p.cfg.StartPeriod {
+				// It ran startsecs: that comes first, even when the exit
+				// won the race with the timer; the exit is next.
+				return event{kind: evStartSecs}, true
+			}
+			p.exited = nil
+			return event{kind: evExited, exit: p.reaped()}, true
+		case <-p.timerC:
+			p.timerC = nil
+			return event{kind: p.timerEvent}, true
+		case <-p.probeOK:
+			p.probeOK = nil
+			return event{kind: evProbePassed}, true
+		case <-p.force:
+			p.force = nil
+			return event{kind: evForce}, true
+		}
+	}
+}
+
+// leave drops what the state left behind waited for. Each state arms its
+// own timer; the probe runs from the start until the process is stopped
+// or gone.
+func (p *program) leave(from, to State) {
+	p.disarm()
+	switch from {
+	case Waiting:
+		p.deps = nil
+	case Starting, Running:
+		if to != Running {
+			p.stopProbe()
+		}
+	case Stopping:
+		p.force = nil
+		// A process that survived SIGKILL is given up on; should it be
+		// reaped after all, that is no event any more.
+		p.exited = nil
+	}
+}
+
+// answer replies to the requests that can be answered in the state the
+// program has settled in.
+func (p *program) answer() {
+	if p.state == Stopping {
+		return
+	}
+	p.answerStops(nil)
+	switch p.state {
+	case Waiting:
+		// Accepted: it starts once its dependencies are ready.
+		p.answerStarts(nil)
+	case Stopped, Exited, Fatal:
+		p.answerStarts(fmt.Errorf("%s not started: %s", p.cfg.Name, p.reason))
+	}
+}
+
+func (p *program) answerStarts(err error) {
+	for _, c := range p.starts {
+		c.reply(err)
+	}
+	p.starts = nil
+}
+
+func (p *program) answerStops(err error) {
+	for _, c := range p.stops {
+		c.reply(err)
+	}
+	p.stops = nil
+}
+
+// shutdown ends the program with tend: requests still open are answered
+// and a process still running is killed.
+func (p *program) shutdown() {
+	p.disarm()
+	p.stopProbe()
+	p.answerStarts(errors.New("tend is stopping"))
+	p.answerStops(nil)
+	if p.exited != nil {
+		p.proc.SignalGroup(syscall.SIGKILL)
+		select {
+		case <-p.proc.Done():
+		case <-time.After(killWait):
+			p.log.Error("process survived SIGKILL", zap.Int("pid", p.proc.Pid))
+		}
+	}
+}
+
+// arm makes the timer deliver kind after d.
+func (p *program) arm(d time.Duration, kind eventKind) {
+	if p.timer == nil {
+		p.timer = time.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+	p.timerC, p.timerEvent = p.timer.C, kind
+}
+
+func (p *program) disarm() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.timerC = nil
+}
+
+// State actions (entry in machine.go).
+
+// rest enters STOPPED, EXITED or FATAL: the program no longer runs and
+// will not start by itself. An EXITED or FATAL program is reported to the
+// supervisor, which decides what it means for the container.
+func (p *program) rest(ev event) event {
+	p.markLaunched()
+	switch p.state {
+	case Stopped:
+		switch ev.kind {
+		case evExited:
+			p.log.Info("stopped", zap.Duration("took", time.Since(p.stop.began)))
+		case evStopTimeout:
+			p.log.Error("process survived SIGKILL", zap.Int("pid", p.proc.Pid))
+		}
+	case Exited:
+		p.sup.report(ending{prog: p, exit: p.lastExit, reason: p.reason})
+	case Fatal:
+		p.log.Warn("fatal", zap.String("reason", p.reason))
+		p.sup.report(ending{prog: p, fatal: true, exit: p.lastExit, reason: p.reason})
+	}
+	return event{}
+}
+
+// awaitDependencies enters WAITING: the program starts once each of its
+// dependencies has been ready (and, for the main program, the side
+// programs have been started).
+func (p *program) awaitDependencies(event) event {
+	pending := p.sup.pendingDependencies(p)
+	if len(pending) == 0 {
+		return event{kind: evDepsReady}
+	}
+	p.deps = pending[0]
+	// The next program's turn need not wait with it.
+	p.passTurn()
+	p.log.Info("waiting", zap.String("for", p.reason))
+	return event{}
+}
+
+// spawn enters STARTING: it starts the process and answers the start
+// requests with the outcome.
+func (p *program) spawn(event) event {
+	proc, err := p.startProcess()
+	p.markLaunched()
+	if err != nil {
+		p.answerStarts(err)
+		p.log.Error("cannot start", zap.Error(err))
+		// As a shell reports it: 126 for a file that cannot be executed,
+		// 127 for a command that is not there.
+		code := 127
+		if errors.Is(err, fs.ErrPermission) {
+			code = 126
+		}
+		ex := &Exit{Code: code, At: time.Now()}
+		p.recordExit(ex)
+		return event{kind: evSpawnFailed, exit: ex, err: err}
+	}
+	p.mu.Lock()
+	p.proc = proc
+	p.mu.Unlock()
+	p.exited = proc.Done()
+	// Answered with the new process in place: `tend restart` then
+	// `tend status` shows its PID.
+	p.answerStarts(nil)
+	return event{kind: evSpawned}
+}
+
+// becomeRunning enters RUNNING: without a probe, having run startsecs is
+// what makes the program ready.
+func (p *program) becomeRunning(event) event {
+	if p.cfg.Ready.Kind == config.ProbeNone {
+		p.setReady(true)
+	}
+	return event{}
+}
+
+// retryLater enters BACKOFF: the next start comes after the wait.
+func (p *program) retryLater(event) event {
+	p.arm(p.retryWait, evBackoffElapsed)
+	p.log.Info("backoff", zap.Duration("wait", p.retryWait), zap.Int("failures", p.failures))
+	return event{}
+}
+
+// beginStop enters STOPPING: the stop signal, then a wait bounded by
+// stopwaitsecs and the request's deadline.
+func (p *program) beginStop(ev event) event {
+	c := ev.ctl
+	wait := p.cfg.StopWait
+	if left := time.Until(c.deadline); left < wait {
+		wait = max(left, 0)
+	}
+	p.stop = stopProgress{began: time.Now()}
+	if p.main && p.sup.cfg.Stop.DumpOnTimeout {
+		// Keep the last part of the wait for the JVM to print its
+		// thread dump between the QUIT and the kill.
+		p.stop.dumpLead = min(time.Second, wait/4)
+	}
+	if err := p.sendStop(p.cfg.StopSignal); err != nil {
+		p.log.Warn("stop signal failed", zap.Error(err))
+	}
+	p.log.Info("stop signal sent", zap.String("signal", config.SignalName(p.cfg.StopSignal)), zap.Duration("wait", wait))
+	p.stop.by = time.Now().Add(wait - p.stop.dumpLead)
+	p.arm(wait-p.stop.dumpLead, evStopTimeout)
+	if c.force != nil {
+		p.force = c.force.Done()
+	}
+	return event{}
+}
+
+// sendStop sends sig as a stop: to the process, or with stopasgroup to
+// its whole group.
+func (p *program) sendStop(sig syscall.Signal) error {
+	if p.cfg.StopAsGroup {
+		return p.proc.SignalGroup(sig)
+	}
+	return p.proc.Signal(sig)
+}
+
+// Row actions (do in machine.go).
+
+// watchStart follows a new process: the readiness probe, and startsecs.
+func (p *program) watchStart(event) event {
+	p.log.Info("started", zap.Int("pid", p.proc.Pid), zap.Strings("command", p.cfg.Command))
+	p.probeOK = p.probe()
+	if p.cfg.StartPeriod <= 0 {
+		return event{kind: evStartSecs}
+	}
+	p.arm(p.cfg.StartPeriod, evStartSecs)
+	return event{}
+}
+
+func (p *program) markReady(event) event {
+	p.setReady(true)
+	return event{}
+}
+
+// refuseStart answers a start request for a program that runs.
+func (p *program) refuseStart(event) event {
+	last := len(p.starts) - 1
+	p.starts[last].reply(fmt.Errorf("%s is already running", p.cfg.Name))
+	p.starts = p.starts[:last]
+	return event{}
+}
+
+// escalate follows a stop that timed out: QUIT for a thread dump when
+// asked (once), then SIGKILL.
+func (p *program) escalate(event) event {
+	if p.stop.stage == stopSignalled && p.stop.dumpLead > 0 {
+		p.stop.stage = stopDumping
+		p.log.Warn("stop timed out; sending QUIT for a thread dump", zap.Duration("before_kill", p.stop.dumpLead))
+		p.proc.Signal(syscall.SIGQUIT)
+		p.arm(p.stop.dumpLead, evStopTimeout)
+		return event{}
+	}
+	return p.kill(event{})
+}
+
+// kill sends SIGKILL (to the group with killasgroup) and waits killWait
+// for the process to go.
+func (p *program) kill(event) event {
+	if p.stop.stage == stopKilled {
+		return event{}
+	}
+	p.stop.stage = stopKilled
+	p.force = nil
+	p.log.Warn("killing", zap.Duration("after", time.Since(p.stop.began)), zap.Bool("group", p.cfg.KillAsGroup))
+	if p.cfg.KillAsGroup {
+		p.proc.SignalGroup(syscall.SIGKILL)
+	} else {
+		p.proc.Signal(syscall.SIGKILL)
+	}
+	p.arm(killWait, evStopTimeout)
+	return event{}
+}
+
+// joinStop takes a stop request while a stop is under way: it may bring
+// the kill forward (the stop sequence's deadline) and can be forced.
+func (p *program) joinStop(ev event) event {
+	c := ev.ctl
+	if c.force != nil && p.force == nil && p.stop.stage != stopKilled {
+		p.force = c.force.Done()
+	}
+	if p.stop.stage == stopSignalled && c.deadline.Before(p.stop.by) {
+		d := max(time.Until(c.deadline)-p.stop.dumpLead, 0)
+		p.stop.by = time.Now().Add(d)
+		p.arm(d, evStopTimeout)
+	}
+	return event{}
+}
+
+// Helpers.
 
 func (p *program) markLaunched() {
 	p.onceLaunched.Do(func() { close(p.launched) })
@@ -164,258 +528,18 @@ func (p *program) setReady(ready bool) {
 	}
 }
 
-// run is the program's state machine. It returns when ctx is done.
-func (p *program) run(ctx context.Context) {
-	defer p.answerStart(errors.New("tend is stopping"))
-	if p.after != nil {
-		select {
-		case <-p.after:
-		case <-ctx.Done():
-			return
-		}
-	}
-	want := p.cfg.AutoStart
-	for {
-		if !want {
-			p.markLaunched()
-			c, ok := p.await(ctx, nil)
-			if !ok {
-				return
-			}
-			if c.op == "stop" {
-				c.reply(nil)
-				continue
-			}
-			want = true
-			p.answerLater(*c)
-		}
-		deps := p.sup.dependenciesReady(ctx, p)
-		select {
-		case <-deps:
-		default:
-			// Waiting for its dependencies: the next program's turn,
-			// and a start request need not wait with it.
-			p.passTurn()
-			p.answerStart(nil)
-		}
-		if c, ok := p.await(ctx, deps); !ok {
-			return
-		} else if c != nil {
-			p.answerStart(nil)
-			want = c.op != "stop"
-			c.reply(nil)
-			continue
-		}
-		if p.sup.stopping.Load() {
-			p.markLaunched()
-			p.answerStart(errors.New("stop under way"))
-			want = false
-			continue
-		}
-		next, ok := p.runOnce(ctx)
-		if !ok {
-			return
-		}
-		want = next
-	}
-}
-
-// answerLater keeps a start or restart request to answer after the start.
-func (p *program) answerLater(c control) {
-	p.answerStart(nil)
-	p.starting = &c
-}
-
-// answerStart answers the pending start or restart request, if any.
-func (p *program) answerStart(err error) {
-	if p.starting != nil {
-		p.starting.reply(err)
-		p.starting = nil
-	}
-}
-
-// await blocks until ready is closed (nil: never) or a control request
-// arrives; ok is false when ctx is done.
-func (p *program) await(ctx context.Context, ready <-chan struct{}) (*control, bool) {
-	select {
-	case <-ctx.Done():
-		return nil, false
-	case <-ready:
-		return nil, true
-	case c := <-p.ctl:
-		return &c, true
-	}
-}
-
-// runOnce starts the program and follows it until it ends for good or is
-// stopped; it returns whether the program should be started again at once.
-func (p *program) runOnce(ctx context.Context) (again bool, ok bool) {
-	proc, err := p.spawn()
-	p.markLaunched()
-	p.answerStart(err)
-	if err != nil {
-		p.log.Error("cannot start", zap.Error(err))
-		// As a shell reports it: 126 for a file that cannot be executed,
-		// 127 for a command that is not there.
-		code := 127
-		if errors.Is(err, fs.ErrPermission) {
-			code = 126
-		}
-		return p.afterExit(ctx, nil, &Exit{Code: code, At: time.Now()}, true, err.Error())
-	}
-	p.log.Info("started", zap.Int("pid", proc.Pid), zap.Strings("command", p.cfg.Command))
-
-	probeCtx, cancelProbe := context.WithCancel(ctx)
-	defer cancelProbe()
-	probeOK := p.probe(probeCtx)
-	started := time.NewTimer(p.cfg.StartPeriod)
-	defer started.Stop()
-	for {
-		select {
-		case <-proc.Done():
-			cancelProbe()
-			ex := exitOf(proc)
-			return p.afterExit(ctx, proc, ex, ex.Ran < p.cfg.StartPeriod, "")
-		case <-started.C:
-			p.mu.Lock()
-			p.state, p.failures = Running, 0
-			p.mu.Unlock()
-			if p.cfg.Ready.Kind == config.ProbeNone {
-				p.setReady(true)
-			}
-		case <-probeOK:
-			probeOK = nil
-			p.setReady(true)
-		case c := <-p.ctl:
-			switch c.op {
-			case "start":
-				c.reply(fmt.Errorf("%s is already running", p.cfg.Name))
-			case "stop", "restart":
-				cancelProbe()
-				p.terminate(c.force, proc, c.deadline)
-				ex := exitOf(proc)
-				p.recordExit(ex)
-				if c.op == "stop" {
-					p.setState(Stopped, "stopped")
-					c.reply(nil)
-					return false, true
-				}
-				p.mu.Lock()
-				p.restarts++
-				p.mu.Unlock()
-				p.answerLater(c)
-				return true, true
-			}
-		case <-ctx.Done():
-			proc.SignalGroup(syscall.SIGKILL)
-			<-proc.Done()
-			return false, false
-		}
-	}
-}
-
-// afterExit records an exit that nobody asked for and decides what comes
-// next: a restart after a backoff, EXITED, or FATAL. proc is nil when the
-// program could not be started at all.
-func (p *program) afterExit(ctx context.Context, proc *reaper.Process, ex *Exit, quick bool, why string) (again bool, ok bool) {
+// reaped records the exit of the program's process.
+func (p *program) reaped() *Exit {
+	proc := p.proc
+	ex := exitOf(proc)
 	p.recordExit(ex)
 	p.log.Info("exited", zap.Int("code", ex.Code), zap.Duration("ran", ex.Ran))
-	if p.cfg.KillAsGroup && proc != nil {
+	if p.cfg.KillAsGroup {
 		// Members of the group that outlive their leader would otherwise
 		// run on unsupervised; the leader's exit ends the group.
 		proc.SignalGroup(syscall.SIGKILL)
 	}
-	noRetry := p.main && p.cfg.AutoRestart == config.RestartNever
-	if p.sup.stopping.Load() {
-		p.setState(Exited, "exited during the stop")
-		p.sup.notify(event{prog: p, kind: evExited, exit: ex})
-		return false, true
-	}
-	if quick && !noRetry {
-		p.mu.Lock()
-		p.failures++
-		failures := p.failures
-		p.mu.Unlock()
-		if failures > p.cfg.StartRetries {
-			reason := fmt.Sprintf("exited %d times within startsecs (%s); last exit code %d", failures, p.cfg.StartPeriod, ex.Code)
-			if why != "" {
-				reason += ": " + why
-			}
-			p.setState(Fatal, reason)
-			p.log.Warn("fatal", zap.String("reason", reason))
-			p.sup.notify(event{prog: p, kind: evFatal, exit: ex, reason: reason})
-			return false, true
-		}
-		return p.backoff(ctx, failures)
-	}
-	if !quick {
-		p.mu.Lock()
-		p.failures = 0
-		p.mu.Unlock()
-	}
-	if p.shouldRestart(ex.Code) {
-		return p.backoff(ctx, 1)
-	}
-	reason := fmt.Sprintf("exited with code %d", ex.Code)
-	if why != "" {
-		reason = why
-	}
-	p.setState(Exited, reason)
-	p.sup.notify(event{prog: p, kind: evExited, exit: ex})
-	return false, true
-}
-
-func (p *program) shouldRestart(code int) bool {
-	switch p.cfg.AutoRestart {
-	case config.RestartAlways:
-		return true
-	case config.RestartUnexpected:
-		return !p.expected(code)
-	}
-	return false
-}
-
-// expected reports whether code is one of the program's exitcodes.
-func (p *program) expected(code int) bool {
-	return slices.Contains(p.cfg.ExitCodes, code)
-}
-
-// backoff waits before a restart; a stop request during the wait wins.
-func (p *program) backoff(ctx context.Context, attempt int) (again bool, ok bool) {
-	d := backoff(attempt)
-	p.setState(Backoff, fmt.Sprintf("restarting in %s", d.Round(time.Millisecond)))
-	p.log.Info("backoff", zap.Duration("wait", d), zap.Int("attempt", attempt))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false, false
-		case <-t.C:
-			if p.sup.stopping.Load() {
-				p.setState(Exited, "not restarted: stop under way")
-				return false, true
-			}
-			p.mu.Lock()
-			p.restarts++
-			p.mu.Unlock()
-			return true, true
-		case c := <-p.ctl:
-			switch c.op {
-			case "stop":
-				p.setState(Stopped, "stopped")
-				c.reply(nil)
-				return false, true
-			default:
-				p.mu.Lock()
-				p.restarts++
-				p.failures = 0
-				p.mu.Unlock()
-				p.answerLater(c)
-				return true, true
-			}
-		}
-	}
+	return ex
 }
 
 func (p *program) recordExit(ex *Exit) {
@@ -433,8 +557,23 @@ func exitOf(proc *reaper.Process) *Exit {
 	return ex
 }
 
-// spawn starts the program's process.
-func (p *program) spawn() (*reaper.Process, error) {
+func (p *program) shouldRestart(code int) bool {
+	switch p.cfg.AutoRestart {
+	case config.RestartAlways:
+		return true
+	case config.RestartUnexpected:
+		return !p.expected(code)
+	}
+	return false
+}
+
+// expected reports whether code is one of the program's exitcodes.
+func (p *program) expected(code int) bool {
+	return slices.Contains(p.cfg.ExitCodes, code)
+}
+
+// startProcess starts the program's process through the reaper.
+func (p *program) startProcess() (*reaper.Process, error) {
 	spec := reaper.Spec{
 		Argv:   p.cfg.Command,
 		Env:    p.sup.environment(p.cfg),
@@ -449,22 +588,17 @@ func (p *program) spawn() (*reaper.Process, error) {
 	if c := p.cfg.Credential; c != nil {
 		spec.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: c.Groups}
 	}
-	proc, err := p.sup.reaper.Start(spec)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	p.proc, p.state, p.ready, p.reason = proc, Starting, false, ""
-	p.mu.Unlock()
-	return proc, nil
+	return p.sup.reaper.Start(spec)
 }
 
 // probe runs the readiness probe until it passes; the returned channel
 // is closed then. It is nil when the program has no probe.
-func (p *program) probe(ctx context.Context) <-chan struct{} {
+func (p *program) probe() <-chan struct{} {
 	if p.cfg.Ready.Kind == config.ProbeNone {
 		return nil
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancelProbe = cancel
 	ok := make(chan struct{})
 	go func() {
 		for {
@@ -484,69 +618,18 @@ func (p *program) probe(ctx context.Context) <-chan struct{} {
 	return ok
 }
 
-// terminate stops proc: its stop signal, a wait bounded by stopwaitsecs
-// and the deadline, then SIGKILL. When ctx is cancelled (a second TERM),
-// it kills at once.
-func (p *program) terminate(ctx context.Context, proc *reaper.Process, deadline time.Time) {
-	p.setState(Stopping, "")
-	begin := time.Now()
-	send := proc.Signal
-	if p.cfg.StopAsGroup {
-		send = proc.SignalGroup
+func (p *program) stopProbe() {
+	if p.cancelProbe != nil {
+		p.cancelProbe()
+		p.cancelProbe = nil
 	}
-	wait := p.cfg.StopWait
-	if left := time.Until(deadline); left < wait {
-		wait = max(left, 0)
-	}
-	var dumpLead time.Duration
-	if p.main && p.sup.cfg.Stop.DumpOnTimeout {
-		// Keep the last part of the wait for the JVM to print its
-		// thread dump between the QUIT and the kill.
-		dumpLead = min(time.Second, wait/4)
-	}
-	if err := send(p.cfg.StopSignal); err != nil {
-		p.log.Warn("stop signal failed", zap.Error(err))
-	}
-	p.log.Info("stop signal sent", zap.String("signal", config.SignalName(p.cfg.StopSignal)), zap.Duration("wait", wait))
-	timer := time.NewTimer(wait - dumpLead)
-	defer timer.Stop()
-	select {
-	case <-proc.Done():
-	case <-ctx.Done():
-	case <-timer.C:
-		if dumpLead > 0 {
-			p.log.Warn("stop timed out; sending QUIT for a thread dump", zap.Duration("before_kill", dumpLead))
-			proc.Signal(syscall.SIGQUIT)
-			select {
-			case <-proc.Done():
-			case <-ctx.Done():
-			case <-time.After(dumpLead):
-			}
-		}
-	}
-	if !proc.Exited() {
-		p.log.Warn("killing", zap.Duration("after", time.Since(begin)), zap.Bool("group", p.cfg.KillAsGroup))
-		if p.cfg.KillAsGroup {
-			proc.SignalGroup(syscall.SIGKILL)
-		} else {
-			proc.Signal(syscall.SIGKILL)
-		}
-		select {
-		case <-proc.Done():
-		case <-time.After(killWait):
-			p.log.Error("process survived SIGKILL", zap.Int("pid", proc.Pid))
-		}
-	}
-	if p.cfg.KillAsGroup {
-		proc.SignalGroup(syscall.SIGKILL)
-	}
-	p.log.Info("stopped", zap.Duration("took", time.Since(begin)))
+	p.probeOK = nil
 }
 
 // request sends a control request to the run loop and waits for the
 // reply, or until ctx ends.
-func (p *program) request(ctx context.Context, op string, force context.Context, deadline time.Time) error {
-	c := control{op: op, force: force, deadline: deadline, done: make(chan error, 1)}
+func (p *program) request(ctx context.Context, kind eventKind, force context.Context, deadline time.Time) error {
+	c := control{kind: kind, force: force, deadline: deadline, done: make(chan error, 1)}
 	select {
 	case p.ctl <- c:
 	case <-ctx.Done():
@@ -574,15 +657,16 @@ func (p *program) signal(sig syscall.Signal) error {
 // status returns a snapshot of the program.
 func (p *program) status() ProgramStatus {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	st := ProgramStatus{
-		Name: p.cfg.Name, Main: p.main, State: p.state, Ready: p.ready,
+		Name: p.cfg.Name, Main: p.main, State: p.state, Since: p.since, Ready: p.ready,
 		Restarts: p.restarts, LastExit: p.lastExit, Reason: p.reason,
 	}
-	if p.proc != nil && !p.proc.Exited() {
-		st.Pid = p.proc.Pid
-		st.Started = p.proc.Started
-		st.Uptime = time.Since(p.proc.Started).Seconds()
+	proc := p.proc
+	p.mu.Unlock()
+	if proc != nil && !proc.Exited() {
+		st.Pid = proc.Pid
+		st.Started = proc.Started
+		st.Uptime = time.Since(proc.Started).Seconds()
 	}
 	return st
 }

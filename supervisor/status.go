@@ -7,15 +7,17 @@ import (
 	"tend/resources"
 )
 
-// State is where a program is in its life, with supervisord's names.
+// State is where a program is in its life, with supervisord's names plus
+// WAITING. machine.go has the transitions between them.
 type State string
 
 // Program states.
 const (
 	Stopped  State = "STOPPED"  // not started yet, or stopped on request
+	Waiting  State = "WAITING"  // to start once its dependencies are ready
 	Starting State = "STARTING" // running for less than startsecs
 	Running  State = "RUNNING"  // has run startsecs
-	Backoff  State = "BACKOFF"  // waiting to retry after a quick failure
+	Backoff  State = "BACKOFF"  // waiting to retry after a failed start or an exit
 	Stopping State = "STOPPING" // stop signal sent, waiting for the exit
 	Exited   State = "EXITED"   // exited and will not be restarted
 	Fatal    State = "FATAL"    // failed startretries+1 times in a row
@@ -38,6 +40,7 @@ type ProgramStatus struct {
 	Name     string    `json:"name"`
 	Main     bool      `json:"main,omitempty"`
 	State    State     `json:"state"`
+	Since    time.Time `json:"since,omitzero"` // when the program entered its state
 	Ready    bool      `json:"ready"`
 	Pid      int       `json:"pid,omitempty"`
 	Started  time.Time `json:"started,omitzero"`
@@ -48,7 +51,8 @@ type ProgramStatus struct {
 	Usage *resources.Usage `json:"usage,omitempty"`
 	// Logs are the program's log counters: lines in, and what was dropped.
 	Logs *logship.ProgramStats `json:"logs,omitempty"`
-	// Reason says why the program is in its state (FATAL, EXITED, hold).
+	// Reason says why the program is in its state: what a WAITING program
+	// waits for, why it backs off, why it is EXITED or FATAL.
 	Reason string `json:"reason,omitempty"`
 	// LastLines are the program's last output lines (for a held main program).
 	LastLines []string `json:"last_lines,omitempty"`

@@ -99,7 +99,7 @@ func (s *Supervisor) phase(name string, step func()) {
 func (s *Supervisor) stopProgram(force context.Context, p *program, deadline time.Time) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(killWait))
 	defer cancel()
-	if err := p.request(ctx, "stop", force, deadline); err != nil {
+	if err := p.request(ctx, evStop, force, deadline); err != nil {
 		s.log.Warn("stop request not answered", zap.String("program", p.cfg.Name), zap.Error(err))
 	}
 }

@@ -77,8 +77,8 @@ type Supervisor struct {
 	byName   map[string]*program
 
 	stopping atomic.Bool
-	events   chan event
-	drains   chan struct{}
+	endings  chan ending
+	drains   chan string   // a stop asked for by command, with its cause
 	stopped  chan struct{} // closed when the stop sequence has finished
 
 	mu        sync.Mutex
@@ -86,17 +86,11 @@ type Supervisor struct {
 	fatalCode int // exit code forced by a critical program, 0 if none
 }
 
-// eventKind is what a program reports to the supervisor.
-type eventKind int
-
-const (
-	evExited eventKind = iota // ended and will not be restarted
-	evFatal                   // FATAL after too many quick failures
-)
-
-type event struct {
+// ending is what a program reports when it ends for good: EXITED, or
+// FATAL after too many failed starts.
+type ending struct {
 	prog   *program
-	kind   eventKind
+	fatal  bool
 	exit   *Exit
 	reason string
 }
@@ -112,8 +106,8 @@ func New(opts Options) (*Supervisor, error) {
 		drainer: opts.Drainer,
 		signals: opts.Signals,
 		byName:  map[string]*program{},
-		events:  make(chan event, 16),
-		drains:  make(chan struct{}, 1),
+		endings: make(chan ending, 16),
+		drains:  make(chan string, 1),
 		stopped: make(chan struct{}),
 	}
 	for i, pc := range s.cfg.Programs {
@@ -137,7 +131,8 @@ func New(opts Options) (*Supervisor, error) {
 	return s, nil
 }
 
-func (s *Supervisor) notify(ev event) { s.events <- ev }
+// report hands a program's ending to Run.
+func (s *Supervisor) report(e ending) { s.endings <- e }
 
 // Run starts the programs and supervises them until the stop sequence has
 // finished. It returns tend's exit code: the main program's, mapped by
@@ -152,7 +147,6 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	sigs, ignored := s.signals.forwarded, s.signals.ignored
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
 	var wg sync.WaitGroup
 	for _, p := range s.all {
 		wg.Add(1)
@@ -161,7 +155,10 @@ func (s *Supervisor) Run(ctx context.Context) int {
 			p.run(runCtx)
 		}()
 	}
-	defer wg.Wait()
+	defer func() {
+		cancelRun()
+		wg.Wait()
+	}()
 
 	var (
 		stopDone   chan int
@@ -206,10 +203,10 @@ func (s *Supervisor) Run(ctx context.Context) int {
 				s.forward(sig.(syscall.Signal))
 			}
 		case <-ignored:
-		case <-s.drains:
-			begin("drain requested")
-		case ev := <-s.events:
-			if cause, hold := s.onEvent(ev); cause != "" {
+		case cause := <-s.drains:
+			begin(cause)
+		case e := <-s.endings:
+			if cause, hold := s.onEnding(e); cause != "" {
 				begin(cause)
 			} else if hold && s.cfg.HoldFor > 0 {
 				holdTimer = time.After(s.cfg.HoldFor)
@@ -220,21 +217,20 @@ func (s *Supervisor) Run(ctx context.Context) int {
 			}
 		case codeResult = <-stopDone:
 			close(s.stopped)
-			cancelRun()
 			return codeResult
 		}
 	}
 }
 
-// onEvent decides what a program's exit means for the container: a cause
-// to stop it, or a hold.
-func (s *Supervisor) onEvent(ev event) (cause string, hold bool) {
+// onEnding decides what a program's end means for the container: a
+// cause to stop it, or a hold.
+func (s *Supervisor) onEnding(ev ending) (cause string, hold bool) {
 	if s.stopping.Load() {
 		return "", false
 	}
 	p := ev.prog
 	if p.main {
-		if ev.kind == evFatal {
+		if ev.fatal {
 			return p.cfg.Name + " is FATAL: " + ev.reason, false
 		}
 		if s.cfg.MainOnExit == config.MainHold {
@@ -247,7 +243,7 @@ func (s *Supervisor) onEvent(ev event) (cause string, hold bool) {
 	if !p.cfg.Critical {
 		return "", false
 	}
-	if ev.kind == evExited && p.expected(ev.exit.Code) {
+	if !ev.fatal && p.expected(ev.exit.Code) {
 		return "", false
 	}
 	code := ev.exit.Code
@@ -283,55 +279,31 @@ func (s *Supervisor) holding() bool {
 	return st.State == Exited || st.State == Fatal
 }
 
-// dependenciesReady returns a channel closed once p may start: each of
-// its dependencies has been ready once and, for the main program, every
-// side program that does not depend on it has been launched.
-func (s *Supervisor) dependenciesReady(ctx context.Context, p *program) <-chan struct{} {
-	var waits []<-chan struct{}
+// pendingDependencies returns what p still waits for before it may
+// start: each dependency that has not been ready yet and, for the main
+// program, each side program not started yet that does not depend on it.
+func (s *Supervisor) pendingDependencies(p *program) []<-chan struct{} {
+	var pending []<-chan struct{}
+	add := func(c <-chan struct{}) {
+		select {
+		case <-c:
+		default:
+			pending = append(pending, c)
+		}
+	}
 	for _, d := range p.cfg.DependsOn {
-		waits = append(waits, s.byName[d].firstUp)
+		add(s.byName[d].firstUp)
 	}
 	if p.main {
 		for _, side := range s.programs {
 			// A side program that waits for the main program (a
 			// registration agent) cannot start before it.
 			if !s.needsMain(side) {
-				waits = append(waits, side.launched)
+				add(side.launched)
 			}
 		}
 	}
-	// Only what has not happened yet is waited for, so that the channel
-	// is already closed when p may start at once.
-	pending := waits[:0]
-	for _, w := range waits {
-		select {
-		case <-w:
-		default:
-			pending = append(pending, w)
-		}
-	}
-	waits = pending
-	ready := make(chan struct{})
-	if len(waits) == 0 {
-		close(ready)
-		return ready
-	}
-	if len(p.cfg.DependsOn) > 0 {
-		p.setState(Stopped, "waiting for "+strings.Join(p.cfg.DependsOn, ", ")+" to be ready")
-	} else {
-		p.setState(Stopped, "waiting for the side programs to start")
-	}
-	go func() {
-		for _, w := range waits {
-			select {
-			case <-w:
-			case <-ctx.Done():
-				return
-			}
-		}
-		close(ready)
-	}()
-	return ready
+	return pending
 }
 
 // needsMain reports whether p depends on the main program, directly or
@@ -434,22 +406,24 @@ func (s *Supervisor) lookup(name string) (*program, error) {
 	return p, nil
 }
 
-// Start starts a stopped program.
+// Start starts a stopped program. It returns once the process has
+// started (or could not), or at once when it must first wait for its
+// dependencies.
 func (s *Supervisor) Start(ctx context.Context, name string) error {
-	return s.control(ctx, name, "start")
+	return s.control(ctx, name, evStart)
 }
 
 // StopProgram stops one program; it is not restarted until Start.
 func (s *Supervisor) StopProgram(ctx context.Context, name string) error {
-	return s.control(ctx, name, "stop")
+	return s.control(ctx, name, evStop)
 }
 
 // Restart stops and starts one program.
 func (s *Supervisor) Restart(ctx context.Context, name string) error {
-	return s.control(ctx, name, "restart")
+	return s.control(ctx, name, evRestart)
 }
 
-func (s *Supervisor) control(ctx context.Context, name, op string) error {
+func (s *Supervisor) control(ctx context.Context, name string, kind eventKind) error {
 	if s.stopping.Load() {
 		return errors.New("stop under way")
 	}
@@ -458,7 +432,7 @@ func (s *Supervisor) control(ctx context.Context, name, op string) error {
 		return err
 	}
 	deadline := time.Now().Add(p.cfg.StopWait)
-	return p.request(ctx, op, context.Background(), deadline)
+	return p.request(ctx, kind, context.Background(), deadline)
 }
 
 // Signal sends sig to one program.
@@ -473,9 +447,15 @@ func (s *Supervisor) Signal(name string, sig syscall.Signal) error {
 // Drain starts the stop sequence, as SIGTERM does; a later TERM does not
 // start a second one. The returned channel is closed when it has finished.
 func (s *Supervisor) Drain() <-chan struct{} {
+	s.requestStop("drain requested")
+	return s.stopped
+}
+
+// requestStop asks Run to begin the stop sequence; a request already
+// waiting is enough.
+func (s *Supervisor) requestStop(cause string) {
 	select {
-	case s.drains <- struct{}{}:
+	case s.drains <- cause:
 	default:
 	}
-	return s.stopped
 }
