@@ -80,6 +80,7 @@ type Supervisor struct {
 	endings  chan ending
 	drains   chan string   // a stop asked for by command, with its cause
 	stopped  chan struct{} // closed when the stop sequence has finished
+	finished chan struct{} // closed when Run returns
 
 	mu        sync.Mutex
 	stopCause string
@@ -98,17 +99,18 @@ type ending struct {
 // New creates every program and its pipes. Nothing starts before Run.
 func New(opts Options) (*Supervisor, error) {
 	s := &Supervisor{
-		cfg:     opts.Config,
-		log:     opts.Logger,
-		logs:    opts.Logs,
-		reaper:  opts.Reaper,
-		env:     opts.Env,
-		drainer: opts.Drainer,
-		signals: opts.Signals,
-		byName:  map[string]*program{},
-		endings: make(chan ending, 16),
-		drains:  make(chan string, 1),
-		stopped: make(chan struct{}),
+		cfg:      opts.Config,
+		log:      opts.Logger,
+		logs:     opts.Logs,
+		reaper:   opts.Reaper,
+		env:      opts.Env,
+		drainer:  opts.Drainer,
+		signals:  opts.Signals,
+		byName:   map[string]*program{},
+		endings:  make(chan ending, 16),
+		drains:   make(chan string, 1),
+		stopped:  make(chan struct{}),
+		finished: make(chan struct{}),
 	}
 	for i, pc := range s.cfg.Programs {
 		p, err := newProgram(s, pc, false)
@@ -131,8 +133,15 @@ func New(opts Options) (*Supervisor, error) {
 	return s, nil
 }
 
-// report hands a program's ending to Run.
-func (s *Supervisor) report(e ending) { s.endings <- e }
+// report hands a program's ending to Run. Once Run has returned nobody
+// decides anything any more, and a program's goroutine must not wait for
+// a reader that is gone.
+func (s *Supervisor) report(e ending) {
+	select {
+	case s.endings <- e:
+	case <-s.finished:
+	}
+}
 
 // Run starts the programs and supervises them until the stop sequence has
 // finished. It returns tend's exit code: the main program's, mapped by
@@ -156,6 +165,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 		}()
 	}
 	defer func() {
+		close(s.finished)
 		cancelRun()
 		wg.Wait()
 	}()
@@ -168,6 +178,9 @@ func (s *Supervisor) Run(ctx context.Context) int {
 		// stopSignals counts TERM and INT: the first starts the stop (or,
 		// after `tend drain`, joins the one under way); the second forces it.
 		stopSignals int
+		// cancelled is ctx.Done() until it fired: a closed channel is
+		// ready on every pass and would spin this loop through the stop.
+		cancelled = ctx.Done()
 	)
 	begin := func(cause string) {
 		if stopDone != nil {
@@ -184,7 +197,8 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	}
 	for {
 		select {
-		case <-ctx.Done():
+		case <-cancelled:
+			cancelled = nil
 			begin("context cancelled")
 		case sig := <-sigs:
 			if stopSignal(sig) {
