@@ -32,6 +32,7 @@ import (
 //	                        exited or spawn failed [retries left] ─▶ BACKOFF
 //	                        exited or spawn failed [none left]  ─▶ FATAL
 //	                        exited or spawn failed [main, autorestart=false] ─▶ EXITED
+//	                        no resources (EMFILE, EAGAIN, ...)  ─▶ BACKOFF (never FATAL)
 //	RUNNING                 exited [autorestart says restart]   ─▶ BACKOFF
 //	                        exited [otherwise]                  ─▶ EXITED
 //	STARTING, RUNNING       exited [tend stops]                 ─▶ EXITED
@@ -62,6 +63,7 @@ const (
 	evDepsReady                // every dependency has been ready once
 	evSpawned                  // the process was started
 	evSpawnFailed              // the command is missing or cannot be executed
+	evNoResources              // the start failed for lack of descriptors, processes or memory
 	evStartSecs                // the process has run startsecs
 	evProbePassed              // the readiness probe passed
 	evExited                   // the process exited and was reaped
@@ -73,7 +75,7 @@ const (
 var eventNames = [...]string{
 	evNone: "none", evStart: "start requested", evRestart: "restart requested", evStop: "stop requested",
 	evDepsReady: "dependencies ready", evSpawned: "spawned", evSpawnFailed: "spawn failed",
-	evStartSecs: "startsecs passed", evProbePassed: "probe passed",
+	evNoResources: "no resources", evStartSecs: "startsecs passed", evProbePassed: "probe passed",
 	evExited: "exited", evStopTimeout: "stop timed out", evForce: "stop forced", evBackoffElapsed: "backoff elapsed",
 }
 
@@ -84,7 +86,7 @@ type event struct {
 	kind eventKind
 	ctl  *control // evStart, evRestart, evStop: the request to answer
 	exit *Exit    // evExited, evSpawnFailed: how it ended
-	err  error    // evSpawnFailed: why the start failed
+	err  error    // evSpawnFailed, evNoResources: why the start failed
 }
 
 // effect is what a transition counts.
@@ -93,7 +95,9 @@ type effect uint8
 const (
 	countRestart  effect = 1 << iota // a new start after an earlier one
 	countFailure                     // a failed start, towards startretries
+	countShortage                    // a start that failed for lack of resources
 	clearFailures                    // the program ran startsecs, or someone asked for a fresh start
+	clearShortage                    // a process was started
 )
 
 // transition is one row of the table: in one of the states from, event
@@ -134,7 +138,8 @@ var transitions = []transition{
 	{from: states(Waiting), on: evDepsReady, to: Starting},
 
 	// Starting: the entry action spawns the process.
-	{from: states(Starting), on: evSpawned, do: (*program).watchStart},
+	{from: states(Starting), on: evSpawned, count: clearShortage, do: (*program).watchStart},
+	{from: states(Starting), on: evNoResources, to: Backoff, count: countShortage},
 	{from: states(Starting), on: evSpawnFailed, when: runsOnce, to: Exited},
 	{from: states(Starting), on: evSpawnFailed, when: retriesLeft, to: Backoff, count: countFailure},
 	{from: states(Starting), on: evSpawnFailed, to: Fatal, count: countFailure},
@@ -248,12 +253,18 @@ func (p *program) apply(ev event) event {
 	if t.count&countFailure != 0 {
 		p.failures++
 	}
+	if t.count&countShortage != 0 {
+		p.shortages++
+	}
 	if t.count&clearFailures != 0 {
-		p.failures = 0
+		p.failures, p.shortages = 0, 0
+	}
+	if t.count&clearShortage != 0 {
+		p.shortages = 0
 	}
 	if to != from {
 		if to == Backoff {
-			p.retryWait = backoff(max(1, p.failures))
+			p.retryWait = backoff(max(1, p.failures+p.shortages))
 		}
 		p.state, p.since = to, time.Now()
 		p.reason = p.describe(from, to, ev)
@@ -310,6 +321,8 @@ func (p *program) describe(from, to State, ev event) string {
 	case Backoff:
 		wait := p.retryWait.Round(time.Millisecond)
 		switch ev.kind {
+		case evNoResources:
+			return fmt.Sprintf("cannot start for lack of resources (%v); retrying in %s", ev.err, wait)
 		case evSpawnFailed:
 			return fmt.Sprintf("failed start %d of %d: %v; retrying in %s", p.failures, p.cfg.StartRetries+1, ev.err, wait)
 		}

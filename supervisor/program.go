@@ -45,15 +45,16 @@ type program struct {
 	terminal bool
 
 	// Written only by run, always under mu; read by others under mu.
-	mu       sync.Mutex
-	state    State
-	since    time.Time // when state was entered
-	reason   string
-	proc     *reaper.Process
-	ready    bool
-	restarts int
-	failures int // failed starts in a row: quick exits and spawn errors
-	lastExit *Exit
+	mu        sync.Mutex
+	state     State
+	since     time.Time // when state was entered
+	reason    string
+	proc      *reaper.Process
+	ready     bool
+	restarts  int
+	failures  int // failed starts in a row: quick exits and spawn errors
+	shortages int // starts in a row that failed for lack of resources
+	lastExit  *Exit
 
 	launched     chan struct{} // closed after the first start attempt
 	firstUp      chan struct{} // closed the first time the program is ready
@@ -365,6 +366,9 @@ func (p *program) spawn(event) event {
 	p.markLaunched()
 	if err != nil {
 		p.answerStarts(err)
+		if lacksResources(err) {
+			return event{kind: evNoResources, err: err}
+		}
 		p.log.Error("cannot start", zap.Error(err))
 		// As a shell reports it: 126 for a file that cannot be executed,
 		// 127 for a command that is not there.
@@ -386,6 +390,18 @@ func (p *program) spawn(event) event {
 	return event{kind: evSpawned}
 }
 
+// lacksResources reports whether a start failed for lack of descriptors,
+// processes or memory: the command itself is fine and a later attempt
+// can succeed once the resources come back.
+func lacksResources(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EAGAIN, syscall.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // becomeRunning enters RUNNING: without a probe, having run startsecs is
 // what makes the program ready.
 func (p *program) becomeRunning(event) event {
@@ -396,8 +412,13 @@ func (p *program) becomeRunning(event) event {
 }
 
 // retryLater enters BACKOFF: the next start comes after the wait.
-func (p *program) retryLater(event) event {
+func (p *program) retryLater(ev event) event {
 	p.arm(p.retryWait, evBackoffElapsed)
+	if ev.kind == evNoResources {
+		p.log.Warn("cannot start for lack of resources; retrying", zap.Error(ev.err),
+			zap.Duration("retry_in", p.retryWait), zap.Int("attempt", p.shortages))
+		return event{}
+	}
 	p.log.Info("backoff", zap.Duration("wait", p.retryWait), zap.Int("failures", p.failures))
 	return event{}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -232,4 +233,23 @@ func TestWaitingForADependencyIsAState(t *testing.T) {
 	}
 	// Stopped, app no longer holds the main program back.
 	r.waitState("main", Running)
+}
+
+func TestLacksResourcesTellsResourceFailuresFromBadCommands(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("open /dev/null: %w", &fs.PathError{Op: "open", Path: "/dev/null", Err: syscall.EMFILE}), true},
+		{fmt.Errorf("start agent: %w", syscall.ENFILE), true},
+		{fmt.Errorf("start agent: %w", syscall.EAGAIN), true},
+		{fmt.Errorf("start agent: %w", syscall.ENOMEM), true},
+		{fmt.Errorf("agent: %w", fs.ErrNotExist), false},
+		{fmt.Errorf("agent: not an executable file: %w", fs.ErrPermission), false},
+		{fmt.Errorf("start agent: %w", syscall.ENOENT), false},
+	} {
+		if got := lacksResources(tc.err); got != tc.want {
+			t.Errorf("lacksResources(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
 }

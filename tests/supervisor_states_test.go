@@ -4,14 +4,100 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Program states as `tend status` shows them, and the control commands
 // on the main program, through the real binary.
+
+// A side program whose restart fails because tend has run out of file
+// descriptors is retried with backoff, with a warning saying why, and
+// runs again once descriptors are back; a lack of resources never makes
+// it FATAL, even with startretries = 1.
+func TestStartFailingForLackOfDescriptorsIsRetriedUntilItRuns(t *testing.T) {
+	t.Parallel()
+	events := filepath.Join(t.TempDir(), "events")
+	conf := writeConfD(t, map[string]string{
+		"agent.conf": fmt.Sprintf("[program:agent]\ncommand = sideprog -name agent -log %s\nstartretries = 1\n", events),
+	})
+	p := startTend(t, tendOptions{
+		Args: []string{"--", "sideprog", "-name", "main", "-log", events},
+		Env:  []string{conf, "TEND_EVENT_FORMAT=json"},
+	})
+	before := waitStatus(t, p, 15*time.Second, "agent running", func(st statusDoc) bool {
+		return st.program(t, "agent").State == "RUNNING"
+	}).program(t, "agent")
+
+	// No descriptor above 2 can be opened in tend any more: neither
+	// /dev/null for the program's stdin nor the pipe fork uses.
+	var saved unix.Rlimit
+	if err := unix.Prlimit(p.PID(), unix.RLIMIT_NOFILE, nil, &saved); err != nil {
+		t.Fatal(err)
+	}
+	exhausted := unix.Rlimit{Cur: 3, Max: saved.Max}
+	if err := unix.Prlimit(p.PID(), unix.RLIMIT_NOFILE, &exhausted, nil); err != nil {
+		t.Fatalf("prlimit --nofile=3 on tend: %v", err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := unix.Prlimit(p.PID(), unix.RLIMIT_NOFILE, &saved, nil); err != nil {
+				t.Errorf("restore tend's RLIMIT_NOFILE: %v", err)
+			}
+		}
+	}
+	defer restore()
+	if err := syscall.Kill(before.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	shortage := func(e tendEvent) bool {
+		return e.str("program") == "agent" && strings.Contains(e.str("event"), "lack of resources")
+	}
+	fatal := func(e tendEvent) bool { return e.str("program") == "agent" && e.str("event") == "fatal" }
+	var warned []tendEvent
+	waitFor(t, 20*time.Second, "three retries of agent, or agent FATAL", func() bool {
+		evs := tendEvents(p.Stderr())
+		warned = nil
+		for _, e := range evs {
+			if shortage(e) {
+				warned = append(warned, e)
+			}
+		}
+		return len(warned) >= 3 || slices.ContainsFunc(evs, fatal) || p.Exited()
+	})
+	restore()
+	if slices.ContainsFunc(tendEvents(p.Stderr()), fatal) {
+		t.Fatalf("agent became FATAL for lack of descriptors\nstderr:\n%s", p.Stderr())
+	}
+	if len(warned) < 3 {
+		t.Fatalf("%d warnings about the lack of resources, want 3\nstderr:\n%s", len(warned), p.Stderr())
+	}
+	for _, e := range warned {
+		if e.str("level") != "warn" || !strings.Contains(e.str("error"), "too many open files") || e.str("retry_in") == "" {
+			t.Errorf("warning %v does not say what is missing and when it retries", e)
+		}
+	}
+
+	after := waitStatus(t, p, 20*time.Second, "agent running again", func(st statusDoc) bool {
+		a := st.program(t, "agent")
+		return a.State == "RUNNING" && a.Pid != before.Pid
+	}).program(t, "agent")
+	if after.Restarts < 4 {
+		t.Errorf("agent: %+v; want a restart for the kill and one per retry", after)
+	}
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(15 * time.Second); code != 0 {
+		t.Errorf("exit code %d\nstderr:\n%s", code, p.Stderr())
+	}
+}
 
 // A program waiting for its dependencies is WAITING, with what it waits
 // for and since when, and readiness fails until it runs.
