@@ -206,6 +206,42 @@ func TestFatalCriticalSideProgramEndsRun(t *testing.T) {
 	}
 }
 
+func TestRestartOfMainRestartsOnlyMain(t *testing.T) {
+	r := startRig(t, sleeper, "TEND_SVC_COMMAND=sleep 600", "TEND_SVC_STARTSECS=0.1", "TEND_MAIN_STARTSECS=0.1")
+	svc := r.waitState("svc", Running)
+	before := r.waitState("main", Running)
+	if err := r.sup.Restart(testCtx(t), "main"); err != nil {
+		t.Fatalf("restart main: %v", err)
+	}
+	after := r.waitState("main", Running)
+	if after.Pid == before.Pid || after.Restarts != 1 {
+		t.Errorf("main after restart: %+v (before: pid %d)", after, before.Pid)
+	}
+	if now := r.program("svc").status(); now.Pid != svc.Pid || now.State != Running {
+		t.Errorf("svc was touched by the restart of main: %+v, was pid %d", now, svc.Pid)
+	}
+	select {
+	case <-r.done:
+		t.Fatalf("Run returned %d after a restart of main", r.code)
+	default:
+	}
+}
+
+func TestStopOfMainRunsTheStopSequence(t *testing.T) {
+	r := startRig(t, sleeper, "TEND_SVC_COMMAND=sleep 600", "TEND_SVC_STARTSECS=0.1", "TEND_MAIN_STARTSECS=0.1")
+	r.waitState("svc", Running)
+	r.waitState("main", Running)
+	if err := r.sup.StopProgram(testCtx(t), "main"); err != nil {
+		t.Fatalf("stop main: %v", err)
+	}
+	if code := r.wait(); code != 143 {
+		t.Errorf("Run returned %d, want the main program's 143 (sleep ended by TERM)", code)
+	}
+	if st := r.program("svc").status(); st.State != Stopped {
+		t.Errorf("svc after the stop sequence: %+v", st)
+	}
+}
+
 func TestWaitingForADependencyIsAState(t *testing.T) {
 	r := startRig(t, sleeper,
 		"TEND_DB_COMMAND=sleep 600", "TEND_DB_READY=exec:false", "TEND_DB_PRIORITY=1",
@@ -233,6 +269,23 @@ func TestWaitingForADependencyIsAState(t *testing.T) {
 	}
 	// Stopped, app no longer holds the main program back.
 	r.waitState("main", Running)
+}
+
+func TestStartOfAHeldMainProgramRunsItAgain(t *testing.T) {
+	starts := filepath.Join(t.TempDir(), "starts")
+	r := startRig(t, []string{"sh", "-c", fmt.Sprintf("echo start >> %s; exit 3", starts)}, "TEND_MAIN_ON_EXIT=hold")
+	r.waitFor("main", "to be held", func(ProgramStatus) bool { return r.sup.holding() })
+	if err := r.sup.Start(testCtx(t), "main"); err != nil {
+		t.Fatalf("start main: %v", err)
+	}
+	r.waitFor("main", "to have run again and be held", func(st ProgramStatus) bool {
+		return lines(t, starts) == 2 && st.State == Exited
+	})
+	select {
+	case <-r.done:
+		t.Fatalf("Run returned %d while the main program was held", r.code)
+	default:
+	}
 }
 
 func TestLacksResourcesTellsResourceFailuresFromBadCommands(t *testing.T) {

@@ -427,12 +427,19 @@ func (s *Supervisor) Start(ctx context.Context, name string) error {
 	return s.control(ctx, name, evStart)
 }
 
-// StopProgram stops one program; it is not restarted until Start.
+// StopProgram stops one side program; it is not restarted until Start.
+// Stopping the main program stops the container, as its exit would: it
+// begins the stop sequence (as Drain does) and returns; tend then exits
+// with the main program's exit code.
 func (s *Supervisor) StopProgram(ctx context.Context, name string) error {
+	if p, err := s.lookup(name); err == nil && p.main && !s.stopping.Load() {
+		s.requestStop("tend stop " + name)
+		return nil
+	}
 	return s.control(ctx, name, evStop)
 }
 
-// Restart stops and starts one program.
+// Restart stops and starts one program; for the main program, only it.
 func (s *Supervisor) Restart(ctx context.Context, name string) error {
 	return s.control(ctx, name, evRestart)
 }

@@ -99,6 +99,74 @@ func TestStartFailingForLackOfDescriptorsIsRetriedUntilItRuns(t *testing.T) {
 	}
 }
 
+// `tend stop main` is the stop sequence: the main program and then the
+// side programs get their stop signal, and tend exits with the main
+// program's exit code.
+func TestStopMainStopsTheContainerWithTheMainProgramsCode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	events, signals, ready := filepath.Join(dir, "events"), filepath.Join(dir, "signals"), filepath.Join(dir, "ready")
+	conf := writeConfD(t, map[string]string{
+		"agent.conf": fmt.Sprintf("[program:agent]\ncommand = sideprog -name agent -log %s\n", events),
+	})
+	p := startTend(t, tendOptions{
+		Args: []string{"--", "sigrecorder", "-out", signals, "-ready", ready, "-exit-on", "TERM", "-exit-code", "7"},
+		Env:  []string{conf},
+	})
+	waitForFile(t, 15*time.Second, ready)
+	waitStatus(t, p, 15*time.Second, "agent running", func(st statusDoc) bool { return st.program(t, "agent").State == "RUNNING" })
+
+	mustCtl(t, p, "stop", "main")
+	if code := p.Wait(15 * time.Second); code != 7 {
+		t.Errorf("exit code %d, want the main program's 7\nstderr:\n%s", code, p.Stderr())
+	}
+	if got, _ := os.ReadFile(signals); strings.TrimSpace(string(got)) != "TERM" {
+		t.Errorf("the main program received %q, want TERM", got)
+	}
+	if len(find(readEvents(t, events), "agent", "signal TERM")) != 1 {
+		t.Errorf("agent was not stopped: %v", readEvents(t, events))
+	}
+}
+
+// `tend restart main` restarts the main program and nothing else: the
+// side programs keep running and tend stays up.
+func TestRestartMainRestartsOnlyTheMainProgram(t *testing.T) {
+	t.Parallel()
+	events := filepath.Join(t.TempDir(), "events")
+	conf := writeConfD(t, map[string]string{
+		"agent.conf": fmt.Sprintf("[program:agent]\ncommand = sideprog -name agent -log %s\n", events),
+	})
+	p := startTend(t, tendOptions{
+		Args: []string{"--", "sideprog", "-name", "main", "-log", events},
+		Env:  []string{conf},
+	})
+	before := waitStatus(t, p, 15*time.Second, "main and agent running", func(st statusDoc) bool {
+		return st.program(t, "main").State == "RUNNING" && st.program(t, "agent").State == "RUNNING"
+	})
+	mustCtl(t, p, "restart", "main")
+	after := status(t, p)
+	m, a := after.program(t, "main"), after.program(t, "agent")
+	if m.Pid == 0 || m.Pid == before.program(t, "main").Pid || m.Restarts != 1 {
+		t.Errorf("main after restart: %+v (before: pid %d)", m, before.program(t, "main").Pid)
+	}
+	if a.Pid != before.program(t, "agent").Pid || a.State != "RUNNING" || a.Restarts != 0 {
+		t.Errorf("agent was touched by the restart of main: %+v", a)
+	}
+	evs := waitEvents(t, p, events, 10*time.Second, "main to start again", func(evs []progEvent) bool {
+		return len(find(evs, "main", "start")) == 2
+	})
+	if len(find(evs, "main", "signal TERM")) != 1 || len(find(evs, "agent", "signal TERM")) != 0 {
+		t.Errorf("events: %v", evs)
+	}
+	if p.Exited() {
+		t.Fatalf("tend exited (code %d) after a restart of main", p.Wait(0))
+	}
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(15 * time.Second); code != 0 {
+		t.Errorf("exit code %d\nstderr:\n%s", code, p.Stderr())
+	}
+}
+
 // A program waiting for its dependencies is WAITING, with what it waits
 // for and since when, and readiness fails until it runs.
 func TestWaitingProgramShowsWhatItWaitsFor(t *testing.T) {
