@@ -10,6 +10,7 @@
 package reaper
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -285,6 +287,30 @@ func (p *Process) Signal(sig syscall.Signal) error {
 		return nil
 	}
 	return ignoreGone(syscall.Kill(p.Pid, sig))
+}
+
+// Suspended reports whether the process is stopped by a signal (SIGSTOP,
+// SIGTSTP, SIGTTIN, SIGTTOU) or by a tracer: state T or t in
+// /proc/PID/stat. It is false once the process has been reaped, so a
+// recycled PID is never read.
+func (p *Process) Suspended() bool {
+	p.reaper.mu.Lock()
+	defer p.reaper.mu.Unlock()
+	if p.Exited() {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(p.Pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so the
+	// state is the first field after the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	state := stat[i+2]
+	return state == 'T' || state == 't'
 }
 
 // SignalGroup sends sig to the process's whole group. Members of the group

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,5 +164,35 @@ func TestRelativePathEntriesAreFoundInTheProgramsDirectory(t *testing.T) {
 				t.Errorf("ran in %q, want %q", got, dir)
 			}
 		})
+	}
+}
+
+// Suspended follows the process through SIGSTOP and SIGCONT.
+func TestSuspendedFollowsStopAndCont(t *testing.T) {
+	r := startReaper(t)
+	p, err := r.Start(Spec{Argv: []string{"sleep", "600"}, Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Signal(syscall.SIGKILL); waitDone(t, p) })
+	waitSuspended := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for p.Suspended() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("Suspended() stayed %v", !want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitSuspended(false)
+	p.Signal(syscall.SIGSTOP)
+	waitSuspended(true)
+	p.Signal(syscall.SIGCONT)
+	waitSuspended(false)
+	p.Signal(syscall.SIGKILL)
+	waitDone(t, p)
+	if p.Suspended() {
+		t.Error("a reaped process is Suspended")
 	}
 }

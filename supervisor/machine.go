@@ -36,7 +36,7 @@ import (
 //	RUNNING                 exited [autorestart says restart]   ─▶ BACKOFF
 //	                        exited [otherwise]                  ─▶ EXITED
 //	STARTING, RUNNING       exited [tend stops]                 ─▶ EXITED
-//	                        stop, restart                       ─▶ STOPPING (stop signal)
+//	                        stop, restart                       ─▶ STOPPING (stop signal; CONT if stopped by a signal)
 //	STOPPING                stop timed out                      ─▶ STOPPING (QUIT for a thread dump if asked, then SIGKILL)
 //	                        stop timed out [SIGKILL sent]       ─▶ STOPPED
 //	                        exited [restart asked]              ─▶ WAITING

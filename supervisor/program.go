@@ -440,6 +440,7 @@ func (p *program) beginStop(ev event) event {
 	if err := p.sendStop(p.cfg.StopSignal); err != nil {
 		p.log.Warn("stop signal failed", zap.Error(err))
 	}
+	p.resume()
 	p.log.Info("stop signal sent", zap.String("signal", config.SignalName(p.cfg.StopSignal)), zap.Duration("wait", wait))
 	p.stop.by = time.Now().Add(wait - p.stop.dumpLead)
 	p.arm(wait-p.stop.dumpLead, evStopTimeout)
@@ -456,6 +457,21 @@ func (p *program) sendStop(sig syscall.Signal) error {
 		return p.proc.SignalGroup(sig)
 	}
 	return p.proc.Signal(sig)
+}
+
+// resume continues a program that a signal stopped (SIGSTOP, SIGTSTP, a
+// debugger): it would keep its stop signal pending until the kill, so a
+// JVM could never run its shutdown hooks. CONT goes only to a stopped
+// program, so that a running one sees its stop signal and nothing else.
+func (p *program) resume() {
+	if !p.proc.Suspended() {
+		return
+	}
+	if err := p.sendStop(syscall.SIGCONT); err != nil {
+		p.log.Warn("cannot continue the stopped program", zap.Error(err))
+		return
+	}
+	p.log.Warn("program was stopped by a signal; sent CONT after its stop signal", zap.Int("pid", p.proc.Pid))
 }
 
 // Row actions (do in machine.go).
@@ -675,6 +691,9 @@ func (p *program) signal(sig syscall.Signal) error {
 	return proc.Signal(sig)
 }
 
+// suspendedReason is the reason shown for a process stopped by a signal.
+const suspendedReason = "process stopped by a signal (SIGSTOP, SIGTSTP, ...); not ready until it gets CONT"
+
 // status returns a snapshot of the program.
 func (p *program) status() ProgramStatus {
 	p.mu.Lock()
@@ -688,6 +707,13 @@ func (p *program) status() ProgramStatus {
 		st.Pid = proc.Pid
 		st.Started = proc.Started
 		st.Uptime = time.Since(proc.Started).Seconds()
+		// The state stays RUNNING (supervisord's STOPPED means not
+		// running, and a stopped process still holds its ports and
+		// memory), but it cannot serve: readiness fails.
+		if proc.Suspended() {
+			st.Ready = false
+			st.Reason = suspendedReason
+		}
 	}
 	return st
 }

@@ -242,6 +242,40 @@ func TestStopOfMainRunsTheStopSequence(t *testing.T) {
 	}
 }
 
+func TestSuspendedProgramIsNotReadyAndGetsContOnStop(t *testing.T) {
+	r := startRig(t, sleeper, "TEND_MAIN_STARTSECS=0.1", "TEND_MAIN_STOPWAITSECS=5")
+	st := r.waitFor("main", "to be ready", func(st ProgramStatus) bool { return st.Ready })
+	if !r.sup.Ready() {
+		t.Fatal("not ready with main running")
+	}
+	if err := syscall.Kill(st.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	st = r.waitFor("main", "to show it is stopped", func(st ProgramStatus) bool { return !st.Ready })
+	if st.State != Running || st.Reason != suspendedReason || st.Pid == 0 {
+		t.Errorf("stopped main: %+v", st)
+	}
+	if r.sup.Ready() {
+		t.Error("ready while the main program is stopped")
+	}
+	syscall.Kill(st.Pid, syscall.SIGCONT)
+	r.waitFor("main", "to be ready again", func(st ProgramStatus) bool { return st.Ready })
+
+	if err := syscall.Kill(st.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("main", "to be stopped again", func(st ProgramStatus) bool { return !st.Ready })
+	r.sup.Drain()
+	// Continued after its TERM, sleep ends by the TERM; left stopped, it
+	// would be killed after its stopwaitsecs (137).
+	if code := r.wait(); code != 143 {
+		t.Errorf("Run returned %d, want 143: the stopped program should end by its TERM", code)
+	}
+	if !r.logged("main", "program was stopped by a signal; sent CONT after its stop signal") {
+		t.Error("no event says the stopped program was continued")
+	}
+}
+
 func TestWaitingForADependencyIsAState(t *testing.T) {
 	r := startRig(t, sleeper,
 		"TEND_DB_COMMAND=sleep 600", "TEND_DB_READY=exec:false", "TEND_DB_PRIORITY=1",

@@ -52,7 +52,8 @@ type ProgramStatus struct {
 	// Logs are the program's log counters: lines in, and what was dropped.
 	Logs *logship.ProgramStats `json:"logs,omitempty"`
 	// Reason says why the program is in its state: what a WAITING program
-	// waits for, why it backs off, why it is EXITED or FATAL.
+	// waits for, why it backs off, why it is EXITED or FATAL, or that its
+	// process is stopped by a signal.
 	Reason string `json:"reason,omitempty"`
 	// LastLines are the program's last output lines (for a held main program).
 	LastLines []string `json:"last_lines,omitempty"`

@@ -167,6 +167,47 @@ func TestRestartMainRestartsOnlyTheMainProgram(t *testing.T) {
 	}
 }
 
+// A main program stopped by SIGSTOP stays RUNNING (it still holds its
+// memory and ports) but is not ready, and says why; on TERM it is
+// continued, so it ends by its stop signal instead of the kill.
+func TestStoppedMainIsNotReadyAndEndsByItsStopSignal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	signals, ready := filepath.Join(dir, "signals"), filepath.Join(dir, "ready")
+	p := startTend(t, tendOptions{
+		Args: []string{"--", "sigrecorder", "-out", signals, "-ready", ready, "-exit-on", "TERM", "-exit-code", "0"},
+	})
+	waitForFile(t, 15*time.Second, ready)
+	pid := waitStatus(t, p, 15*time.Second, "main ready", func(st statusDoc) bool { return st.Ready }).program(t, "main").Pid
+
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	st := waitStatus(t, p, 10*time.Second, "main not ready", func(st statusDoc) bool { return !st.program(t, "main").Ready })
+	if m := st.program(t, "main"); m.State != "RUNNING" || m.Pid != pid || !strings.Contains(m.Reason, "stopped by a signal") || st.Ready {
+		t.Errorf("status of a stopped main program: ready=%v %+v", st.Ready, m)
+	}
+	if code, out, _ := ctl(t, p, "health"); code != 1 || !strings.Contains(out, "stopped by a signal") {
+		t.Errorf("tend health while main is stopped: exit %d, %q", code, out)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, p, 10*time.Second, "ready again after CONT", func(st statusDoc) bool { return st.Ready })
+
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, p, 10*time.Second, "main stopped again", func(st statusDoc) bool { return !st.Ready })
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(20 * time.Second); code != 0 {
+		t.Errorf("exit code %d, want the main program's 0 (137: it was killed while stopped)\nstderr:\n%s", code, p.Stderr())
+	}
+	if got, _ := os.ReadFile(signals); !slices.Contains(strings.Fields(string(got)), "TERM") {
+		t.Errorf("the main program recorded %q, want its TERM among them", got)
+	}
+}
+
 // A program waiting for its dependencies is WAITING, with what it waits
 // for and since when, and readiness fails until it runs.
 func TestWaitingProgramShowsWhatItWaitsFor(t *testing.T) {
