@@ -1,6 +1,8 @@
 // Package config turns tend's environment variables, conf.d files and
 // command line into one validated Config value. It has no side effects: it
-// reads the environment slice and the files it is given and starts nothing.
+// reads the environment slice and the files it is given, looks at the
+// paths tend would create (TEND_LOG_DIR, TEND_SOCKET), and starts,
+// creates and connects to nothing.
 package config
 
 import (

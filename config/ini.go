@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -46,11 +47,16 @@ func parseINI(r io.Reader) ([]iniSection, error) {
 		// deeper line continues its value (keys may be indented).
 		keyIndent int
 	)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
+	lines := newLineReader(r)
+	for {
+		raw, err := lines.next()
+		if err == io.EOF {
+			break
+		}
 		lineNo++
-		raw := sc.Text()
+		if err != nil {
+			return nil, &iniSyntaxError{lineNo, raw, err.Error()}
+		}
 		if lineNo == 1 {
 			raw = strings.TrimPrefix(raw, "\ufeff")
 		}
@@ -89,10 +95,44 @@ func parseINI(r io.Reader) ([]iniSection, error) {
 		cur.Entries = append(cur.Entries, iniEntry{Key: key, Value: val, Line: lineNo})
 		keyIndent = indent
 	}
-	if err := sc.Err(); err != nil {
-		return nil, &iniSyntaxError{lineNo + 1, "", err.Error()}
-	}
 	return sections, nil
+}
+
+// MaxConfLine bounds one line of a conf.d file.
+const MaxConfLine = 1 << 20
+
+// lineReader reads lines of at most MaxConfLine bytes, without their "\n"
+// or "\r\n".
+type lineReader struct {
+	r *bufio.Reader
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// next returns the next line, or io.EOF after the last. A line longer
+// than MaxConfLine is an error that shows the line's start; the rest of
+// the line is not kept in memory.
+func (l *lineReader) next() (string, error) {
+	var line []byte
+	for {
+		chunk, err := l.r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if n := len(bytes.TrimSuffix(line, []byte("\n"))); n > MaxConfLine {
+			return string(line[:64]) + "...", fmt.Errorf("line longer than the limit of %s", FormatSize(MaxConfLine))
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && len(line) == 0:
+			return "", io.EOF
+		case err != nil && err != io.EOF:
+			return "", err
+		}
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		return string(line), nil
+	}
 }
 
 // stripInlineComment removes an inline comment, a ';' or '#' after

@@ -314,6 +314,7 @@ func FuzzConfFile(f *testing.F) {
 		f.Add(s)
 	}
 	dir := f.TempDir()
+	sock := socketPath(f)
 	conf := filepath.Join(dir, "conf.d", "f.conf")
 	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
 		f.Fatal(err)
@@ -322,7 +323,7 @@ func FuzzConfFile(f *testing.F) {
 		if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Load(Options{Env: []string{"TEND_CONFIG_DIR=" + dir, "HOME=/root"}, LookupUser: fakeUsers})
+		_, err := Load(Options{Env: []string{"TEND_CONFIG_DIR=" + dir, "TEND_SOCKET=" + sock, "HOME=/root"}, LookupUser: fakeUsers})
 		var es Errors
 		if err == nil {
 			return

@@ -3,12 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Options says what Load needs beyond the environment.
@@ -36,6 +37,7 @@ func Load(opts Options) (*Config, error) {
 		settings: Settings(),
 		where:    map[string]map[string]string{},
 		defined:  map[string]string{},
+		given:    map[string]bool{},
 	}
 	b.reserved = reservedWords(b.settings)
 	if b.opts.LookupUser == nil {
@@ -59,6 +61,9 @@ type builder struct {
 	defined  map[string]string
 	where    map[string]map[string]string
 	order    []string
+	// given holds the settings the environment set (valid or not), by
+	// name without the prefix.
+	given map[string]bool
 }
 
 func (b *builder) load() (*Config, error) {
@@ -84,6 +89,19 @@ func (b *builder) load() (*Config, error) {
 		}
 		programVars = append(programVars, name)
 	}
+	if b.reserved[c.Main.Name] {
+		b.fail(Prefix+"MAIN_NAME", c.Main.Name, "the main program's variables would read as the TEND_"+strings.ToUpper(c.Main.Name)+"_... settings",
+			"a name that is not the first word of a global setting")
+		// Go on with the default name, so that TEND_MAIN_<KEY> variables
+		// are not reported as errors of their own.
+		c.Main.Name = "main"
+	}
+	if !b.given["STOP_FLUSH_RESERVE"] {
+		// The default must fit any valid budget: TEND_STOP_TIMEOUT=1s
+		// alone is valid and keeps a tenth of it for the flush.
+		c.Stop.FlushReserve = min(time.Second, c.Stop.Timeout/10)
+	}
+	b.checkPaths()
 
 	main := newProgram(c.Main.Name, b.keys)
 	main.AutoRestart = RestartNever
@@ -161,6 +179,11 @@ func (b *builder) setting(name string) (Setting, bool) {
 }
 
 func (b *builder) applySetting(s Setting, name, value string) {
+	b.given[s.Name] = true
+	if i := strings.IndexByte(value, 0); i >= 0 {
+		b.fail(name, value, fmt.Sprintf("NUL byte at offset %d", i), s.Form)
+		return
+	}
 	if strings.TrimSpace(value) == "" && !s.AllowEmpty {
 		b.fail(name, value, "empty value", s.Form)
 		return
@@ -197,9 +220,9 @@ func (b *builder) readConfDir(env map[string]string) {
 }
 
 func (b *builder) readConfFile(path string, env map[string]string) {
-	fh, err := os.Open(path)
+	fh, err := openRegular(path)
 	if err != nil {
-		b.errs.add(&Error{Where: path, Problem: "cannot read: " + err.Error()})
+		b.errs.add(&Error{Where: path, Problem: err.Error(), Expected: "a regular file, or a symbolic link to one"})
 		return
 	}
 	defer fh.Close()
@@ -247,8 +270,12 @@ func (b *builder) readConfFile(path string, env map[string]string) {
 // defineProgram registers a program defined at where, or reports why it
 // cannot be.
 func (b *builder) defineProgram(name, where string) *Program {
-	if !ValidName(name) {
-		b.fail(where, name, "invalid program name", "lower-case letters and digits, starting with a letter")
+	if !nameChars(name) {
+		b.fail(where, name, "invalid program name", formName)
+		return nil
+	}
+	if err := checkName(name); err != nil {
+		b.fail(where, abbreviate(name), "invalid program name: "+err.Error(), formName)
 		return nil
 	}
 	if b.reserved[name] {
@@ -275,6 +302,12 @@ func (b *builder) defineProgram(name, where string) *Program {
 // setProgramKey sets key on p; where names the place for errors and
 // display is the key as the user wrote it.
 func (b *builder) setProgramKey(p *Program, key, value, where, display string) {
+	if i := strings.IndexByte(value, 0); i >= 0 {
+		// A NUL cannot reach a program: execve ends every string at it.
+		b.where[p.Name][key] = where
+		b.fail(where, value, fmt.Sprintf("NUL byte at offset %d", i), "text without NUL bytes")
+		return
+	}
 	if reason, ok := ignoredKeys[key]; ok {
 		b.cfg.Warnings = append(b.cfg.Warnings, fmt.Sprintf("%s: %s is not supported and is ignored (%s)", where, display, reason))
 		return
@@ -306,8 +339,14 @@ func (b *builder) applyProgramVar(name, value string, main *Program) {
 	upper, key, ok := strings.Cut(rest, "_")
 	prog := strings.ToLower(upper)
 	key = strings.ToLower(key)
-	if !ok || key == "" || !ValidName(prog) || strings.ToUpper(prog) != upper {
+	if !ok || key == "" || !nameChars(prog) || strings.ToUpper(prog) != upper {
 		b.unknownVar(name, value)
+		return
+	}
+	if len(prog) > MaxNameLength {
+		b.errs.add(&Error{Where: abbreviate(name), Value: value,
+			Problem:  fmt.Sprintf("program name of %d characters, more than the limit of %d", len(prog), MaxNameLength),
+			Expected: formName})
 		return
 	}
 	if b.reserved[prog] {
@@ -319,7 +358,7 @@ func (b *builder) applyProgramVar(name, value string, main *Program) {
 		b.errs.add(&Error{Where: name, Value: value,
 			Problem:  "no program can be called " + prog + ": the TEND_" + upper + "_... variables are global settings",
 			Expected: "a program name that is not the first word of a global setting",
-			Suggest:  b.nearestVar(name)})
+			Suggest:  b.suggestSetting(name)})
 		return
 	}
 	if prog == "main" || prog == b.cfg.Main.Name {
@@ -333,11 +372,16 @@ func (b *builder) applyProgramVar(name, value string, main *Program) {
 	p, ok := b.programs[prog]
 	if !ok {
 		if key != "command" {
-			e := &Error{Where: name, Value: value,
+			if !b.isKey(key) {
+				// TEND_FOO_BAR_COMMAND: not program foo's key bar_command.
+				b.unknownVar(name, value)
+				return
+			}
+			suggest, _ := b.suggestVar(name)
+			b.errs.add(&Error{Where: name, Value: value,
 				Problem:  "no program " + prog + " is defined",
-				Expected: "TEND_" + upper + "_COMMAND or a [program:" + prog + "] section to define it"}
-			e.Suggest = b.nearestVar(name)
-			b.errs.add(e)
+				Expected: "TEND_" + upper + "_COMMAND or a [program:" + prog + "] section to define it",
+				Suggest:  suggest})
 			return
 		}
 		p = b.defineProgram(prog, name)
@@ -363,21 +407,84 @@ func (b *builder) isKey(key string) bool {
 }
 
 func (b *builder) unknownVar(name, value string) {
-	b.errs.add(&Error{Where: name, Value: value, Problem: "unknown variable", Suggest: b.nearestVar(name)})
+	suggest, hint := b.suggestVar(name)
+	problem := "unknown variable"
+	if hint != "" {
+		problem += " (" + hint + ")"
+	}
+	b.errs.add(&Error{Where: abbreviate(name), Value: value, Problem: problem, Suggest: suggest})
 }
 
-// nearestVar suggests a global setting or a defined program's key.
-func (b *builder) nearestVar(name string) string {
-	var cands []string
-	for _, s := range b.settings {
-		cands = append(cands, s.Var())
+// suggestSetting returns the global setting nearest to the variable name,
+// or "" when none is a plausible typo.
+func (b *builder) suggestSetting(name string) string {
+	names := make([]string, len(b.settings))
+	for i, s := range b.settings {
+		names[i] = s.Name
 	}
-	for _, prog := range append([]string{"main"}, b.order...) {
-		for _, k := range b.keys {
-			cands = append(cands, Prefix+strings.ToUpper(prog+"_"+k.Name))
+	if s := nearest(strings.TrimPrefix(name, Prefix), names); s != "" {
+		return Prefix + s
+	}
+	return ""
+}
+
+// suggestVar returns the variable that name most plausibly meant, or ""
+// when nothing is close: a global setting with a typo, a known program
+// with a misspelt key, a key of a misspelt known program, or a program
+// name written with underscores (hint then says why). A suggestion
+// changes one part of the name only, so an unrelated program's variable
+// is never offered.
+func (b *builder) suggestVar(name string) (suggest, hint string) {
+	if s := b.suggestSetting(name); s != "" {
+		return s, ""
+	}
+	programs := append([]string{"main", b.cfg.Main.Name}, b.order...)
+	keys := make([]string, len(b.keys))
+	for i, k := range b.keys {
+		keys[i] = k.Name
+	}
+	rest := strings.ToLower(strings.TrimPrefix(name, Prefix))
+	// Every split of rest into PROGRAM_KEY, the shortest program first.
+	for i := strings.IndexByte(rest, '_'); i >= 0; i = nextUnderscore(rest, i) {
+		prog, key := rest[:i], rest[i+1:]
+		if key == "" {
+			continue
+		}
+		if b.isKey(key) {
+			joined := strings.ReplaceAll(prog, "_", "")
+			if joined != prog && ValidName(joined) && !b.reserved[joined] &&
+				(slices.Contains(programs, joined) || key == "command") {
+				return Prefix + strings.ToUpper(joined+"_"+key), "program names are lower-case letters and digits, without _"
+			}
+			if p := nearest(prog, programs); p != "" && p != prog {
+				return Prefix + strings.ToUpper(p+"_"+key), ""
+			}
+		}
+		if slices.Contains(programs, prog) {
+			if k := nearest(key, keys); k != "" {
+				return Prefix + strings.ToUpper(prog+"_"+k), ""
+			}
 		}
 	}
-	return nearest(name, cands)
+	return "", ""
+}
+
+// nextUnderscore returns the index of the next '_' in s after i, or -1.
+func nextUnderscore(s string, i int) int {
+	j := strings.IndexByte(s[i+1:], '_')
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
+}
+
+// abbreviate shortens a variable name too long to read in a message,
+// keeping its start and its end.
+func abbreviate(name string) string {
+	if len(name) <= 100 {
+		return name
+	}
+	return fmt.Sprintf("%s...%s (%d characters)", name[:40], name[len(name)-20:], len(name))
 }
 
 // finishMain checks the main program and applies its defaults.

@@ -39,13 +39,25 @@ func fakeUsers(name string) (*Credential, error) {
 	return nil, errors.New("no such user")
 }
 
+// socketPath returns a control socket path of the test's own, short
+// enough for a unix socket address (t.TempDir's may not be).
+func socketPath(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tsock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "tend.sock")
+}
+
 // load runs Load with the files in conf.d, the env given and a main
 // program.
 func load(t *testing.T, files map[string]string, env ...string) (*Config, error) {
 	t.Helper()
 	dir := confd(t, files)
 	return Load(Options{
-		Env:        append([]string{"TEND_CONFIG_DIR=" + dir, "HOME=/home/app"}, env...),
+		Env:        append([]string{"TEND_CONFIG_DIR=" + dir, "TEND_SOCKET=" + socketPath(t), "HOME=/home/app"}, env...),
 		Args:       []string{"java", "-jar", "app.jar"},
 		LookupUser: fakeUsers,
 	})

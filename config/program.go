@@ -157,11 +157,11 @@ func ProgramKeys() []ProgramKey {
 		{Name: "redirect_stderr", Default: "false", Form: formBool, Doc: "merge stderr into stdout",
 			set: func(p *Program, v string) error { return setBool(&p.RedirectStderr, v) },
 			get: func(p *Program) string { return strconv.FormatBool(p.RedirectStderr) }},
-		{Name: "log_rate", Default: "-1", Form: SizeForm + " per second, or -1 to inherit TEND_LOG_RATE",
+		{Name: "log_rate", Default: "-1", Form: SizeForm + " per second, at most 1TiB, or -1 to inherit TEND_LOG_RATE",
 			Doc: "console rate limit of this program",
 			set: func(p *Program, v string) error { return setInheritableSize(&p.LogRate, strings.TrimSuffix(v, "/s")) },
 			get: func(p *Program) string { return formatInheritableSize(p.LogRate) }},
-		{Name: "log_burst", Default: "-1", Form: SizeForm + ", or -1 to inherit TEND_LOG_BURST",
+		{Name: "log_burst", Default: "-1", Form: SizeForm + ", at most 1TiB, or -1 to inherit TEND_LOG_BURST",
 			Doc: "console burst of this program",
 			set: func(p *Program, v string) error { return setInheritableSize(&p.LogBurst, v) },
 			get: func(p *Program) string { return formatInheritableSize(p.LogBurst) }},
@@ -172,9 +172,31 @@ func ProgramKeys() []ProgramKey {
 	}
 }
 
+// MaxNameLength bounds a program name: it becomes part of file names,
+// variable names and metric labels.
+const MaxNameLength = 64
+
+// formName describes a valid program name.
+const formName = "lower-case letters and digits, starting with a letter, at most 64 characters"
+
 // ValidName reports whether s is a valid program name: lower-case ASCII
-// letters and digits, starting with a letter.
-func ValidName(s string) bool {
+// letters and digits, starting with a letter, at most MaxNameLength long.
+func ValidName(s string) bool { return checkName(s) == nil }
+
+// checkName says why s is not a valid program name.
+func checkName(s string) error {
+	if !nameChars(s) {
+		return fmt.Errorf("not a program name")
+	}
+	if len(s) > MaxNameLength {
+		return fmt.Errorf("program name of %d characters, more than the limit of %d", len(s), MaxNameLength)
+	}
+	return nil
+}
+
+// nameChars reports whether s is lower-case ASCII letters and digits,
+// starting with a letter, whatever its length.
+func nameChars(s string) bool {
 	if s == "" || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
@@ -204,7 +226,7 @@ func setInheritableSize(dst *int64, v string) error {
 		*dst = -1
 		return nil
 	}
-	return setSize(dst, v)
+	return setBoundedSize(dst, v, 0, MaxRate)
 }
 
 func formatInheritableSize(n int64) string {

@@ -11,6 +11,34 @@ import (
 // Prefix starts every environment variable tend reads.
 const Prefix = "TEND_"
 
+// DefaultSocket is the control socket's path when TEND_SOCKET is unset.
+const DefaultSocket = "/run/tend.sock"
+
+// Upper bounds of the size settings. Each keeps a value that would exhaust
+// memory, or that no disk holds, from passing `tend check` and failing at
+// run time.
+const (
+	// MaxFileSize bounds TEND_LOG_FILE_SIZE.
+	MaxFileSize = 1 << 40
+	// MaxFileCount bounds TEND_LOG_FILE_COUNT.
+	MaxFileCount = 1000
+	// MaxDiskSize bounds TEND_LOG_DISK_BUDGET and TEND_LOG_MIN_FREE.
+	MaxDiskSize = 1 << 50
+	// MaxRate bounds TEND_LOG_RATE, TEND_LOG_BURST and their per-program keys.
+	MaxRate = 1 << 40
+	// MaxLine bounds TEND_LOG_MAX_LINE: the framer holds a line this long.
+	MaxLine = 16 << 20
+	// MaxLogBuffer bounds TEND_LOG_BUFFER, memory each sink may queue.
+	MaxLogBuffer = 256 << 20
+	// MaxFluentBuffer bounds TEND_FLUENT_BUFFER: its ring of records is
+	// allocated at start, about 90 bytes a record.
+	MaxFluentBuffer = 1 << 20
+)
+
+// MaxSocketPath is the longest unix socket path: sun_path holds 108
+// bytes, the terminating NUL included.
+const MaxSocketPath = 107
+
 // Setting describes one global TEND_ variable: its name, default, expected
 // form and meaning. The table of settings is the single source for parsing,
 // `tend check`, and the README's settings table.
@@ -61,11 +89,11 @@ func Settings() []Setting {
 			Doc: "default user for every program; empty keeps tend's own",
 			set: func(c *Config, v string) error { c.User = v; return nil },
 			get: func(c *Config) string { return c.User }},
-		{Name: "MAIN_NAME", Area: "programs", Default: "main", Form: "lower-case letters and digits",
+		{Name: "MAIN_NAME", Area: "programs", Default: "main", Form: formName + ", not the first word of a global setting",
 			Doc: "name of the main program in status, logs, file names and metrics",
 			set: func(c *Config, v string) error {
-				if !ValidName(v) {
-					return fmt.Errorf("not a program name")
+				if err := checkName(v); err != nil {
+					return err
 				}
 				c.Main.Name = v
 				return nil
@@ -87,8 +115,8 @@ func Settings() []Setting {
 			Doc: "the whole stop budget, from the first TERM to tend's exit; keep it below the orchestrator's grace period",
 			set: func(c *Config, v string) error { return setPositiveDuration(&c.Stop.Timeout, v) },
 			get: func(c *Config) string { return c.Stop.Timeout.String() }},
-		{Name: "STOP_FLUSH_RESERVE", Area: "stop", Default: "1s", Form: DurationForm,
-			Doc: "part of the stop budget kept for the final log flush; never shortened by earlier phases",
+		{Name: "STOP_FLUSH_RESERVE", Area: "stop", Default: "1s", Form: DurationForm + ", shorter than STOP_TIMEOUT",
+			Doc: "part of the stop budget kept for the final log flush; never shortened by earlier phases; unset, it is 1s or a tenth of STOP_TIMEOUT when that is less",
 			set: func(c *Config, v string) error { return setDuration(&c.Stop.FlushReserve, v) },
 			get: func(c *Config) string { return c.Stop.FlushReserve.String() }},
 		{Name: "DRAIN_DELAY", Area: "stop", Default: "0", Form: DurationForm,
@@ -132,47 +160,46 @@ func Settings() []Setting {
 				return setEnum(&c.Log.Format, v, FormatRaw, FormatPrefix, FormatJSON)
 			},
 			get: func(c *Config) string { return c.Log.Format }},
-		{Name: "LOG_DIR", Area: "logs", Form: formPath, AllowEmpty: true,
-			Doc: "when set, every program's output is also written to rotated files here",
+		{Name: "LOG_DIR", Area: "logs", Form: formPath + " of a directory, or of one tend can create", AllowEmpty: true,
+			Doc: "when set, every program's output is also written to rotated files here (created when missing)",
 			set: func(c *Config, v string) error { return setPath(&c.Log.Dir, v) },
 			get: func(c *Config) string { return c.Log.Dir }},
-		{Name: "LOG_FILE_SIZE", Area: "logs", Default: "50MiB", Form: SizeForm,
+		{Name: "LOG_FILE_SIZE", Area: "logs", Default: "50MiB", Form: SizeForm + ", at most 1TiB",
 			Doc: "size at which a log file is rotated",
-			set: func(c *Config, v string) error { return setPositiveSize(&c.Log.FileSize, v) },
+			set: func(c *Config, v string) error { return setBoundedSize(&c.Log.FileSize, v, 1, MaxFileSize) },
 			get: func(c *Config) string { return FormatSize(c.Log.FileSize) }},
-		{Name: "LOG_FILE_COUNT", Area: "logs", Default: "5", Form: "a whole number of at least 1",
+		{Name: "LOG_FILE_COUNT", Area: "logs", Default: "5", Form: "a whole number from 1 to 1000",
 			Doc: "files kept per program, the live one included",
-			set: func(c *Config, v string) error { return setInt(&c.Log.FileCount, v, 1) },
+			set: func(c *Config, v string) error { return setBoundedInt(&c.Log.FileCount, v, 1, MaxFileCount) },
 			get: func(c *Config) string { return strconv.Itoa(c.Log.FileCount) }},
 		{Name: "LOG_COMPRESS", Area: "logs", Default: "false", Form: formBool,
 			Doc: "gzip rotated log files",
 			set: func(c *Config, v string) error { return setBool(&c.Log.Compress, v) },
 			get: func(c *Config) string { return strconv.FormatBool(c.Log.Compress) }},
-		{Name: "LOG_DISK_BUDGET", Area: "logs", Default: "0", Form: SizeForm,
+		{Name: "LOG_DISK_BUDGET", Area: "logs", Default: "0", Form: SizeForm + ", at most 1024TiB",
 			Doc: "cap on the bytes of all log files, tend's and watched ones together; oldest go first (0: no cap beyond rotation)",
-			set: func(c *Config, v string) error { return setSize(&c.Log.DiskBudget, v) },
+			set: func(c *Config, v string) error { return setBoundedSize(&c.Log.DiskBudget, v, 0, MaxDiskSize) },
 			get: func(c *Config) string { return FormatSize(c.Log.DiskBudget) }},
-		{Name: "LOG_MIN_FREE", Area: "logs", Default: "0", Form: SizeForm,
+		{Name: "LOG_MIN_FREE", Area: "logs", Default: "0", Form: SizeForm + ", at most 1024TiB",
 			Doc: "free space kept on the log filesystem; below it file writes are dropped and counted",
-			set: func(c *Config, v string) error { return setSize(&c.Log.MinFree, v) },
+			set: func(c *Config, v string) error { return setBoundedSize(&c.Log.MinFree, v, 0, MaxDiskSize) },
 			get: func(c *Config) string { return FormatSize(c.Log.MinFree) }},
-		{Name: "LOG_RATE", Area: "logs", Default: "0", Form: SizeForm + " per second",
+		{Name: "LOG_RATE", Area: "logs", Default: "0", Form: SizeForm + " per second, at most 1TiB",
 			Doc: "console bytes per second per program; the excess is dropped with a marker line (0: no limit)",
-			set: func(c *Config, v string) error { return setSize(&c.Log.Rate, strings.TrimSuffix(v, "/s")) },
+			set: func(c *Config, v string) error {
+				return setBoundedSize(&c.Log.Rate, strings.TrimSuffix(v, "/s"), 0, MaxRate)
+			},
 			get: func(c *Config) string { return FormatSize(c.Log.Rate) }},
-		{Name: "LOG_BURST", Area: "logs", Default: "0", Form: SizeForm,
+		{Name: "LOG_BURST", Area: "logs", Default: "0", Form: SizeForm + ", at most 1TiB",
 			Doc: "bytes a program may send at once above LOG_RATE (0: one second's worth)",
-			set: func(c *Config, v string) error { return setSize(&c.Log.Burst, v) },
+			set: func(c *Config, v string) error { return setBoundedSize(&c.Log.Burst, v, 0, MaxRate) },
 			get: func(c *Config) string { return FormatSize(c.Log.Burst) }},
-		{Name: "LOG_MAX_LINE", Area: "logs", Default: "16KiB", Form: SizeForm,
+		{Name: "LOG_MAX_LINE", Area: "logs", Default: "16KiB", Form: SizeForm + ", at most 16MiB",
 			Doc: "longer lines are split into pieces marked partial",
 			set: func(c *Config, v string) error {
 				var n int64
-				if err := setPositiveSize(&n, v); err != nil {
+				if err := setBoundedSize(&n, v, 1, MaxLine); err != nil {
 					return err
-				}
-				if n > 16<<20 {
-					return fmt.Errorf("at most 16MiB")
 				}
 				c.Log.MaxLine = int(n)
 				return nil
@@ -188,9 +215,9 @@ func Settings() []Setting {
 				return setEnum(&c.Log.Mode, v, ModeBlocking, ModeNonBlocking)
 			},
 			get: func(c *Config) string { return c.Log.Mode }},
-		{Name: "LOG_BUFFER", Area: "logs", Default: "1MiB", Form: SizeForm,
+		{Name: "LOG_BUFFER", Area: "logs", Default: "1MiB", Form: SizeForm + ", at most 256MiB",
 			Doc: "per-sink queue in non-blocking mode",
-			set: func(c *Config, v string) error { return setPositiveSize(&c.Log.Buffer, v) },
+			set: func(c *Config, v string) error { return setBoundedSize(&c.Log.Buffer, v, 1, MaxLogBuffer) },
 			get: func(c *Config) string { return FormatSize(c.Log.Buffer) }},
 		{Name: "LOG_WATCH", Area: "logs", Form: "comma-separated absolute paths, directories or globs, and/or auto", AllowEmpty: true,
 			Doc: "files the programs write themselves (such as `/app/logs/*.log,/app/dumps`), kept under LOG_DISK_BUDGET and LOG_MIN_FREE with tend's files: oldest closed files are deleted first, files still open are truncated; auto finds the files the programs hold open for writing, and their rotated siblings",
@@ -214,9 +241,9 @@ func Settings() []Setting {
 			Doc: "tag of forwarded records; {stream} is stdout, stderr, or file for tailed files",
 			set: func(c *Config, v string) error { return setFluentTag(&c.Fluent.Tag, v) },
 			get: func(c *Config) string { return c.Fluent.Tag }},
-		{Name: "FLUENT_BUFFER", Area: "fluentd", Default: "8192", Form: "a whole number of records, at least 1",
-			Doc: "records waiting for the network while Fluentd is slow or down (at most 64MiB of messages); beyond it records are dropped and counted, programs never wait",
-			set: func(c *Config, v string) error { return setInt(&c.Fluent.Buffer, v, 1) },
+		{Name: "FLUENT_BUFFER", Area: "fluentd", Default: "8192", Form: "a whole number of records from 1 to 1048576",
+			Doc: "records waiting for the network while Fluentd is slow or down (at most 64MiB of messages; the ring takes about 90 bytes a record from the start); beyond it records are dropped and counted, programs never wait",
+			set: func(c *Config, v string) error { return setBoundedInt(&c.Fluent.Buffer, v, 1, MaxFluentBuffer) },
 			get: func(c *Config) string { return strconv.Itoa(c.Fluent.Buffer) }},
 		{Name: "FLUENT_ACK", Area: "fluentd", Default: "false", Form: formBool,
 			Doc: "ask the receiver to acknowledge every record (forward protocol chunk ack): at-least-once delivery, one round trip per record",
@@ -224,12 +251,12 @@ func Settings() []Setting {
 			get: func(c *Config) string { return strconv.FormatBool(c.Fluent.Ack) }},
 
 		// admin
-		{Name: "SOCKET", Area: "admin", Default: "/run/tend.sock", Form: formPath,
-			Doc: "unix socket (mode 0600) of the control commands",
+		{Name: "SOCKET", Area: "admin", Default: DefaultSocket, Form: formSocket,
+			Doc: "unix socket (mode 0600) of the control commands; tend refuses to start when another tend answers on it or the path holds anything but a stale socket",
 			set: func(c *Config, v string) error { return setPath(&c.Admin.Socket, v) },
 			get: func(c *Config) string { return c.Admin.Socket }},
 		{Name: "HTTP_ADDR", Area: "admin", Form: "host:port, such as :9090", AllowEmpty: true,
-			Doc: "serve /healthz, /readyz, /metrics and /status here (off unless set)",
+			Doc: "serve /healthz, /readyz, /metrics and /status here (off unless set); at most 64 connections at once, the longest idle one closed to make room for a new one; 5s to send the request headers, 10s for the whole request and for the answer, keep-alive connections closed after 5s idle",
 			set: func(c *Config, v string) error { return setHostPort(&c.Admin.HTTPAddr, v) },
 			get: func(c *Config) string { return c.Admin.HTTPAddr }},
 		{Name: "EVENT_FORMAT", Area: "admin", Default: "text", Form: "text or json",
@@ -285,6 +312,19 @@ func setInt(dst *int, v string, min int) error {
 	return nil
 }
 
+// setBoundedInt is setInt with an upper bound.
+func setBoundedInt(dst *int, v string, min, max int) error {
+	var n int
+	if err := setInt(&n, v, min); err != nil {
+		return err
+	}
+	if n > max {
+		return fmt.Errorf("more than the limit of %d", max)
+	}
+	*dst = n
+	return nil
+}
+
 func setDuration(dst *time.Duration, v string) error {
 	d, err := ParseDuration(v)
 	if err != nil {
@@ -306,22 +346,17 @@ func setPositiveDuration(dst *time.Duration, v string) error {
 	return nil
 }
 
-func setSize(dst *int64, v string) error {
+// setBoundedSize parses a size from min (0 or 1) to max bytes.
+func setBoundedSize(dst *int64, v string, min, max int64) error {
 	n, err := ParseSize(v)
 	if err != nil {
 		return err
 	}
-	*dst = n
-	return nil
-}
-
-func setPositiveSize(dst *int64, v string) error {
-	n, err := ParseSize(v)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
+	if n < min {
 		return fmt.Errorf("must be more than zero")
+	}
+	if n > max {
+		return fmt.Errorf("more than the limit of %s", FormatSize(max))
 	}
 	*dst = n
 	return nil
@@ -359,6 +394,7 @@ func setPorts(dst *[]int, v string) error {
 
 func setExitMap(dst *map[int]int, v string) error {
 	m := map[int]int{}
+	seen := map[int]string{}
 	for _, f := range splitList(v) {
 		from, to, ok := strings.Cut(f, ":")
 		a, errA := strconv.Atoi(strings.TrimSpace(from))
@@ -366,6 +402,10 @@ func setExitMap(dst *map[int]int, v string) error {
 		if !ok || errA != nil || errB != nil || a < 0 || a > 255 || b < 0 || b > 255 {
 			return fmt.Errorf("%q is not FROM:TO with codes 0 to 255", f)
 		}
+		if first, dup := seen[a]; dup {
+			return fmt.Errorf("exit code %d is mapped twice (%s and %s)", a, first, f)
+		}
+		seen[a] = f
 		m[a] = b
 	}
 	*dst = m
