@@ -1,10 +1,13 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,10 +61,11 @@ func (fakeProfiler) Profile() resources.Profile { return resources.Profile{Kind:
 func listen(t *testing.T, sup Supervisor) (*Server, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tend.sock")
-	s, err := Listen(path, sup, fakeProfiler{}, zap.NewNop())
+	s, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Serve(sup, fakeProfiler{}, zap.NewNop())
 	t.Cleanup(func() { s.Close(context.Background()) })
 	return s, path
 }
@@ -92,32 +96,39 @@ func TestListenRefusesAnythingButAStaleSocket(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, []byte("keep me"), 0o644)
-	if _, err := Listen(file, &fakeSupervisor{}, fakeProfiler{}, zap.NewNop()); !errors.Is(err, ErrNotSocket) {
+	if _, err := Listen(file); !errors.Is(err, ErrNotSocket) {
 		t.Errorf("Listen on a regular file: %v, want ErrNotSocket", err)
 	}
 	if b, _ := os.ReadFile(file); string(b) != "keep me" {
 		t.Error("the regular file was changed")
 	}
-	if _, err := Listen(dir, &fakeSupervisor{}, fakeProfiler{}, zap.NewNop()); !errors.Is(err, ErrNotSocket) {
+	if _, err := Listen(dir); !errors.Is(err, ErrNotSocket) {
 		t.Errorf("Listen on a directory: %v, want ErrNotSocket", err)
 	}
 	_, live := listen(t, &fakeSupervisor{})
-	if _, err := Listen(live, &fakeSupervisor{}, fakeProfiler{}, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "another tend") {
-		t.Errorf("Listen on a live socket: %v, want refusal", err)
+	if _, err := Listen(live); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "running tend") {
+		t.Errorf("Listen on a live socket: %v, want ErrInUse", err)
+	}
+	if resp := call(t, live, Request{Cmd: "status"}); !resp.OK {
+		t.Error("the live tend no longer answers")
 	}
 }
 
 func TestListenReplacesStaleSocket(t *testing.T) {
 	s, path := listen(t, &fakeSupervisor{})
-	s.ln.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false)
+	s.ln.Listener.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false)
 	s.ln.Close()
 	if _, err := os.Lstat(path); err != nil {
 		t.Fatalf("stale socket not left behind: %v", err)
 	}
-	s2, err := Listen(path, &fakeSupervisor{ready: true}, fakeProfiler{}, zap.NewNop())
+	if err := CheckSocket(path); err != nil {
+		t.Errorf("CheckSocket on a stale socket: %v", err)
+	}
+	s2, err := Listen(path)
 	if err != nil {
 		t.Fatalf("Listen over a stale socket: %v", err)
 	}
+	s2.Serve(&fakeSupervisor{ready: true}, fakeProfiler{}, zap.NewNop())
 	defer s2.Close(context.Background())
 	if resp := call(t, path, Request{Cmd: "health"}); !resp.OK {
 		t.Error("new server does not answer")
@@ -228,4 +239,183 @@ func TestMetricsCountLogDrops(t *testing.T) {
 			t.Errorf("metrics lack %s:\n%s", want, b.String())
 		}
 	}
+}
+
+func TestRequestLongerThanTheLimitIsAnsweredAndClosed(t *testing.T) {
+	_, path := listen(t, &fakeSupervisor{ready: true})
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	// 1 MiB without a newline; the writes fail once tend has closed.
+	go func() {
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for i := 0; i < 16; i++ {
+			if _, err := conn.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	var resp Response
+	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if resp.OK || !strings.Contains(resp.Error, "longer than 8192 bytes") {
+		t.Errorf("answer %+v", resp)
+	}
+	if resp := call(t, path, Request{Cmd: "status"}); !resp.OK {
+		t.Errorf("status after a long request: %+v", resp)
+	}
+}
+
+// endless is an endless stream of 'x' that counts what was read.
+type endless struct{ n int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	e.n += len(p)
+	return len(p), nil
+}
+
+func TestReadRequestReadsNoMoreThanTheLimit(t *testing.T) {
+	r := &endless{}
+	if _, err := readRequest(r); !errors.Is(err, ErrRequestTooLong) {
+		t.Errorf("err = %v, want ErrRequestTooLong", err)
+	}
+	if r.n > MaxRequest {
+		t.Errorf("read %d bytes, more than the limit of %d", r.n, MaxRequest)
+	}
+	line := `{"cmd":"signal","name":"main","signal":"` + strings.Repeat("A", MaxRequest-60) + `"}` + "\n"
+	if len(line) > MaxRequest {
+		t.Fatalf("line of %d bytes", len(line))
+	}
+	if req, err := readRequest(strings.NewReader(line)); err != nil || req.Cmd != "signal" {
+		t.Errorf("a request just under the limit: %+v, %v", req, err)
+	}
+}
+
+func TestSilentClientsDoNotLockOutTheControlSocket(t *testing.T) {
+	_, path := listen(t, &fakeSupervisor{ready: true})
+	var silent []net.Conn
+	for i := 0; i < 4*maxControlConns; i++ {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		silent = append(silent, c)
+	}
+	defer func() {
+		for _, c := range silent {
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	if resp := call(t, path, Request{Cmd: "status"}); !resp.OK {
+		t.Errorf("status: %+v", resp)
+	}
+	// Without the silent clients being closed to make room, the call
+	// would wait for their request timeout, 5s, at least.
+	t.Logf("status answered after %v with %d silent clients", time.Since(start), len(silent))
+}
+
+func TestIdleHTTPClientsHoldAtMostTheCap(t *testing.T) {
+	sup := &fakeSupervisor{ready: true}
+	h, err := ServeHTTP("127.0.0.1:0", sup, func() []Metric { return nil }, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	const clients = 300
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	for i := 0; i < clients; i++ {
+		c, err := net.Dial("tcp", h.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: tend\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A new client is answered while the idle ones stay connected.
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + h.Addr + "/healthz")
+	if err != nil {
+		t.Fatalf("a new /healthz: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/healthz = %d", resp.StatusCode)
+	}
+	// tend closes all but at most MaxHTTPConns of them: a read on a closed
+	// one ends (after the answer to its request), on an open one it waits.
+	// Clients still in the accept queue look open too, until tend has
+	// worked through the queue.
+	open := idle
+	for deadline := time.Now().Add(10 * time.Second); len(open) > MaxHTTPConns && time.Now().Before(deadline); {
+		var still []net.Conn
+		wait := time.Now().Add(200 * time.Millisecond)
+		for _, c := range open {
+			c.SetReadDeadline(wait)
+			if _, err := io.Copy(io.Discard, c); err != nil {
+				still = append(still, c)
+			}
+		}
+		open = still
+	}
+	if len(open) > MaxHTTPConns {
+		t.Errorf("%d of %d idle clients still connected, more than the cap of %d", len(open), clients, MaxHTTPConns)
+	}
+}
+
+func FuzzReadRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"cmd":"status"}` + "\n", `{"cmd":"signal","name":"main","signal":"HUP"}`, "", "\n", "{", `{"cmd":1}` + "\n",
+		`{"cmd":"drain","wait":true}` + "\n" + `{"cmd":"status"}` + "\n", strings.Repeat("x", MaxRequest+1),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := &countingReader{r: bytes.NewReader(b)}
+		req, err := readRequest(r)
+		if r.n > MaxRequest {
+			t.Fatalf("read %d bytes, more than the limit of %d", r.n, MaxRequest)
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		if len(line) >= MaxRequest && !errors.Is(err, ErrRequestTooLong) {
+			t.Fatalf("a line of %d bytes gave %v, want ErrRequestTooLong", len(line), err)
+		}
+		if err != nil {
+			return
+		}
+		// What was read survives encoding and reading again.
+		enc, _ := json.Marshal(req)
+		if len(enc) >= MaxRequest {
+			return // escapes (such as < to \u003c) made it longer
+		}
+		again, err := readRequest(bytes.NewReader(append(enc, '\n')))
+		if err != nil || again != req {
+			t.Fatalf("%+v -> %s -> %+v, %v", req, enc, again, err)
+		}
+	})
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

@@ -12,6 +12,24 @@ import (
 	"go.uber.org/zap"
 )
 
+// Limits of the HTTP endpoints: a client gets a few seconds for each step,
+// and no number of clients can hold more than MaxHTTPConns descriptors.
+const (
+	// MaxHTTPConns bounds the connections open at once; at the cap, the
+	// one idle longest is closed to make room for a new one.
+	MaxHTTPConns = 64
+	// httpHeaderTimeout bounds the sending of a request's headers.
+	httpHeaderTimeout = 5 * time.Second
+	// httpReadTimeout bounds the reading of a whole request.
+	httpReadTimeout = 10 * time.Second
+	// httpWriteTimeout bounds the writing of an answer.
+	httpWriteTimeout = 10 * time.Second
+	// httpIdleTimeout closes a keep-alive connection idle this long.
+	httpIdleTimeout = 5 * time.Second
+	// httpMaxHeader bounds a request's headers.
+	httpMaxHeader = 8 << 10
+)
+
 // HTTP serves /healthz, /readyz, /status and /metrics.
 type HTTP struct {
 	srv  *http.Server
@@ -48,18 +66,35 @@ func ServeHTTP(addr string, sup Supervisor, metrics func() []Metric, log *zap.Lo
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		writeMetrics(w, metrics())
 	})
+	lim := newLimitListener(ln, MaxHTTPConns)
 	h := &HTTP{
 		srv: &http.Server{
 			Handler:           mux,
-			ReadHeaderTimeout: 5 * time.Second,
+			ReadHeaderTimeout: httpHeaderTimeout,
+			ReadTimeout:       httpReadTimeout,
+			WriteTimeout:      httpWriteTimeout,
+			IdleTimeout:       httpIdleTimeout,
+			MaxHeaderBytes:    httpMaxHeader,
 			ErrorLog:          zap.NewStdLog(log),
+			ConnState: func(c net.Conn, st http.ConnState) {
+				lc, ok := c.(*limitConn)
+				if !ok {
+					return
+				}
+				switch st {
+				case http.StateIdle:
+					lim.markIdle(lc)
+				case http.StateActive, http.StateHijacked, http.StateClosed:
+					lim.markActive(lc)
+				}
+			},
 		},
 		done: make(chan struct{}),
 		Addr: ln.Addr().String(),
 	}
 	go func() {
 		defer close(h.done)
-		if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := h.srv.Serve(lim); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin HTTP stopped", zap.Error(err))
 		}
 	}()

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -65,6 +66,10 @@ type Response struct {
 // something else; tend refuses to replace it.
 var ErrNotSocket = errors.New("path exists and is not a socket")
 
+// ErrInUse is returned when another process (another tend) answers on the
+// control socket's path, or tend cannot tell that nobody does.
+var ErrInUse = errors.New("a running tend (or another program) answers on it")
+
 func describeMode(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
@@ -77,8 +82,24 @@ func describeMode(m fs.FileMode) string {
 	return m.Type().String()
 }
 
-// controlTimeout bounds one control command that does not wait for a drain.
-const controlTimeout = 2 * time.Minute
+// Limits of the control socket.
+const (
+	// controlTimeout bounds one control command that does not wait for a
+	// drain.
+	controlTimeout = 2 * time.Minute
+	// MaxRequest bounds one request line, its newline included; a longer
+	// one is answered with an error and the connection closed.
+	MaxRequest = 8 << 10
+	// requestTimeout bounds the wait for a request once connected.
+	requestTimeout = 5 * time.Second
+	// answerTimeout bounds the writing of an answer.
+	answerTimeout = 10 * time.Second
+	// maxControlConns bounds the connections open at once.
+	maxControlConns = 32
+)
+
+// ErrRequestTooLong is the answer to a request line longer than MaxRequest.
+var ErrRequestTooLong = fmt.Errorf("request longer than %d bytes; a control request is one line of JSON", MaxRequest)
 
 // Server answers control commands on a unix socket.
 type Server struct {
@@ -87,32 +108,57 @@ type Server struct {
 	prof Profiler
 	log  *zap.Logger
 
-	ln   net.Listener
+	ln   *limitListener
 	wg   sync.WaitGroup
 	stop chan struct{}
 }
 
-// Listen creates the control socket at path with mode 0600. A stale socket
-// left by an earlier run is replaced; anything else at path (a file, a
-// directory, a socket another tend answers on) is refused.
-func Listen(path string, sup Supervisor, prof Profiler, log *zap.Logger) (*Server, error) {
-	if st, err := os.Lstat(path); err == nil {
-		if st.Mode().Type() != fs.ModeSocket {
-			return nil, fmt.Errorf("%w: %s is a %s", ErrNotSocket, path, describeMode(st.Mode()))
-		}
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("control socket %s: another tend answers on it", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("control socket %s: remove stale socket: %w", path, err)
-		}
+// CheckSocket reports whether tend could take path as its control socket
+// now: ErrNotSocket when something else is there, ErrInUse when a process
+// answers on the socket there. Nothing at all, or a stale socket (nobody
+// listens), is fine.
+func CheckSocket(path string) error {
+	st, err := os.Lstat(path)
+	if err != nil {
+		return nil
+	}
+	if st.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("%w: %s is a %s", ErrNotSocket, path, describeMode(st.Mode()))
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return ErrInUse
+	}
+	// Only a refusal proves that nobody listens. A listener whose queue is
+	// full (EAGAIN), or a timeout, is a live tend that is busy: replacing
+	// its socket would cut it off from every control command.
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return nil
+	}
+	return fmt.Errorf("%w (cannot tell: %v)", ErrInUse, err)
+}
+
+// Listen takes path as the control socket, mode 0600, without answering
+// yet (Serve does): connections wait in the socket's queue. A stale socket
+// left by an earlier run is replaced; anything else at path, or a socket
+// another tend answers on, is refused with ErrNotSocket or ErrInUse.
+func Listen(path string) (*Server, error) {
+	if err := CheckSocket(path); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("control socket %s: remove stale socket: %w", path, err)
 	}
 	// The umask keeps the socket private from the moment it exists;
 	// the chmod below makes the mode exact whatever the umask was.
 	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", path)
 	syscall.Umask(old)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// Another tend took the path since CheckSocket looked.
+		return nil, ErrInUse
+	}
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -120,10 +166,14 @@ func Listen(path string, sup Supervisor, prof Profiler, log *zap.Logger) (*Serve
 		ln.Close()
 		return nil, fmt.Errorf("control socket %s: chmod: %w", path, err)
 	}
-	s := &Server{path: path, sup: sup, prof: prof, log: log, ln: ln, stop: make(chan struct{})}
+	return &Server{path: path, ln: newLimitListener(ln, maxControlConns), stop: make(chan struct{})}, nil
+}
+
+// Serve answers control commands with sup and prof, until Close.
+func (s *Server) Serve(sup Supervisor, prof Profiler, log *zap.Logger) {
+	s.sup, s.prof, s.log = sup, prof, log
 	s.wg.Add(1)
 	go s.accept()
-	return s, nil
 }
 
 func (s *Server) accept() {
@@ -142,27 +192,54 @@ func (s *Server) accept() {
 		go func() {
 			defer s.wg.Done()
 			defer conn.Close()
-			s.serve(conn)
+			s.serve(conn.(*limitConn))
 		}()
 	}
 }
 
-func (s *Server) serve(conn net.Conn) {
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
-	if err != nil {
+func (s *Server) serve(conn *limitConn) {
+	conn.SetReadDeadline(time.Now().Add(requestTimeout))
+	req, err := readRequest(conn)
+	if errors.Is(err, io.EOF) {
+		// Connected and left without a word: CheckSocket of another
+		// tend, or a probe.
 		return
 	}
-	conn.SetReadDeadline(time.Time{})
-	var req Request
 	var resp Response
-	if err := json.Unmarshal(line, &req); err != nil {
+	switch {
+	case errors.Is(err, ErrRequestTooLong):
+		s.log.Warn("control socket: request too long; connection closed", zap.Int("limit", MaxRequest))
+		resp = Response{Error: err.Error()}
+	case err != nil:
 		resp = Response{Error: "bad request: " + err.Error()}
-	} else {
+	default:
+		s.ln.markActive(conn)
+		conn.SetReadDeadline(time.Time{})
 		resp = s.handle(req)
 	}
-	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	conn.SetWriteDeadline(time.Now().Add(answerTimeout))
 	json.NewEncoder(conn).Encode(resp)
+}
+
+// readRequest reads one request line of at most MaxRequest bytes from r,
+// and never reads more than that. It returns io.EOF when r ends before
+// any byte, ErrRequestTooLong when no newline comes within the limit. A
+// last line without a newline is read as a request.
+func readRequest(r io.Reader) (Request, error) {
+	line, err := bufio.NewReaderSize(io.LimitReader(r, MaxRequest), MaxRequest).ReadSlice('\n')
+	switch {
+	case len(line) >= MaxRequest && line[len(line)-1] != '\n':
+		return Request{}, ErrRequestTooLong
+	case err == io.EOF && len(line) == 0:
+		return Request{}, io.EOF
+	case err != nil && err != io.EOF:
+		return Request{}, err
+	}
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		return Request{}, err
+	}
+	return req, nil
 }
 
 func (s *Server) handle(req Request) Response {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"tend/admin"
 	"tend/config"
 )
 
@@ -23,6 +24,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(config.Options{Env: os.Environ()})
 	if err != nil {
 		reportConfigError(stderr, err)
+		return exitBadInput
+	}
+	// config looks at the path only; whether a tend answers there takes
+	// a connection.
+	if err := admin.CheckSocket(cfg.Admin.Socket); err != nil {
+		reportConfigError(stderr, socketError(cfg.Admin.Socket, err))
 		return exitBadInput
 	}
 	for _, w := range cfg.Warnings {
@@ -47,6 +54,13 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+// socketError reports a control socket that tend cannot take as invalid
+// input: TEND_SOCKET names a path that is not tend's to use.
+func socketError(path string, err error) error {
+	return config.Errors{{Where: config.Prefix + "SOCKET", Value: path, Problem: err.Error(),
+		Expected: "a path no running tend answers on, holding nothing but a stale socket"}}
 }
 
 // reportConfigError prints every configuration error, one per line.

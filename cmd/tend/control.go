@@ -21,12 +21,7 @@ func socketPath() string {
 	if v := os.Getenv(config.Prefix + "SOCKET"); v != "" {
 		return v
 	}
-	for _, s := range config.Settings() {
-		if s.Name == "SOCKET" {
-			return s.Default
-		}
-	}
-	return ""
+	return config.DefaultSocket
 }
 
 // runControl sends one control command to the running tend.

@@ -39,6 +39,21 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration", zap.String("warning", w))
 	}
+	// The control socket is taken before anything is set up, so that a
+	// second tend on the same socket touches nothing (not even log files)
+	// and exits 2.
+	ctl, err := admin.Listen(cfg.Admin.Socket)
+	switch {
+	case errors.Is(err, admin.ErrNotSocket), errors.Is(err, admin.ErrInUse):
+		reportConfigError(stderr, socketError(cfg.Admin.Socket, err))
+		return exitBadInput
+	case err != nil:
+		// Not the value's fault (a read-only /run, say): tend runs on,
+		// without control commands.
+		log.Error("control commands unavailable", zap.Error(err))
+	default:
+		defer closeWithin(ctl.Close)
+	}
 	// Descriptors inherited from whoever started tend (beyond 0, 1, 2) must
 	// not leak into programs: an inherited pipe held open by a program
 	// would keep its reader from ever seeing EOF.
@@ -79,15 +94,8 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	}
 	sampler := resources.NewSampler(profileInterval, limits, sup.Pids)
 	go sampler.Run(ctx)
-	ctl, err := admin.Listen(cfg.Admin.Socket, sup, sampler, log)
-	if err != nil {
-		if errors.Is(err, admin.ErrNotSocket) {
-			fmt.Fprintf(stderr, "tend: TEND_SOCKET=%q: %v; nothing was started\n", cfg.Admin.Socket, err)
-			return exitBadInput
-		}
-		log.Error("control commands unavailable", zap.Error(err))
-	} else {
-		defer closeWithin(ctl.Close)
+	if ctl != nil {
+		ctl.Serve(sup, sampler, log)
 	}
 	if cfg.Admin.HTTPAddr != "" {
 		web, err := admin.ServeHTTP(cfg.Admin.HTTPAddr, sup, func() []admin.Metric { return admin.StatusMetrics(sup.Status()) }, log)
