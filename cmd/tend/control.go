@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,7 +58,8 @@ func runControl(cmd string, args []string, stdout, stderr io.Writer) int {
 			return bad("tend signal NAME SIG")
 		}
 		if _, err := config.ParseSignal(rest[1]); err != nil {
-			return bad("a signal name such as HUP, USR1, QUIT or a number")
+			fmt.Fprintf(stderr, "tend signal: %q: %v; expected a signal name such as HUP, USR1, QUIT, or a number from 1 to 64\n", rest[1], err)
+			return exitBadInput
 		}
 		req.Name, req.Signal = rest[0], rest[1]
 	}
@@ -69,7 +71,7 @@ func runControl(cmd string, args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	resp, err := admin.Call(ctx, socketPath(), req)
 	if err != nil {
-		if cmd == "drain" && req.Wait && resp == nil && strings.Contains(err.Error(), "EOF") {
+		if cmd == "drain" && req.Wait && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 			// tend exited as the drain finished, before it could answer.
 			return exitOK
 		}
