@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // SplitCommand splits a command line into argv the way a POSIX shell splits
@@ -68,10 +69,13 @@ func SplitCommand(s string) ([]string, error) {
 }
 
 // JoinCommand renders argv as a command line that SplitCommand reads back.
+// A word with any kind of space in it is quoted, even one SplitCommand
+// does not split at (such as a form feed): values are trimmed of every
+// kind of space before they are split.
 func JoinCommand(argv []string) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
-		if a != "" && !strings.ContainsAny(a, " \t\n\r'\"\\$`") {
+		if a != "" && !strings.ContainsAny(a, " \t\n\r'\"\\$`") && strings.IndexFunc(a, unicode.IsSpace) < 0 {
 			parts[i] = a
 			continue
 		}

@@ -65,14 +65,28 @@ func describeMode(m fs.FileMode) string {
 // the start fail. It only looks: it creates nothing.
 func (b *builder) checkPaths() {
 	c := &b.cfg
-	if c.Log.Dir != "" {
+	// A value already refused left the default in place: checking that
+	// would report a path the user never gave.
+	if c.Log.Dir != "" && !b.failed(Prefix+"LOG_DIR") {
 		if err := checkLogDir(c.Log.Dir); err != nil {
 			b.fail(Prefix+"LOG_DIR", c.Log.Dir, err.Error(), "a directory tend can write, or one it can create")
 		}
 	}
-	if err := checkSocketPath(c.Admin.Socket); err != nil {
-		b.fail(Prefix+"SOCKET", c.Admin.Socket, err.Error(), formSocket)
+	if !b.failed(Prefix + "SOCKET") {
+		if err := checkSocketPath(c.Admin.Socket); err != nil {
+			b.fail(Prefix+"SOCKET", c.Admin.Socket, err.Error(), formSocket)
+		}
 	}
+}
+
+// failed reports whether an error names where already.
+func (b *builder) failed(where string) bool {
+	for _, e := range b.errs {
+		if e.Where == where {
+			return true
+		}
+	}
+	return false
 }
 
 // formSocket describes a valid control socket path.
