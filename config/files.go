@@ -73,7 +73,15 @@ func (b *builder) checkPaths() {
 		}
 	}
 	if !b.failed(Prefix + "SOCKET") {
-		if err := checkSocketPath(c.Admin.Socket); err != nil {
+		err := checkSocketPath(c.Admin.Socket)
+		switch {
+		case errors.Is(err, errNoDirectory) && !b.given["SOCKET"]:
+			// The default must not stop a start: an image without /run
+			// runs, without control commands, as it always did.
+			b.cfg.Warnings = append(b.cfg.Warnings, fmt.Sprintf(
+				"%sSOCKET is unset and its default %s cannot be created (%v): the control commands will be unavailable; set %sSOCKET",
+				Prefix, c.Admin.Socket, err, Prefix))
+		case err != nil:
 			b.fail(Prefix+"SOCKET", c.Admin.Socket, err.Error(), formSocket)
 		}
 	}
@@ -137,6 +145,9 @@ func missing(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
+// errNoDirectory says that the directory of a socket path does not exist.
+var errNoDirectory = errors.New("does not exist")
+
 // checkSocketPath reports why tend could not create its control socket at
 // path: the path is too long for a unix socket address, its directory is
 // missing, or something other than a socket is there. Whether another
@@ -150,7 +161,7 @@ func checkSocketPath(path string) error {
 	st, err := os.Stat(dir)
 	switch {
 	case missing(err):
-		return fmt.Errorf("directory %s does not exist", dir)
+		return fmt.Errorf("directory %s %w", dir, errNoDirectory)
 	case err != nil:
 		return fmt.Errorf("cannot look at %s: %w", dir, err)
 	case !st.IsDir():

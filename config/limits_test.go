@@ -242,3 +242,21 @@ func TestSocketPathIsChecked(t *testing.T) {
 	ln.Close()
 	mustLoad(t, nil, "TEND_SOCKET="+stale)
 }
+
+func TestDefaultSocketInAMissingDirectoryIsAWarning(t *testing.T) {
+	// The default path (/run/tend.sock) in an image without /run: as if
+	// TEND_SOCKET were unset with that default.
+	b := &builder{given: map[string]bool{}}
+	b.cfg.Admin.Socket = filepath.Join(t.TempDir(), "run", "tend.sock")
+	b.checkPaths()
+	if len(b.errs) != 0 || len(b.cfg.Warnings) != 1 || !strings.Contains(b.cfg.Warnings[0], "control commands will be unavailable") {
+		t.Errorf("errors %v, warnings %q", b.errs, b.cfg.Warnings)
+	}
+	// Given explicitly, the same path is an error.
+	b = &builder{given: map[string]bool{"SOCKET": true}}
+	b.cfg.Admin.Socket = filepath.Join(t.TempDir(), "run", "tend.sock")
+	b.checkPaths()
+	if len(b.errs) != 1 || !strings.Contains(b.errs[0].Problem, "does not exist") {
+		t.Errorf("errors %v", b.errs)
+	}
+}
