@@ -271,6 +271,11 @@ func (p *program) apply(ev event) event {
 		if to != Starting && to != Running {
 			p.ready = false
 		}
+		if to == Running && p.cfg.Ready.Kind == config.ProbeNone {
+			// Set with the state, so that no snapshot shows RUNNING and
+			// not ready for a program without a probe.
+			p.ready = true
+		}
 	}
 	p.mu.Unlock()
 	if to == from {
