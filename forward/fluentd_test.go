@@ -1,0 +1,517 @@
+package forward
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tests send to a real Fluentd (v1.14 in_forward, file buffer, out_file
+// writing every record as a JSON line), started by the script
+// ../shared/fluentd/start beside the repository.
+
+// inCI reports whether the tests run in CI, where a missing requirement
+// fails the test instead of skipping it.
+func inCI() bool { return os.Getenv("CI") == "true" }
+
+// skipOrFail skips the test, or fails it in CI.
+func skipOrFail(t testing.TB, reason string) {
+	t.Helper()
+	if inCI() {
+		t.Fatalf("CI=true but %s", reason)
+	}
+	t.Skip(reason)
+}
+
+// fluentdScripts returns the directory of the start and stop scripts:
+// ../shared/fluentd from the repository's root.
+func fluentdScripts(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+	scripts := filepath.Join(dir, "..", "shared", "fluentd")
+	if _, err := os.Stat(filepath.Join(scripts, "start")); err != nil {
+		skipOrFail(t, "this test needs the Fluentd of ../shared/fluentd: "+err.Error())
+	}
+	if _, err := exec.LookPath("ruby"); err != nil {
+		skipOrFail(t, "this test runs Fluentd, which needs ruby")
+	}
+	return scripts
+}
+
+// fluentd is a running real Fluentd.
+type fluentd struct {
+	t       testing.TB
+	scripts string
+	dir     string
+	addr    string
+	args    []string
+}
+
+// startFluentd starts Fluentd on a free port of 127.0.0.1 with the start
+// script's extra args (--tls, --shared-key, --flush) and stops it at the
+// end of the test.
+func startFluentd(t testing.TB, args ...string) *fluentd {
+	t.Helper()
+	f := &fluentd{t: t, scripts: fluentdScripts(t), dir: t.TempDir(), addr: freeAddr(t), args: args}
+	if err := f.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.stop)
+	return f
+}
+
+// freeAddr returns 127.0.0.1:PORT with a port free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start starts Fluentd on f's directory and port; it returns once the
+// port accepts connections.
+func (f *fluentd) start() error {
+	_, port, _ := net.SplitHostPort(f.addr)
+	cmd := exec.Command(filepath.Join(f.scripts, "start"), append([]string{f.dir, port}, f.args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("start Fluentd: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// stop stops Fluentd with TERM: it flushes its buffer into the records
+// files, then exits.
+func (f *fluentd) stop() {
+	out, err := exec.Command(filepath.Join(f.scripts, "stop"), f.dir).CombinedOutput()
+	if err != nil {
+		f.t.Errorf("stop Fluentd: %v\n%s", err, out)
+	}
+}
+
+// kill kills Fluentd with KILL and waits until it is gone.
+func (f *fluentd) kill() error {
+	data, err := os.ReadFile(filepath.Join(f.dir, "fluentd.pid"))
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return fmt.Errorf("fluentd.pid: %w", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill Fluentd: %w", err)
+	}
+	for range 300 {
+		// Gone, or a zombie that nobody reaped yet: either way its
+		// sockets are closed.
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil
+		}
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("Fluentd (pid %d) still runs 3s after KILL", pid)
+}
+
+// received is one record as Fluentd wrote it.
+type received struct {
+	Tag     string `json:"tag"`
+	Message string `json:"message"`
+	Program string `json:"program"`
+	Stream  string `json:"stream"`
+	Host    string `json:"host"`
+}
+
+// records reads every record Fluentd wrote to DIR/records*, in order,
+// less Fluentd's own log events (tags fluent.*), which its <match **>
+// writes there too.
+func (f *fluentd) records() []received {
+	f.t.Helper()
+	paths, err := filepath.Glob(filepath.Join(f.dir, "records*"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var recs []received
+	for _, p := range paths {
+		file, err := os.Open(p)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		sc := bufio.NewScanner(file)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var r received
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				f.t.Fatalf("%s: %v: %q", p, err, sc.Text())
+			}
+			if !strings.HasPrefix(r.Tag, "fluent.") {
+				recs = append(recs, r)
+			}
+		}
+		file.Close()
+	}
+	return recs
+}
+
+// waitRecords waits up to 30 s until Fluentd wrote n records (it flushes
+// every second); it fails the test after that.
+func (f *fluentd) waitRecords(n int) {
+	f.t.Helper()
+	for range 300 {
+		if len(f.records()) >= n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	f.t.Fatalf("Fluentd wrote %d records within 30s, want %d", len(f.records()), n)
+}
+
+// numbered is the message of record number i: "record 0000042".
+func numbered(b []byte, i int) []byte {
+	b = append(b[:0], "record "...)
+	s := strconv.AppendInt(nil, int64(i), 10)
+	for range 7 - len(s) {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// numberOf parses numbered's message; -1 if it is not one.
+func numberOf(msg string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(msg, "record "))
+	if err != nil || !strings.HasPrefix(msg, "record ") {
+		return -1
+	}
+	return n
+}
+
+// sender sends numbered records in chunks through a Client, as a sink
+// would: a pool of chunks, each back in the pool once settled.
+type sender struct {
+	t      testing.TB
+	c      *Client
+	tag    string
+	per    int            // records per chunk
+	free   []*Chunk       // chunks to fill
+	first  map[*Chunk]int // number of each taken chunk's first record
+	msg    []byte
+	next   int              // number of the next record
+	onSent func(taken bool) // called after each Send
+}
+
+func newSender(t testing.TB, c *Client, tag string, per int) *sender {
+	return &sender{t: t, c: c, tag: tag, per: per, first: map[*Chunk]int{}}
+}
+
+// send sends the records up to number end (excluded), each Send bounded
+// by ctx; it fails the test if a Send does not take its chunk.
+func (s *sender) send(ctx context.Context, end int) {
+	s.t.Helper()
+	now := time.Now()
+	for s.next < end {
+		var ch *Chunk
+		if n := len(s.free); n > 0 {
+			ch, s.free = s.free[n-1], s.free[:n-1]
+		} else {
+			ch = new(Chunk)
+		}
+		ch.Reset(s.tag)
+		s.first[ch] = s.next
+		for ; s.next < end && ch.Len() < s.per; s.next++ {
+			s.msg = numbered(s.msg, s.next)
+			ch.Append(now, &Record{Message: s.msg, Program: "main", Stream: "stdout", Host: "test"})
+		}
+		settled, err := s.c.Send(ctx, ch)
+		s.release(settled)
+		if err != nil {
+			s.t.Fatalf("Send of records %d-%d: %v", s.first[ch], s.next-1, err)
+		}
+	}
+}
+
+// flush waits until every chunk taken is settled.
+func (s *sender) flush(ctx context.Context) {
+	s.t.Helper()
+	settled, err := s.c.Flush(ctx)
+	s.release(settled)
+	if err != nil {
+		s.t.Fatalf("Flush: %v", err)
+	}
+}
+
+func (s *sender) release(settled []*Chunk) {
+	for _, ch := range settled {
+		delete(s.first, ch)
+		s.free = append(s.free, ch)
+	}
+}
+
+// unsettled returns the record numbers [from, to) of every chunk not
+// settled yet.
+func (s *sender) unsettled() [][2]int {
+	var r [][2]int
+	for _, ch := range s.c.Unsettled() {
+		r = append(r, [2]int{s.first[ch], s.first[ch] + ch.Len()})
+	}
+	return r
+}
+
+// 1,000,000 records in chunks with ack on: Fluentd writes every one, once,
+// in the order sent.
+func TestFluentdGetsAMillionRecordsOnceInOrderWithAck(t *testing.T) {
+	fd := startFluentd(t)
+	c, err := NewClient(Config{Addr: fd.addr, Ack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const total = 1_000_000
+	s := newSender(t, c, "tend.main.stdout", 1000)
+	start := time.Now()
+	s.send(ctx, total)
+	s.flush(ctx)
+	sent := time.Since(start)
+	fd.stop()
+	stopped := time.Since(start)
+	recs := fd.records()
+	t.Logf("sent and acked in %v, Fluentd stopped after %v, records read after %v", sent, stopped, time.Since(start))
+	if len(recs) != total {
+		t.Errorf("Fluentd wrote %d records, %d were sent and acked", len(recs), total)
+	}
+	for i, r := range recs {
+		if n := numberOf(r.Message); n != i {
+			t.Fatalf("record %d is %q (record %d); want them in order, once each", i, r.Message, n)
+		}
+		if r.Tag != "tend.main.stdout" || r.Program != "main" || r.Stream != "stdout" || r.Host != "test" {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+}
+
+// Fluentd killed with KILL in the middle of the stream and started again
+// 5 s later on the same directory and port: with ack on and the client
+// resending every unsettled chunk, no record is lost. Only the chunks that
+// awaited their ack at the kill may arrive twice (Fluentd may have
+// buffered them without the ack reaching the client).
+func TestFluentdKilledMidStreamLosesNothingWithAck(t *testing.T) {
+	// --flush 60s: the first Fluentd keeps what it got in its file buffer
+	// (the test sends less than one buffer chunk before the kill) instead
+	// of writing it out; a Fluentd killed in the middle of its own flush
+	// would write those records again after the restart, a duplicate this
+	// client has no part in. The final stop flushes everything.
+	fd := startFluentd(t, "--flush", "60s")
+	c, err := NewClient(Config{Addr: fd.addr, Ack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	const killAt, total = 40_000, 100_000
+	s := newSender(t, c, "tend.main.stdout", 1000)
+	s.send(ctx, killAt)
+	if err := fd.kill(); err != nil {
+		t.Fatal(err)
+	}
+	mayRepeat := s.unsettled()
+	if len(mayRepeat) == 0 {
+		t.Fatal("no chunk was awaiting its ack at the kill: the test does not test the resend")
+	}
+	restarted := make(chan error, 1)
+	time.AfterFunc(5*time.Second, func() { restarted <- fd.start() })
+	s.send(ctx, total)
+	s.flush(ctx)
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	fd.stop()
+
+	count := make([]int, total)
+	for _, r := range fd.records() {
+		n := numberOf(r.Message)
+		if n < 0 || n >= total {
+			t.Fatalf("a record that was never sent: %+v", r)
+		}
+		count[n]++
+	}
+	repeatable := func(n int) bool {
+		for _, r := range mayRepeat {
+			if n >= r[0] && n < r[1] {
+				return true
+			}
+		}
+		return false
+	}
+	lost, repeated := 0, 0
+	for n, k := range count {
+		switch {
+		case k == 0:
+			lost++
+			if lost <= 5 {
+				t.Errorf("record %d lost", n)
+			}
+		case k > 2 || k == 2 && !repeatable(n):
+			t.Fatalf("record %d arrived %d times; only the chunks awaiting their ack at the kill (%v) may arrive twice", n, k, mayRepeat)
+		case k == 2:
+			repeated++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d records lost", lost, total)
+	}
+	t.Logf("chunks awaiting their ack at the kill: %v; records received twice: %d", mayRepeat, repeated)
+}
+
+// Without ack, a Fluentd restarted while the client was idle costs
+// nothing: the client notices the closed connection before writing the
+// next chunk instead of writing it into a dead socket.
+func TestFluentdRestartedWhileIdleLosesNothingWithoutAck(t *testing.T) {
+	fd := startFluentd(t)
+	c, err := NewClient(Config{Addr: fd.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := newSender(t, c, "tend.main.stdout", 100)
+	s.send(ctx, 1000)
+	s.flush(ctx)
+	// Without ack, only the records file says when Fluentd has them.
+	fd.waitRecords(1000)
+	fd.stop()
+	if err := fd.start(); err != nil {
+		t.Fatal(err)
+	}
+	s.send(ctx, 2000)
+	s.flush(ctx)
+	fd.waitRecords(2000)
+	fd.stop()
+	if got := len(fd.records()); got != 2000 {
+		t.Errorf("Fluentd wrote %d records of 2000 (1000 before its restart, 1000 after)", got)
+	}
+}
+
+// Over a unix socket (relayed byte for byte to Fluentd's TCP input, as
+// the start script offers no unix input), chunks and acks pass.
+func TestFluentdOverUnixSocket(t *testing.T) {
+	fd := startFluentd(t)
+	path := filepath.Join(t.TempDir(), "fluentd.sock")
+	relay(t, path, fd.addr)
+	c, err := NewClient(Config{Addr: "unix://" + path, Ack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := newSender(t, c, "tend.main.stdout", 100)
+	s.send(ctx, 1000)
+	s.flush(ctx)
+	fd.stop()
+	if got := len(fd.records()); got != 1000 {
+		t.Errorf("Fluentd wrote %d records of 1000", got)
+	}
+}
+
+// relay listens on the unix socket path and copies each connection to
+// and from addr.
+func relay(t *testing.T, path, addr string) {
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", addr)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			go func() { copyAndClose(out, in) }()
+			go func() { copyAndClose(in, out) }()
+		}
+	}()
+}
+
+func copyAndClose(dst, src net.Conn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	dst.Close()
+	src.Close()
+}
+
+// Bad addresses and windows are refused with the value seen.
+func TestNewClientRefusesBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Addr: "localhost"}, `address "localhost": want HOST:PORT or unix:///PATH`},
+		{Config{Addr: "h:0"}, `port "0" is not a number from 1 to 65535`},
+		{Config{Addr: "h:x"}, `port "x"`},
+		{Config{Addr: "unix://"}, `want unix:///PATH`},
+		{Config{Addr: "h:1", Window: -1}, `window -1`},
+	} {
+		_, err := NewClient(tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewClient(%+v) = %v, want an error with %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// errorsAs is errors.As for a target type.
+func errorsAs[T error](err error) (T, bool) {
+	var target T
+	ok := errors.As(err, &target)
+	return target, ok
+}
