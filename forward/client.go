@@ -300,7 +300,7 @@ func (c *Client) drop(err error, backoff bool) {
 	c.conn, c.raw, c.written = nil, nil, 0
 	c.rbuf = c.rbuf[:0]
 	if err != nil {
-		c.err = fmt.Errorf("%s: %w", c.cfg.Addr, err)
+		c.err = err
 	}
 	if backoff {
 		c.backoff = min(max(2*c.backoff, backoffMin), backoffMax)

@@ -398,6 +398,51 @@ func TestFluentdKilledMidStreamLosesNothingWithAck(t *testing.T) {
 	t.Logf("chunks awaiting their ack at the kill: %v; records received twice: %d", mayRepeat, repeated)
 }
 
+// Flush calls cut short by a 1 ms deadline while the acks are on their
+// way cost nothing: the client keeps the connection (a deadline is the
+// caller's, not the receiver's failure), so no chunk is sent twice.
+func TestFlushCutShortByItsDeadlineSendsNothingTwice(t *testing.T) {
+	fd := startFluentd(t)
+	c, err := NewClient(Config{Addr: fd.addr, Ack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const total = 20_000
+	s := newSender(t, c, "tend.main.stdout", 500)
+	cut := 0
+	for s.next < total {
+		s.send(ctx, s.next+2000)
+		for len(c.Unsettled()) > 0 && ctx.Err() == nil {
+			fctx, fcancel := context.WithTimeout(ctx, time.Millisecond)
+			settled, err := c.Flush(fctx)
+			fcancel()
+			s.release(settled)
+			if err != nil {
+				cut++
+			}
+		}
+	}
+	if c.Err() != nil {
+		t.Errorf("Err = %v after Flush calls cut short by their deadline", c.Err())
+	}
+	fd.stop()
+	count := make([]int, total)
+	for _, r := range fd.records() {
+		if n := numberOf(r.Message); n >= 0 && n < total {
+			count[n]++
+		}
+	}
+	for n, k := range count {
+		if k != 1 {
+			t.Fatalf("record %d arrived %d times, want once (%d Flush calls were cut short)", n, k, cut)
+		}
+	}
+	t.Logf("%d Flush calls cut short", cut)
+}
+
 // Without ack, a connection closed while idle (here by a proxy in front of
 // Fluentd, as a load balancer's idle timeout does) costs nothing: the
 // client notices the close before it writes the next chunk, instead of
