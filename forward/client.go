@@ -45,6 +45,9 @@ const (
 	idLen = 24
 	// readSize is the least free space kept in the read buffer.
 	readSize = 4 << 10
+	// maxMessage bounds a message from the receiver (acks, HELO and
+	// PONG are a few hundred bytes at most).
+	maxMessage = 64 << 10
 )
 
 // ErrAckTimeout is the cause recorded when a chunk's ack did not arrive
@@ -249,12 +252,13 @@ func (c *Client) Err() error { return c.err }
 // Close closes the connection, if any. The unsettled chunks stay (see
 // Unsettled); a later Send or Flush connects again.
 func (c *Client) Close() error {
-	if c.conn == nil {
+	conn := c.conn
+	if conn == nil {
 		return nil
 	}
-	err := c.conn.Close()
+	c.conn = nil
 	c.drop(nil, false)
-	return err
+	return conn.Close()
 }
 
 // step makes one move towards settling the oldest chunk: connect (after
@@ -443,6 +447,8 @@ func (c *Client) readAcks(ctx context.Context, block bool) {
 			if !c.readable() {
 				return
 			}
+			// With TLS the bytes may be a session ticket alone: the
+			// read then waits pollWait for more, once a connection.
 			deadline = now.Add(pollWait)
 		}
 		if err := c.fill(ctx, deadline); err != nil {
@@ -545,6 +551,9 @@ func (c *Client) fill(ctx context.Context, deadline time.Time) error {
 	conn := c.conn
 	conn.SetReadDeadline(deadline)
 	defer interruptOnDone(ctx, conn.SetReadDeadline)()
+	if len(c.rbuf) > maxMessage {
+		return fmt.Errorf("a message from the receiver longer than %d bytes", maxMessage)
+	}
 	if cap(c.rbuf)-len(c.rbuf) < readSize {
 		c.rbuf = append(c.rbuf, make([]byte, readSize)...)[:len(c.rbuf)]
 	}
