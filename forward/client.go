@@ -128,7 +128,7 @@ type Client struct {
 	written int
 	settled []*Chunk
 
-	err     error // the last failure; nil once a write succeeded
+	err     error // the last failure; nil once a chunk was settled
 	backoff time.Duration
 	retryAt time.Time
 
@@ -209,7 +209,7 @@ func (c *Client) Send(ctx context.Context, ch *Chunk) ([]*Chunk, error) {
 		}
 	}
 	c.queue = append(c.queue, ch)
-	if ctx.Err() != nil {
+	if ended(ctx) {
 		return c.settled, nil
 	}
 	// Connect now unless a failure asks to wait: Send should not wait
@@ -246,7 +246,7 @@ func (c *Client) Flush(ctx context.Context) ([]*Chunk, error) {
 func (c *Client) Unsettled() []*Chunk { return c.queue }
 
 // Err returns the last failure to connect, write or get an ack, or nil
-// once a chunk was written since.
+// once a chunk was settled since (with ack, written is not enough).
 func (c *Client) Err() error { return c.err }
 
 // Close closes the connection, if any. The unsettled chunks stay (see
@@ -265,8 +265,11 @@ func (c *Client) Close() error {
 // the backoff), write what is not written, wait for an ack. It returns an
 // error only when ctx has ended.
 func (c *Client) step(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return c.ctxError(err)
+	if ended(ctx) {
+		if err := ctx.Err(); err != nil {
+			return c.ctxError(err)
+		}
+		return c.ctxError(context.DeadlineExceeded)
 	}
 	if c.conn == nil {
 		if err := sleepUntil(ctx, c.retryAt); err != nil {
@@ -319,7 +322,7 @@ func (c *Client) connect(ctx context.Context) bool {
 	var d net.Dialer
 	nc, err := d.DialContext(dctx, c.network, c.address)
 	if err != nil {
-		c.drop(c.failure(ctx, err), ctx.Err() == nil)
+		c.drop(c.failure(ctx, err), !ended(ctx))
 		return false
 	}
 	c.conn = nc
@@ -330,13 +333,13 @@ func (c *Client) connect(ctx context.Context) bool {
 		tc := tls.Client(nc, c.tls)
 		c.conn = tc
 		if err := tc.HandshakeContext(dctx); err != nil {
-			c.drop(c.failure(ctx, fmt.Errorf("TLS handshake: %w", err)), ctx.Err() == nil)
+			c.drop(c.failure(ctx, fmt.Errorf("TLS handshake: %w", err)), !ended(ctx))
 			return false
 		}
 	}
 	if c.cfg.SharedKey != "" {
 		if err := c.handshake(dctx); err != nil {
-			c.drop(c.failure(ctx, err), ctx.Err() == nil)
+			c.drop(c.failure(ctx, err), !ended(ctx))
 			return false
 		}
 	}
@@ -346,10 +349,20 @@ func (c *Client) connect(ctx context.Context) bool {
 // failure returns err as the cause to record, or nil when ctx ended: the
 // caller gave up, the receiver did not fail.
 func (c *Client) failure(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+	if ended(ctx) {
 		return nil
 	}
 	return err
+}
+
+// ended reports whether ctx is done or its deadline has passed: an I/O
+// deadline taken from ctx can fire before ctx itself is marked done.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // writeQueued writes every taken chunk not yet written on this
@@ -369,15 +382,14 @@ func (c *Client) writeQueued(ctx context.Context) bool {
 		}
 		if err := c.write(ctx, ch.message(c.cfg.Ack)); err != nil {
 			// A partly written message leaves the stream unusable.
-			c.drop(c.failure(ctx, fmt.Errorf("write: %w", err)), ctx.Err() == nil)
+			c.drop(c.failure(ctx, fmt.Errorf("write: %w", err)), !ended(ctx))
 			return false
 		}
-		c.err = nil
 		ch.ackBy = time.Now().Add(c.cfg.AckTimeout)
 		c.written++
 	}
 	if !c.cfg.Ack {
-		c.backoff = 0
+		c.err, c.backoff = nil, 0
 		c.settled = append(c.settled, c.queue...)
 		clear(c.queue)
 		c.queue = c.queue[:0]
@@ -452,7 +464,7 @@ func (c *Client) readAcks(ctx context.Context, block bool) {
 			deadline = now.Add(pollWait)
 		}
 		if err := c.fill(ctx, deadline); err != nil {
-			if ctx.Err() != nil {
+			if ended(ctx) {
 				return
 			}
 			if isTimeout(err) {
@@ -491,7 +503,7 @@ func (c *Client) handle(v any) error {
 			n++
 		}
 		if n > 0 {
-			c.backoff = 0
+			c.err, c.backoff = nil, 0
 			c.settled = append(c.settled, c.queue[:n]...)
 			k := copy(c.queue, c.queue[n:])
 			clear(c.queue[k:])

@@ -292,6 +292,7 @@ func (s *sender) unsettled() [][2]int {
 // 1,000,000 records in chunks with ack on: Fluentd writes every one, once,
 // in the order sent.
 func TestFluentdGetsAMillionRecordsOnceInOrderWithAck(t *testing.T) {
+	t.Parallel()
 	fd := startFluentd(t)
 	c, err := NewClient(Config{Addr: fd.addr, Ack: true})
 	if err != nil {
@@ -329,6 +330,7 @@ func TestFluentdGetsAMillionRecordsOnceInOrderWithAck(t *testing.T) {
 // awaited their ack at the kill may arrive twice (Fluentd may have
 // buffered them without the ack reaching the client).
 func TestFluentdKilledMidStreamLosesNothingWithAck(t *testing.T) {
+	t.Parallel()
 	// --flush 60s: the first Fluentd keeps what it got in its file buffer
 	// (the test sends less than one buffer chunk before the kill) instead
 	// of writing it out; a Fluentd killed in the middle of its own flush
@@ -402,6 +404,7 @@ func TestFluentdKilledMidStreamLosesNothingWithAck(t *testing.T) {
 // way cost nothing: the client keeps the connection (a deadline is the
 // caller's, not the receiver's failure), so no chunk is sent twice.
 func TestFlushCutShortByItsDeadlineSendsNothingTwice(t *testing.T) {
+	t.Parallel()
 	fd := startFluentd(t)
 	c, err := NewClient(Config{Addr: fd.addr, Ack: true})
 	if err != nil {
@@ -410,7 +413,7 @@ func TestFlushCutShortByItsDeadlineSendsNothingTwice(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const total = 20_000
+	const total = 10_000
 	s := newSender(t, c, "tend.main.stdout", 500)
 	cut := 0
 	for s.next < total {
@@ -448,6 +451,7 @@ func TestFlushCutShortByItsDeadlineSendsNothingTwice(t *testing.T) {
 // client notices the close before it writes the next chunk, instead of
 // writing it into a socket whose peer is gone.
 func TestIdleConnectionClosedByAProxyLosesNothingWithoutAck(t *testing.T) {
+	t.Parallel()
 	fd := startFluentd(t)
 	proxy := startRelay(t, "tcp", "127.0.0.1:0", fd.addr)
 	c, err := NewClient(Config{Addr: proxy.addr})
@@ -475,6 +479,7 @@ func TestIdleConnectionClosedByAProxyLosesNothingWithoutAck(t *testing.T) {
 // Over a unix socket (relayed byte for byte to Fluentd's TCP input, as
 // the start script offers no unix input), chunks and acks pass.
 func TestFluentdOverUnixSocket(t *testing.T) {
+	t.Parallel()
 	fd := startFluentd(t)
 	r := startRelay(t, "unix", filepath.Join(t.TempDir(), "fluentd.sock"), fd.addr)
 	c, err := NewClient(Config{Addr: "unix://" + r.addr, Ack: true})

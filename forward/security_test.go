@@ -56,123 +56,88 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-// Fluentd's own TLS input with a shared key: records sent with the right
-// key over TLS arrive; a wrong key, or none, is a clear error and sends
-// nothing.
+// Fluentd's own TLS input with a shared key: records sent over TLS with
+// the right key arrive, whether the certificate is checked for the
+// address's IP or for a name given; a wrong key, no key, a certificate
+// from another CA or for another name are clear errors and send nothing.
 func TestFluentdOverTLSWithSharedKey(t *testing.T) {
+	t.Parallel()
 	certFile, keyFile := selfSigned(t, t.TempDir())
-	fd := startFluentd(t, "--tls", certFile, keyFile, "--shared-key", "s3cret")
-	tlsConfig, err := TLSConfig(certFile, "", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	c, err := NewClient(Config{Addr: fd.addr, TLS: tlsConfig, SharedKey: "s3cret", Ack: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := newSender(t, c, "tend.main.stdout", 100)
-	s.send(ctx, 1000)
-	s.flush(ctx)
-
-	// What a wrong key, or no key, gets; each client is given 3 s.
-	for _, tc := range []struct {
-		key, want string
-	}{
-		{"wrong", "shared key handshake failed: the receiver refused: shared_key mismatch"},
-		{"", "shared key handshake failed: the receiver asks for a shared key (it sent HELO) and none is set"},
-	} {
-		bad, err := NewClient(Config{Addr: fd.addr, TLS: tlsConfig, SharedKey: tc.key, Ack: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ch Chunk
-		ch.Reset("tend.main.stdout")
-		ch.Append(time.Now(), &Record{Message: []byte("must not arrive"), Program: "main", Stream: "stdout"})
-		bctx, bcancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err = bad.Send(bctx, &ch)
-		if err == nil {
-			_, err = bad.Flush(bctx)
-		}
-		bcancel()
-		bad.Close()
-		t.Logf("key %q: %v", tc.key, err)
-		if _, ok := errorsAs[*AuthError](err); !ok || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("key %q: Flush = %v, want an AuthError saying %q", tc.key, err, tc.want)
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("key %q: Flush = %v, want it to say its deadline passed", tc.key, err)
-		}
-		if len(bad.Unsettled()) != 1 {
-			t.Errorf("key %q: %d chunks unsettled, want the 1 sent", tc.key, len(bad.Unsettled()))
-		}
-	}
-
-	fd.stop()
-	recs := fd.records()
-	if len(recs) != 1000 {
-		t.Errorf("Fluentd wrote %d records, want the 1000 sent with the right key", len(recs))
-	}
-	for _, r := range recs {
-		if r.Message == "must not arrive" {
-			t.Error("a record sent with a wrong key or none arrived")
-		}
-	}
-}
-
-// The receiver's certificate must match the CA and the name: a client
-// that trusts another CA, or checks another name, sends nothing.
-func TestFluentdOverTLSChecksTheCertificate(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := selfSigned(t, dir)
-	fd := startFluentd(t, "--tls", certFile, keyFile)
 	otherCA, _ := selfSigned(t, t.TempDir())
-	for _, tc := range []struct {
-		name, ca, serverName, want string
-	}{
-		{"other CA", otherCA, "", "certificate signed by unknown authority"},
-		{"other name", certFile, "elsewhere.test", "not elsewhere.test"},
-	} {
-		tlsConfig, err := TLSConfig(tc.ca, "", "", tc.serverName)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := NewClient(Config{Addr: fd.addr, TLS: tlsConfig, Ack: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ch Chunk
-		ch.Append(time.Now(), &Record{Message: []byte("must not arrive")})
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c.Send(ctx, &ch)
-		_, err = c.Flush(ctx)
-		cancel()
-		c.Close()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: Flush = %v, want an error saying %q", tc.name, err, tc.want)
-		}
-	}
-	// The right CA and the name in the certificate: it passes.
-	tlsConfig, err := TLSConfig(certFile, "", "", "fluentd.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := NewClient(Config{Addr: fd.addr, TLS: tlsConfig, Ack: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	fd := startFluentd(t, "--tls", certFile, keyFile, "--shared-key", "s3cret")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s := newSender(t, c, "tend.main.stdout", 10)
-	s.send(ctx, 10)
-	s.flush(ctx)
+
+	for _, tc := range []struct {
+		serverName, tag string
+		records         int
+	}{{"", "tend.ip", 1000}, {"fluentd.test", "tend.name", 10}} {
+		tlsConfig, err := TLSConfig(certFile, "", "", tc.serverName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewClient(Config{Addr: fd.addr, TLS: tlsConfig, SharedKey: "s3cret", Ack: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newSender(t, c, tc.tag, 100)
+		s.send(ctx, tc.records)
+		s.flush(ctx)
+		c.Close()
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, key, ca, serverName, want string
+			auth                            bool
+		}{
+			{"wrong key", "wrong", certFile, "", "shared key handshake failed: the receiver refused: shared_key mismatch", true},
+			{"no key", "", certFile, "", "shared key handshake failed: the receiver asks for a shared key (it sent HELO) and none is set", true},
+			{"other CA", "s3cret", otherCA, "", "certificate signed by unknown authority", false},
+			{"other name", "s3cret", certFile, "elsewhere.test", "not elsewhere.test", false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				tlsConfig, err := TLSConfig(tc.ca, "", "", tc.serverName)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := NewClient(Config{Addr: fd.addr, TLS: tlsConfig, SharedKey: tc.key, Ack: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				var ch Chunk
+				ch.Reset("tend.main.stdout")
+				ch.Append(time.Now(), &Record{Message: []byte("must not arrive"), Program: "main", Stream: "stdout"})
+				flushErr := flushUntil(t, c, &ch, func() bool { return c.Err() != nil })
+				t.Logf("%v", flushErr)
+				if err := c.Err(); err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Err = %v, want an error saying %q", err, tc.want)
+				}
+				if _, ok := errorsAs[*AuthError](c.Err()); ok != tc.auth {
+					t.Errorf("Err = %v: an AuthError is %v, want %v", c.Err(), ok, tc.auth)
+				}
+				if !errors.Is(flushErr, context.DeadlineExceeded) || !strings.Contains(flushErr.Error(), tc.want) {
+					t.Errorf("Flush = %v, want it to say its deadline passed, and why", flushErr)
+				}
+				if len(c.Unsettled()) != 1 {
+					t.Errorf("%d chunks unsettled, want the 1 sent", len(c.Unsettled()))
+				}
+			})
+		}
+	})
+
 	fd.stop()
-	if got := len(fd.records()); got != 10 {
-		t.Errorf("Fluentd wrote %d records, want the 10 sent with the right certificate checks", got)
+	got := map[string]int{}
+	for _, r := range fd.records() {
+		if r.Message == "must not arrive" {
+			t.Error("a record sent with a wrong key, no key or an unchecked certificate arrived")
+		}
+		got[r.Tag]++
+	}
+	if got["tend.ip"] != 1000 || got["tend.name"] != 10 {
+		t.Errorf("Fluentd wrote %v, want the 1000 and the 10 records sent with the right key and certificate", got)
 	}
 }
 

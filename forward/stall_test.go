@@ -87,6 +87,7 @@ func returnsBy(t *testing.T, deadline time.Time, f func()) {
 // the socket buffers are full, then returns by its deadline with an error
 // saying so, with ack on or off.
 func TestSendReturnsByItsDeadlineWhenTheReceiverNeverReads(t *testing.T) {
+	t.Parallel()
 	for _, ack := range []bool{false, true} {
 		t.Run(map[bool]string{false: "ack off", true: "ack on"}[ack], func(t *testing.T) {
 			r := listen(t, neverRead)
@@ -118,29 +119,55 @@ func TestSendReturnsByItsDeadlineWhenTheReceiverNeverReads(t *testing.T) {
 	}
 }
 
+// flushUntil sends ch, then flushes in short slices until done reports
+// true (or 30 s pass, failing the test); it returns the error of one more
+// Flush, cut short by its deadline.
+func flushUntil(t *testing.T, c *Client, ch *Chunk, done func() bool) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Send(ctx, ch); err != nil {
+		t.Fatalf("Send with room in the window: %v", err)
+	}
+	for !done() {
+		if ctx.Err() != nil {
+			t.Fatalf("not done after 30s; last error %v", c.Err())
+		}
+		fctx, fcancel := context.WithTimeout(ctx, time.Second)
+		c.Flush(fctx)
+		fcancel()
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer fcancel()
+	_, err := c.Flush(fctx)
+	return err
+}
+
+// smallChunk returns a chunk of one record.
+func smallChunk() *Chunk {
+	ch := new(Chunk)
+	ch.Reset("tend.main.stdout")
+	ch.Append(time.Now(), &Record{Message: []byte("hello"), Program: "main", Stream: "stdout"})
+	return ch
+}
+
 // A receiver that reads but never acknowledges: after the ack timeout the
 // client takes the connection for dead and sends the chunk again on a new
 // one; Flush returns by its deadline, saying why.
 func TestAckTimeoutResendsOnANewConnection(t *testing.T) {
+	t.Parallel()
 	r := listen(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	c, err := NewClient(Config{Addr: r.addr, Ack: true, AckTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	deadline := time.Now().Add(3 * time.Second)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	var flushErr error
-	returnsBy(t, deadline, func() {
-		c.Send(ctx, bigChunk())
-		_, flushErr = c.Flush(ctx)
-	})
+	flushErr := flushUntil(t, c, smallChunk(), func() bool { return r.accepted.Load() >= 2 })
+	if !errors.Is(c.Err(), ErrAckTimeout) {
+		t.Errorf("Err = %v, want ErrAckTimeout", c.Err())
+	}
 	if !errors.Is(flushErr, ErrAckTimeout) || !errors.Is(flushErr, context.DeadlineExceeded) {
 		t.Errorf("Flush = %v, want it to say its deadline passed after an ack timeout", flushErr)
-	}
-	if n := r.accepted.Load(); n < 2 {
-		t.Errorf("%d connections; the chunk should have been sent again on a new one", n)
 	}
 	if len(c.Unsettled()) != 1 {
 		t.Errorf("%d chunks unsettled, want the 1 never acked", len(c.Unsettled()))
@@ -150,28 +177,27 @@ func TestAckTimeoutResendsOnANewConnection(t *testing.T) {
 // A receiver without <security> never sends HELO: with a shared key the
 // connection fails after the dial timeout, saying what is missing.
 func TestSharedKeyWithoutHELOFailsClearly(t *testing.T) {
+	t.Parallel()
 	r := listen(t, neverRead)
 	c, err := NewClient(Config{Addr: r.addr, SharedKey: "k", DialTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	deadline := time.Now().Add(2 * time.Second)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	var flushErr error
-	returnsBy(t, deadline, func() {
-		c.Send(ctx, bigChunk())
-		_, flushErr = c.Flush(ctx)
-	})
-	if flushErr == nil || !strings.Contains(flushErr.Error(), "no HELO from the receiver within 300ms (has its input a <security> section?)") {
-		t.Errorf("Flush = %v, want it to say no HELO came", flushErr)
+	flushErr := flushUntil(t, c, smallChunk(), func() bool { return c.Err() != nil })
+	const want = "shared key handshake: no HELO from the receiver within 300ms (has its input a <security> section?)"
+	if c.Err() == nil || c.Err().Error() != want {
+		t.Errorf("Err = %v, want %q", c.Err(), want)
+	}
+	if flushErr == nil || !strings.Contains(flushErr.Error(), want) {
+		t.Errorf("Flush = %v, want it to say %q", flushErr, want)
 	}
 }
 
 // A cancelled context (no deadline) ends a wait for an ack at once, and
 // is no failure of the receiver: the connection stays.
 func TestCancelEndsTheWaitForAnAck(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The receiver cancels once it has read the whole chunk, so that the
@@ -204,6 +230,7 @@ func TestCancelEndsTheWaitForAnAck(t *testing.T) {
 // A Send refused for want of room in the window leaves the caller its
 // chunk, and the next Send or Flush carries on where it stopped.
 func TestSendNotTakenLeavesTheChunkToTheCaller(t *testing.T) {
+	t.Parallel()
 	r := listen(t, neverRead)
 	c, err := NewClient(Config{Addr: r.addr, Ack: true, Window: 1})
 	if err != nil {
