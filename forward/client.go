@@ -212,17 +212,18 @@ func (c *Client) Send(ctx context.Context, ch *Chunk) ([]*Chunk, error) {
 	if ended(ctx) {
 		return c.settled, nil
 	}
-	// Connect now unless a failure asks to wait: Send should not wait
-	// while there is room in the window.
-	if c.conn == nil && time.Now().Before(c.retryAt) {
-		return c.settled, nil
-	}
-	if c.conn == nil && !c.connect(ctx) {
-		return c.settled, nil
-	}
-	c.readAcks(ctx, false)
-	if c.conn != nil {
-		c.writeQueued(ctx)
+	// A second try when reading finds the connection closed while idle.
+	for range 2 {
+		// Connect now unless a failure asks to wait: Send should not
+		// wait while there is room in the window.
+		if c.conn == nil && (time.Now().Before(c.retryAt) || !c.connect(ctx)) {
+			break
+		}
+		c.readAcks(ctx, false)
+		if c.conn != nil {
+			c.writeQueued(ctx)
+			break
+		}
 	}
 	return c.settled, nil
 }

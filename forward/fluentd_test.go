@@ -221,15 +221,14 @@ func numberOf(msg string) int {
 // sender sends numbered records in chunks through a Client, as a sink
 // would: a pool of chunks, each back in the pool once settled.
 type sender struct {
-	t      testing.TB
-	c      *Client
-	tag    string
-	per    int            // records per chunk
-	free   []*Chunk       // chunks to fill
-	first  map[*Chunk]int // number of each taken chunk's first record
-	msg    []byte
-	next   int              // number of the next record
-	onSent func(taken bool) // called after each Send
+	t     testing.TB
+	c     *Client
+	tag   string
+	per   int            // records per chunk
+	free  []*Chunk       // chunks to fill
+	first map[*Chunk]int // number of each taken chunk's first record
+	msg   []byte
+	next  int // number of the next record
 }
 
 func newSender(t testing.TB, c *Client, tag string, per int) *sender {
