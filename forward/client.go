@@ -61,6 +61,7 @@ type AuthError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *AuthError) Error() string { return "shared key handshake failed: " + e.Reason }
 
 // Config says where and how a Client sends.
@@ -109,7 +110,8 @@ type Config struct {
 //     does (a receiver that accepts and never reads included). Every
 //     dial, write and ack wait has its own timeout besides.
 //
-// A Client is used by one goroutine at a time; it starts none of its own.
+// A Client is used by one goroutine at a time; no goroutine of its
+// outlives a call.
 type Client struct {
 	cfg      Config
 	network  string

@@ -5,8 +5,8 @@
 //
 // each entry being [EventTime, record] in msgpack. With ack on, the
 // receiver answers {"ack": id} for each chunk, and several chunks may be
-// awaiting their ack at once (a window), so that acknowledgement costs
-// one round trip per window rather than one per record.
+// awaiting their ack at once (a window), so that waiting for acks overlaps
+// with sending instead of costing a round trip per record.
 //
 // The caller fills a Chunk (Append encodes straight into the chunk's
 // buffer, without allocating once it has grown) and hands it to a
@@ -15,10 +15,11 @@
 // settled (acknowledged, or written without ack) in the order sent. A
 // chunk that a failed connection leaves unsettled is sent again on the
 // next connection; what a caller that gives up still holds is listed by
-// Unsettled, to keep or spool.
+// Unsettled, to keep or spool. Acks are read while sending; a caller with
+// nothing more to send calls Flush to collect the last ones.
 //
 // Every call takes a context and returns by its deadline, whatever the
-// receiver does. The package starts no goroutine of its own.
+// receiver does. No goroutine outlives a call.
 //
 // Not supported: the Message and Forward modes (Fluentd takes
 // PackedForward), gzip-compressed chunks, user/password authentication,
