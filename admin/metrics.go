@@ -3,13 +3,26 @@ package admin
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"tend/logship"
+	"tend/logship/fluent"
 	"tend/supervisor"
 )
+
+// programStates are the states tend_program_state has one series for,
+// each 1 for the program's current state and 0 for the others, as
+// Prometheus exports an enum. A state not listed here still gets its
+// series while it is current.
+func programStates() []supervisor.State {
+	return []supervisor.State{
+		supervisor.Stopped, supervisor.Starting, supervisor.Running, supervisor.Backoff,
+		supervisor.Stopping, supervisor.Exited, supervisor.Fatal,
+	}
+}
 
 // Metric is one Prometheus sample.
 type Metric struct {
@@ -76,7 +89,11 @@ func StatusMetrics(st supervisor.Status) []Metric {
 			Metric{Name: "tend_log_cleanups_total", Help: "Deletions and truncations made for the disk limits.", Type: "counter", Value: float64(lg.CleanupsTotal)},
 			Metric{Name: "tend_log_cleaned_bytes_total", Help: "Bytes freed by cleanups.", Type: "counter", Value: float64(lg.CleanedBytes)},
 		)
-		if f := lg.Fluent; f != nil {
+		var parts struct {
+			Fluent *fluent.Status `json:"fluent"`
+		}
+		lg.Decode(&parts)
+		if f := parts.Fluent; f != nil {
 			ms = append(ms,
 				Metric{Name: "tend_fluent_sent_total", Help: "Records the Fluentd receiver took.", Type: "counter", Value: float64(f.Sent)},
 				Metric{Name: "tend_fluent_buffered", Help: "Records waiting for Fluentd.", Type: "gauge", Value: float64(f.Buffered)},
@@ -91,9 +108,15 @@ func StatusMetrics(st supervisor.Status) []Metric {
 			Metric{Name: "tend_program_up", Help: "1 while the program's process runs.", Type: "gauge", Labels: l, Value: b2f(p.Pid != 0)},
 			Metric{Name: "tend_program_ready", Help: "1 while the program is ready.", Type: "gauge", Labels: l, Value: b2f(p.Ready)},
 			Metric{Name: "tend_program_restarts_total", Help: "Restarts of the program.", Type: "counter", Labels: l, Value: float64(p.Restarts)},
-			Metric{Name: "tend_program_state", Help: "The program's state (1 for the current one).", Type: "gauge",
-				Labels: map[string]string{"program": p.Name, "state": string(p.State)}, Value: 1},
 		)
+		states := programStates()
+		if !slices.Contains(states, p.State) {
+			states = append(states, p.State)
+		}
+		for _, s := range states {
+			ms = append(ms, Metric{Name: "tend_program_state", Help: "The program's state: one series per state, 1 for the current one, 0 for the others.", Type: "gauge",
+				Labels: map[string]string{"program": p.Name, "state": string(s)}, Value: b2f(s == p.State)})
+		}
 		if p.LastExit != nil {
 			ms = append(ms, Metric{Name: "tend_program_last_exit_code", Help: "Exit code of the program's last exit.", Type: "gauge", Labels: l, Value: float64(p.LastExit.Code)})
 		}

@@ -1,6 +1,15 @@
-package logship
+// Package budget keeps every file tend writes or watches under one disk
+// budget and above a minimum of free space: tend's own log files (live,
+// rotated, compressed), and the files the programs write themselves. A
+// writer asks before each write; when room is needed the budget deletes the
+// oldest retired files first, across all owners, and refuses the write only
+// when none is left. Every deletion and truncation it makes is a cleanup:
+// kept for `tend status`, counted, and handed to the TEND_ON_LOG_CLEANUP
+// hook on a goroutine of its own.
+package budget
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +18,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"tend/procfs"
 )
 
 // Errors of Entry.Reserve: why a write may not happen now.
@@ -27,8 +38,8 @@ var (
 	ErrGone = errors.New("file deleted for the disk budget")
 )
 
-// BudgetOptions configure a Budget.
-type BudgetOptions struct {
+// Options configure a Budget.
+type Options struct {
 	// Limit caps the bytes of all tracked files together (0: no cap).
 	Limit int64
 	// MinFree is the free space kept on each filesystem holding a tracked
@@ -36,9 +47,15 @@ type BudgetOptions struct {
 	MinFree int64
 	// Logger receives an event for every deletion (nil: none).
 	Logger *zap.Logger
-	// OnRemove, when set, is called after every deletion the budget makes
-	// to keep its limits, outside the budget's lock.
+	// OnRemove, when set, is called after every deletion or truncation
+	// the budget makes to keep its limits, outside the budget's lock; it
+	// must not block.
 	OnRemove func(Removal)
+	// Hook, when set, runs TEND_ON_LOG_CLEANUP for one cleanup. It runs on
+	// a goroutine of its own, one at a time, never on a writer's path;
+	// cleanups that find its queue full are counted and skipped. ctx ends
+	// when the hook has run too long or StopHooks cuts it.
+	Hook func(ctx context.Context, r Removal) error
 }
 
 // Removal describes a file the budget deleted, or truncated, to keep its
@@ -75,6 +92,7 @@ type Budget struct {
 	removed  []Removal // deletions not yet passed to onRemove
 	log      *zap.Logger
 	onRemove func(Removal)
+	clean    *cleanups
 }
 
 // Entry is one file in a Budget.
@@ -90,16 +108,17 @@ type Entry struct {
 	gone    bool
 	// id, when set (watched files), is the file's device and inode: a
 	// path that holds another file by now is never deleted for it.
-	id fileID
+	id procfs.FileID
 }
 
-// NewBudget returns an empty budget.
-func NewBudget(o BudgetOptions) *Budget {
+// New returns an empty budget. With a Hook it starts the goroutine that
+// runs it; StopHooks ends it.
+func New(o Options) *Budget {
 	log := o.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Budget{
+	b := &Budget{
 		limit:    o.Limit,
 		minFree:  o.MinFree,
 		entries:  map[*Entry]struct{}{},
@@ -107,7 +126,14 @@ func NewBudget(o BudgetOptions) *Budget {
 		spaces:   map[string]*freeSpace{},
 		log:      log,
 		onRemove: o.OnRemove,
+		clean:    newCleanups(log, o.Hook),
 	}
+	if o.Hook != nil {
+		go b.clean.run()
+	} else {
+		close(b.clean.done)
+	}
+	return b
 }
 
 // Track adds a file of size bytes, owned by owner. The file may already
@@ -145,13 +171,18 @@ func (b *Budget) Usage(owner string) int64 {
 // Limit returns the byte cap (0: none).
 func (b *Budget) Limit() int64 { return b.limit }
 
-// unlock releases the lock, then reports the deletions made under it.
+// MinFree returns the free space kept on each filesystem (0: none).
+func (b *Budget) MinFree() int64 { return b.minFree }
+
+// unlock releases the lock, then records and reports the cleanups made
+// under it.
 func (b *Budget) unlock() {
 	removed := b.removed
 	b.removed = nil
 	b.mu.Unlock()
-	if b.onRemove != nil {
-		for _, r := range removed {
+	for _, r := range removed {
+		b.clean.record(r)
+		if b.onRemove != nil {
 			b.onRemove(r)
 		}
 	}
@@ -176,7 +207,7 @@ func (b *Budget) oldest(keep *Entry, sp *freeSpace) *Entry {
 // set, makes it a reported cleanup. b.mu is held.
 func (b *Budget) drop(e *Entry, del bool, reason string) error {
 	var err error
-	if del && e.id != (fileID{}) && !e.holds(e.path) {
+	if del && e.id != (procfs.FileID{}) && !e.holds(e.path) {
 		// A watched file renamed or replaced since it was last seen: it
 		// is only untracked; the watcher finds it again where it is.
 		del, reason = false, ""

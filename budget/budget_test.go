@@ -1,9 +1,11 @@
-package logship
+package budget
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -11,7 +13,7 @@ import (
 func TestBudgetDeletesRetiredFilesOldestFirstAndReportsThem(t *testing.T) {
 	dir := t.TempDir()
 	var removed []Removal
-	b := NewBudget(BudgetOptions{Limit: 1000, OnRemove: func(r Removal) { removed = append(removed, r) }})
+	b := New(Options{Limit: 1000, OnRemove: func(r Removal) { removed = append(removed, r) }})
 	mk := func(owner, name string, size int64, age time.Duration) *Entry {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, make([]byte, size), 0o644); err != nil {
@@ -49,5 +51,42 @@ func TestBudgetDeletesRetiredFilesOldestFirstAndReportsThem(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "agent.log.1")); !os.IsNotExist(err) {
 		t.Fatal("deleted file still on disk")
+	}
+}
+
+// The space a filesystem has left is its available blocks times the
+// fragment size, not the preferred I/O size: on NFS or FUSE f_bsize can
+// be 1 MiB over 4 KiB blocks, which would make a nearly full disk look
+// 256 times emptier than it is.
+func TestFreeSpaceCountsBlocksInFragmentSize(t *testing.T) {
+	st := syscall.Statfs_t{Bsize: 1 << 20, Frsize: 4096, Bavail: 100}
+	if got := availBytes(&st); got != 100*4096 {
+		t.Fatalf("available %d bytes, want %d (100 blocks of 4 KiB)", got, 100*4096)
+	}
+	// Kernels that leave f_frsize zero count in f_bsize.
+	st = syscall.Statfs_t{Bsize: 4096, Bavail: 7}
+	if got := availBytes(&st); got != 7*4096 {
+		t.Fatalf("available %d bytes, want %d", got, 7*4096)
+	}
+}
+
+// Every cleanup the budget makes is listed, with its totals.
+func TestCleanupsAreListed(t *testing.T) {
+	dir := t.TempDir()
+	b := New(Options{Limit: 100})
+	defer b.StopHooks(context.Background(), context.Background())
+	old := filepath.Join(dir, "a.log.1")
+	if err := os.WriteFile(old, make([]byte, 80), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Track("a", old, 80).Retire(time.Now().Add(-time.Hour))
+	live := b.Track("a", filepath.Join(dir, "a.log"), 0)
+	if err := live.Reserve(50); err != nil {
+		t.Fatal(err)
+	}
+	recent, total, bytes := b.Cleanups()
+	if b.Used() != 50 || total != 1 || bytes != 80 ||
+		len(recent) != 1 || recent[0].File != old || recent[0].Action != "deleted" || recent[0].Reason != "disk budget" {
+		t.Fatalf("used %d, cleanups %+v, total %d, bytes %d", b.Used(), recent, total, bytes)
 	}
 }

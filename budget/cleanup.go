@@ -1,4 +1,4 @@
-package logship
+package budget
 
 import (
 	"context"
@@ -99,10 +99,6 @@ func (c *cleanups) record(r Removal) {
 // run runs the hook for each queued cleanup until stop.
 func (c *cleanups) run() {
 	defer close(c.done)
-	if c.hook == nil {
-		<-c.quit
-		return
-	}
 	for {
 		select {
 		case <-c.quit:
@@ -160,3 +156,9 @@ func (c *cleanups) list() (recent []Cleanup, total, bytes int64) {
 	}
 	return recent, c.total, c.bytes
 }
+
+// StopHooks ends the hook goroutine: a hook running may finish until soft
+// is done, then it is cancelled; the wait ends at hard in any case. Queued
+// cleanups whose hook did not start are counted as skipped, and so are
+// cleanups made afterwards.
+func (b *Budget) StopHooks(soft, hard context.Context) { b.clean.stop(soft, hard) }

@@ -1,4 +1,4 @@
-package logship
+package budget
 
 import (
 	"syscall"
@@ -44,10 +44,22 @@ func (f *freeSpace) free(now time.Time) (n int64, ok bool) {
 		err := syscall.Statfs(f.dir, &st)
 		f.checked, f.since, f.refused, f.full = now, 0, 0, false
 		f.failed = err != nil
-		f.avail = int64(st.Bavail) * int64(st.Bsize)
+		f.avail = availBytes(&st)
 	}
 	if f.failed {
 		return 0, false
 	}
 	return f.avail - f.since, true
+}
+
+// availBytes is the space statfs says unprivileged writers may still use.
+// Block counts are in units of the fragment size (f_frsize), which is not
+// the preferred I/O size f_bsize on every filesystem (NFS and FUSE report
+// a large f_bsize); kernels before 2.6 leave f_frsize zero.
+func availBytes(st *syscall.Statfs_t) int64 {
+	unit := st.Frsize
+	if unit <= 0 {
+		unit = st.Bsize
+	}
+	return int64(st.Bavail) * unit
 }

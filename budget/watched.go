@@ -1,4 +1,4 @@
-package logship
+package budget
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"tend/procfs"
 )
 
 // What the watcher needs from the budget: files written by others grow
@@ -89,7 +91,7 @@ func (e *Entry) Truncate(reason string) (int64, error) {
 	if e.gone {
 		return 0, ErrGone
 	}
-	if e.id != (fileID{}) && !e.holds(e.path) {
+	if e.id != (procfs.FileID{}) && !e.holds(e.path) {
 		return 0, fmt.Errorf("truncate %s: replaced since it was last seen", e.path)
 	}
 	if err := os.Truncate(e.path, 0); err != nil {
@@ -108,7 +110,7 @@ func (e *Entry) Truncate(reason string) (int64, error) {
 
 // TrackFile adds a watched file: like Track, and the budget will delete or
 // truncate the file at path only while path still names the file id.
-func (b *Budget) TrackFile(owner, path string, size int64, id fileID) *Entry {
+func (b *Budget) TrackFile(owner, path string, size int64, id procfs.FileID) *Entry {
 	e := b.Track(owner, path, size)
 	b.mu.Lock()
 	e.id = id
@@ -119,5 +121,5 @@ func (b *Budget) TrackFile(owner, path string, size int64, id fileID) *Entry {
 // holds reports whether path still names the entry's file.
 func (e *Entry) holds(path string) bool {
 	var st unix.Stat_t
-	return unix.Lstat(path, &st) == nil && idOf(&st) == e.id
+	return unix.Lstat(path, &st) == nil && procfs.IDOf(&st) == e.id
 }

@@ -7,6 +7,7 @@ package hooks
 import (
 	"context"
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 
@@ -37,4 +38,24 @@ func Run(ctx context.Context, r *reaper.Reaper, spec reaper.Spec) (int, error) {
 		}
 		return -1, fmt.Errorf("%s: cut short: %w", spec.Argv[0], context.Cause(ctx))
 	}
+}
+
+// RunLogged runs spec like Run, with its stdout and stderr captured by out
+// as program's streams. The pipes' write ends are closed once the command
+// has exited (or was killed with its group), so the captures reach EOF.
+func RunLogged(ctx context.Context, r *reaper.Reaper, spec reaper.Spec, program string, out Capturer) (int, error) {
+	for _, stream := range []string{"stdout", "stderr"} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return -1, fmt.Errorf("%s pipe: %w", stream, err)
+		}
+		out.Capture(program, stream, pr)
+		defer pw.Close()
+		if stream == "stdout" {
+			spec.Stdout = pw
+		} else {
+			spec.Stderr = pw
+		}
+	}
+	return Run(ctx, r, spec)
 }

@@ -21,24 +21,24 @@ const (
 	procNetTCP6 = "/proc/self/net/tcp6"
 )
 
-// TCPState is a socket's state as the kernel numbers it in /proc/net/tcp
+// tcpState is a socket's state as the kernel numbers it in /proc/net/tcp
 // (include/net/tcp_states.h).
-type TCPState uint8
+type tcpState uint8
 
 // The TCP states that matter to the connection drain.
 const (
-	TCPEstablished TCPState = 0x01
-	TCPTimeWait    TCPState = 0x06
-	TCPCloseWait   TCPState = 0x08
-	TCPListen      TCPState = 0x0A
+	tcpEstablished tcpState = 0x01
+	tcpTimeWait    tcpState = 0x06
+	tcpCloseWait   tcpState = 0x08
+	tcpListen      tcpState = 0x0A
 )
 
-// Socket is one line of /proc/net/tcp or /proc/net/tcp6.
-type Socket struct {
+// socket is one line of /proc/net/tcp or /proc/net/tcp6.
+type socket struct {
 	// Local and Remote are the socket's two ends.
 	Local, Remote netip.AddrPort
 	// State is the TCP state.
-	State TCPState
+	State tcpState
 	// TxQueue is the bytes sent and not yet acknowledged (for a listener:
 	// unused); RxQueue is the bytes received and not yet read by the
 	// program (for a listener: the accept backlog).
@@ -49,13 +49,13 @@ type Socket struct {
 	Inode uint64
 }
 
-// ParseTCPTable reads a socket table in the format of /proc/net/tcp and
+// parseTCPTable reads a socket table in the format of /proc/net/tcp and
 // /proc/net/tcp6: a header line, then one socket per line. A line that
 // does not have that format is an error naming its line number, since
 // guessing at a table tend misreads would make the drain wait for the
 // wrong connections.
-func ParseTCPTable(r io.Reader) ([]Socket, error) {
-	var socks []Socket
+func parseTCPTable(r io.Reader) ([]socket, error) {
+	var socks []socket
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for n := 1; sc.Scan(); n++ {
@@ -86,7 +86,7 @@ const tcpFields = 10
 // parseTCPLine parses one socket line such as
 //
 //	0: 0100007F:1F90 0100007F:A2C4 01 00000000:00000000 00:00000000 00000000  1000  0 123456 1 ...
-func parseTCPLine(line []byte) (Socket, error) {
+func parseTCPLine(line []byte) (socket, error) {
 	var f [tcpFields][]byte
 	got := 0
 	for rest := line; got < tcpFields; got++ {
@@ -101,47 +101,47 @@ func parseTCPLine(line []byte) (Socket, error) {
 		f[got], rest = rest[:end], rest[end:]
 	}
 	if got < tcpFields {
-		return Socket{}, fmt.Errorf("%d fields, want at least %d", got, tcpFields)
+		return socket{}, fmt.Errorf("%d fields, want at least %d", got, tcpFields)
 	}
 	if !bytes.HasSuffix(f[0], []byte(":")) {
-		return Socket{}, fmt.Errorf("slot %q does not end in a colon", f[0])
+		return socket{}, fmt.Errorf("slot %q does not end in a colon", f[0])
 	}
-	var s Socket
+	var s socket
 	var err error
 	if s.Local, err = parseProcAddr(f[1]); err != nil {
-		return Socket{}, fmt.Errorf("local address: %w", err)
+		return socket{}, fmt.Errorf("local address: %w", err)
 	}
 	if s.Remote, err = parseProcAddr(f[2]); err != nil {
-		return Socket{}, fmt.Errorf("remote address: %w", err)
+		return socket{}, fmt.Errorf("remote address: %w", err)
 	}
 	if s.Local.Addr().Is4() != s.Remote.Addr().Is4() {
-		return Socket{}, errors.New("local and remote addresses of different families")
+		return socket{}, errors.New("local and remote addresses of different families")
 	}
 	st, err := parseHex(f[3], 8)
 	if err != nil {
-		return Socket{}, fmt.Errorf("state: %w", err)
+		return socket{}, fmt.Errorf("state: %w", err)
 	}
-	s.State = TCPState(st)
+	s.State = tcpState(st)
 	tx, rx, ok := bytes.Cut(f[4], []byte(":"))
 	if !ok {
-		return Socket{}, fmt.Errorf("queues %q are not TX:RX", f[4])
+		return socket{}, fmt.Errorf("queues %q are not TX:RX", f[4])
 	}
 	txq, err := parseHex(tx, 32)
 	if err != nil {
-		return Socket{}, fmt.Errorf("tx_queue: %w", err)
+		return socket{}, fmt.Errorf("tx_queue: %w", err)
 	}
 	rxq, err := parseHex(rx, 32)
 	if err != nil {
-		return Socket{}, fmt.Errorf("rx_queue: %w", err)
+		return socket{}, fmt.Errorf("rx_queue: %w", err)
 	}
 	s.TxQueue, s.RxQueue = uint32(txq), uint32(rxq)
 	uid, err := strconv.ParseUint(string(f[7]), 10, 32)
 	if err != nil {
-		return Socket{}, fmt.Errorf("uid: %w", err)
+		return socket{}, fmt.Errorf("uid: %w", err)
 	}
 	s.UID = uint32(uid)
 	if s.Inode, err = strconv.ParseUint(string(f[9]), 10, 64); err != nil {
-		return Socket{}, fmt.Errorf("inode: %w", err)
+		return socket{}, fmt.Errorf("inode: %w", err)
 	}
 	return s, nil
 }
@@ -198,8 +198,8 @@ func parseHex(b []byte, bits int) (uint64, error) {
 
 // readTCPTables reads and parses the socket tables at paths. A missing
 // table is empty: /proc/net/tcp6 does not exist when IPv6 is disabled.
-func readTCPTables(paths ...string) ([]Socket, error) {
-	var all []Socket
+func readTCPTables(paths ...string) ([]socket, error) {
+	var all []socket
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -208,7 +208,7 @@ func readTCPTables(paths ...string) ([]Socket, error) {
 		if err != nil {
 			return nil, fmt.Errorf("socket table: %w", err)
 		}
-		socks, err := ParseTCPTable(f)
+		socks, err := parseTCPTable(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
@@ -224,10 +224,10 @@ func readTCPTables(paths ...string) ([]Socket, error) {
 // is already closed, and CLOSE_WAIT means the client has gone and only the
 // program's close is missing (a program that never closes would otherwise
 // hold every drain to its end).
-func establishedOn(socks []Socket, ports map[uint16]bool) int {
+func establishedOn(socks []socket, ports map[uint16]bool) int {
 	n := 0
 	for _, s := range socks {
-		if s.State == TCPEstablished && ports[s.Local.Port()] {
+		if s.State == tcpEstablished && ports[s.Local.Port()] {
 			n++
 		}
 	}

@@ -13,7 +13,7 @@ import (
 
 // formatTCPLine writes s as the kernel writes a line of /proc/net/tcp
 // (net/ipv4/tcp_ipv4.c, get_tcp4_sock) or tcp6.
-func formatTCPLine(slot int, s Socket) string {
+func formatTCPLine(slot int, s socket) string {
 	return fmt.Sprintf("%4d: %s %s %02X %08X:%08X 00:00000000 00000000 %5d        0 %d 1 0000000000000000 20 4 30 10 -1",
 		slot, formatProcAddr(s.Local), formatProcAddr(s.Remote), uint8(s.State), s.TxQueue, s.RxQueue, s.UID, s.Inode)
 }
@@ -36,7 +36,7 @@ func TestParseTCPTableReadsKernelFormat(t *testing.T) {
 	le := tcpHeader +
 		"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000003 00:00000000 00000000  1000        0 35021 1 0000000000000000 100 0 0 10 0\n" +
 		"   1: 0100007F:1F90 0100007F:A2C4 01 00000010:00000020 00:00000000 00000000     0        0 35030 1 0000000000000000 20 4 30 10 -1\n"
-	socks, err := ParseTCPTable(strings.NewReader(le))
+	socks, err := parseTCPTable(strings.NewReader(le))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,31 +46,31 @@ func TestParseTCPTableReadsKernelFormat(t *testing.T) {
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		t.Skip("the sample lines are from a little-endian kernel")
 	}
-	want := Socket{
+	want := socket{
 		Local:  netip.MustParseAddrPort("127.0.0.1:8080"),
 		Remote: netip.MustParseAddrPort("127.0.0.1:41668"),
-		State:  TCPEstablished, TxQueue: 16, RxQueue: 32, Inode: 35030,
+		State:  tcpEstablished, TxQueue: 16, RxQueue: 32, Inode: 35030,
 	}
 	if socks[1] != want {
 		t.Errorf("connection = %+v, want %+v", socks[1], want)
 	}
-	if socks[0].State != TCPListen || socks[0].UID != 1000 || socks[0].RxQueue != 3 {
+	if socks[0].State != tcpListen || socks[0].UID != 1000 || socks[0].RxQueue != 3 {
 		t.Errorf("listener = %+v", socks[0])
 	}
 }
 
 func TestParseTCPTableReadsIPv6(t *testing.T) {
-	want := []Socket{
-		{Local: netip.MustParseAddrPort("[::1]:8443"), Remote: netip.MustParseAddrPort("[::1]:50000"), State: TCPEstablished, Inode: 7},
-		{Local: netip.MustParseAddrPort("[::ffff:10.1.2.3]:80"), Remote: netip.MustParseAddrPort("[::ffff:10.9.8.7]:6000"), State: TCPTimeWait},
-		{Local: netip.MustParseAddrPort("[2001:db8::1]:443"), Remote: netip.MustParseAddrPort("[2001:db8::2]:1234"), State: TCPCloseWait, UID: 65534, Inode: 1 << 40},
+	want := []socket{
+		{Local: netip.MustParseAddrPort("[::1]:8443"), Remote: netip.MustParseAddrPort("[::1]:50000"), State: tcpEstablished, Inode: 7},
+		{Local: netip.MustParseAddrPort("[::ffff:10.1.2.3]:80"), Remote: netip.MustParseAddrPort("[::ffff:10.9.8.7]:6000"), State: tcpTimeWait},
+		{Local: netip.MustParseAddrPort("[2001:db8::1]:443"), Remote: netip.MustParseAddrPort("[2001:db8::2]:1234"), State: tcpCloseWait, UID: 65534, Inode: 1 << 40},
 	}
 	var b strings.Builder
 	b.WriteString(tcpHeader)
 	for i, s := range want {
 		b.WriteString(formatTCPLine(i, s) + "\n")
 	}
-	got, err := ParseTCPTable(strings.NewReader(b.String()))
+	got, err := parseTCPTable(strings.NewReader(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,13 +93,13 @@ func TestParseTCPTableRejectsMalformedLines(t *testing.T) {
 		"uid not a number":   strings.Replace(good, "1000", "x", 1),
 		"inode not a number": strings.Replace(good, "35021", "-1", 1),
 	} {
-		if _, err := ParseTCPTable(strings.NewReader(tcpHeader + line + "\n")); err == nil {
+		if _, err := parseTCPTable(strings.NewReader(tcpHeader + line + "\n")); err == nil {
 			t.Errorf("%s: no error for %q", name, line)
 		} else if !strings.Contains(err.Error(), "line 2") {
 			t.Errorf("%s: error %q does not name line 2", name, err)
 		}
 	}
-	if _, err := ParseTCPTable(strings.NewReader(tcpHeader + good + "\n")); err != nil {
+	if _, err := parseTCPTable(strings.NewReader(tcpHeader + good + "\n")); err != nil {
 		t.Errorf("the unchanged line fails: %v", err)
 	}
 }
@@ -182,12 +182,12 @@ func TestReadTCPTablesTreatsMissingTableAsEmpty(t *testing.T) {
 
 func FuzzParseTCPTable(f *testing.F) {
 	f.Add(tcpHeader + "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 35021 1 0000000000000000 100 0 0 10 0\n")
-	f.Add(tcpHeader + formatTCPLine(0, Socket{Local: netip.MustParseAddrPort("[::1]:443"), Remote: netip.MustParseAddrPort("[::1]:5"), State: TCPEstablished}) + "\n")
+	f.Add(tcpHeader + formatTCPLine(0, socket{Local: netip.MustParseAddrPort("[::1]:443"), Remote: netip.MustParseAddrPort("[::1]:5"), State: tcpEstablished}) + "\n")
 	f.Add("")
 	f.Add("0: :")
 	f.Add("   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 0")
 	f.Fuzz(func(t *testing.T, table string) {
-		socks, err := ParseTCPTable(strings.NewReader(table))
+		socks, err := parseTCPTable(strings.NewReader(table))
 		if err != nil {
 			return
 		}
@@ -200,7 +200,7 @@ func FuzzParseTCPTable(f *testing.F) {
 			}
 			b.WriteString(formatTCPLine(i, s) + "\n")
 		}
-		again, err := ParseTCPTable(strings.NewReader(b.String()))
+		again, err := parseTCPTable(strings.NewReader(b.String()))
 		if err != nil {
 			t.Fatalf("formatted table does not parse: %v\n%s", err, b.String())
 		}

@@ -8,84 +8,102 @@ import (
 
 // Record flags.
 const (
-	// recNewline: the record's bytes are followed by a newline in the
+	// Newline: the record's bytes are followed by a newline in the
 	// program's output (the newline is not part of the message).
-	recNewline uint8 = 1 << iota
-	// recPartial: the record is a piece of a line longer than MaxLine; the
+	Newline uint8 = 1 << iota
+	// Partial: the record is a piece of a line longer than MaxLine; the
 	// next record of the same stream continues it.
-	recPartial
+	Partial
 )
 
-// record is one framed record inside a batch: a line, a piece of a long
-// line, or (with multiline joining) several lines joined. Its message is
-// data[off:end]; its raw bytes, as the program wrote them, run to end+1 when
-// it ends with a newline. Records of a batch are contiguous and cover the
-// batch's data from the first byte to the last.
-type record struct {
-	off, end int32
-	flags    uint8
+// Record is one framed record inside a batch: a line, a piece of a long
+// line, or (with multiline joining) several lines joined. It is a pair of
+// offsets, so nothing is allocated per line: its message is
+// Data[Off:End]; its raw bytes, as the program wrote them, run to End+1
+// when it ends with a newline. Records of a batch are contiguous and cover
+// the batch's data from the first byte to the last.
+type Record struct {
+	Off, End int32
+	Flags    uint8
 }
 
-func (r record) partial() bool { return r.flags&recPartial != 0 }
-func (r record) newline() bool { return r.flags&recNewline != 0 }
+// Partial reports whether r is a piece of a line longer than MaxLine.
+func (r Record) Partial() bool { return r.Flags&Partial != 0 }
 
-// rawEnd is the end of the record's raw bytes, newline included.
-func (r record) rawEnd() int32 {
-	if r.newline() {
-		return r.end + 1
+// Newline reports whether a newline follows r in the program's output.
+func (r Record) Newline() bool { return r.Flags&Newline != 0 }
+
+// RawEnd is the end of the record's raw bytes, newline included.
+func (r Record) RawEnd() int32 {
+	if r.Newline() {
+		return r.End + 1
 	}
-	return r.end
+	return r.End
 }
 
-// rawLen is the number of bytes the program wrote for this record.
-func (r record) rawLen() int64 { return int64(r.rawEnd() - r.off) }
+// RawLen is the number of bytes the program wrote for this record.
+func (r Record) RawLen() int64 { return int64(r.RawEnd() - r.Off) }
 
-// batch is the unit that travels from a capture to the sinks: the bytes of
+// Batch is the unit that travels from a capture to the sinks: the bytes of
 // one or more reads and the records framed in them. One batch is shared by
-// every sink; the last sink to release it returns it to the pool. Nothing is
-// allocated per line.
-type batch struct {
-	prog   *program
-	stream Stream
-	time   time.Time
-	data   []byte
-	recs   []record
-	refs   atomic.Int32
-	pool   *batchPool
-	// file is the watched file the records were tailed from (stream File).
-	file string
+// every sink, never copied per sink: a sink that keeps it takes a
+// reference (Ref) and releases it when done; the last release returns it
+// to its pool. Sinks only read a batch.
+type Batch struct {
+	// Program wrote the records; its counters take each sink's drops.
+	Program *Program
+	// Stream the records were read from.
+	Stream Stream
+	// Time is when tend read the bytes.
+	Time time.Time
+	// Data holds the records' bytes; Records frame them.
+	Data    []byte
+	Records []Record
+	// File is the watched file the records were tailed from (stream File).
+	File string
+
+	refs atomic.Int32
+	pool *pool
 }
 
-// message returns the message bytes of r.
-func (b *batch) message(r record) []byte { return b.data[r.off:r.end] }
+// Message returns the message bytes of r.
+func (b *Batch) Message(r Record) []byte { return b.Data[r.Off:r.End] }
 
-// release drops one reference; the last one returns b to its pool.
-func (b *batch) release() {
+// Size is the memory the batch holds, which sink queues count.
+func (b *Batch) Size() int64 { return int64(cap(b.Data)) }
+
+// Ref takes one more reference to b, for a sink that keeps it.
+func (b *Batch) Ref() { b.refs.Add(1) }
+
+// Release drops one reference; the last one returns b to its pool.
+func (b *Batch) Release() {
 	if b.refs.Add(-1) == 0 {
 		b.pool.put(b)
 	}
 }
 
-// batchPool recycles batches and their buffers.
-type batchPool struct{ p sync.Pool }
+// pool recycles batches and their buffers.
+type pool struct{ p sync.Pool }
 
-// get returns an empty batch whose data has room for at least size bytes.
-func (bp *batchPool) get(prog *program, stream Stream, size int) *batch {
-	b, _ := bp.p.Get().(*batch)
+// get returns an empty batch, holding one reference, whose data has room
+// for at least size bytes.
+func (bp *pool) get(prog *Program, stream Stream, size int) *Batch {
+	b, _ := bp.p.Get().(*Batch)
 	if b == nil {
-		b = &batch{pool: bp}
+		b = &Batch{pool: bp}
 	}
-	b.prog, b.stream = prog, stream
-	if cap(b.data) < size {
-		b.data = make([]byte, 0, size)
+	b.Program, b.Stream = prog, stream
+	if cap(b.Data) < size {
+		b.Data = make([]byte, 0, size)
 	}
+	b.refs.Store(1)
 	return b
 }
 
-func (bp *batchPool) put(b *batch) {
-	b.prog = nil
-	b.file = ""
-	b.data = b.data[:0]
-	b.recs = b.recs[:0]
+func (bp *pool) put(b *Batch) {
+	b.Program = nil
+	b.File = ""
+	b.Data = b.Data[:0]
+	b.Records = b.Records[:0]
 	bp.p.Put(b)
 }

@@ -1,4 +1,4 @@
-package logship
+package logship_test
 
 import (
 	"io"
@@ -6,7 +6,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"tend/budget"
 	"tend/config"
+	"tend/logship"
+	"tend/logship/console"
+	"tend/logship/internal/logtest"
+	"tend/logship/logfile"
 )
 
 // The benchmarks push 120-byte lines from a real pipe through the
@@ -21,15 +26,33 @@ const benchRotate = 64 << 20
 func benchBlock() []byte {
 	var b []byte
 	for i := int64(0); len(b)+120 <= 1<<20; i++ {
-		b = numberedLine(b, i)
+		b = logtest.NumberedLine(b, i)
 	}
 	return b
 }
 
-// benchPipeline writes b.N blocks into a pipe captured by a Shipper.
+// benchPipeline writes b.N blocks into a pipe captured by a pipeline
+// with a console sink writing to stdout (when set) and a file sink (when
+// cfg.Dir is set).
 func benchPipeline(b *testing.B, cfg config.Log, stdout io.Writer) {
 	block := benchBlock()
-	s, err := New(cfg, Options{Stdout: stdout, Stderr: stdout})
+	var sinks []logship.Sink
+	if stdout != nil {
+		c, err := console.New(cfg, stdout, stdout, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinks = append(sinks, c)
+	}
+	disk := budget.New(budget.Options{Limit: cfg.DiskBudget})
+	if cfg.Dir != "" {
+		f, err := logfile.New(cfg, disk, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinks = append(sinks, f)
+	}
+	s, err := logship.New(cfg, logship.Options{Budget: disk}, sinks...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +60,7 @@ func benchPipeline(b *testing.B, cfg config.Log, stdout io.Writer) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := s.Capture(Source{Program: "main"}, Stdout, r)
+	c := s.CaptureSource(logship.Source{Program: "main"}, logship.Stdout, r)
 	b.SetBytes(int64(len(block)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -56,25 +79,25 @@ func benchPipeline(b *testing.B, cfg config.Log, stdout io.Writer) {
 }
 
 func BenchmarkRawToFile(b *testing.B) {
-	cfg := testLog(b.TempDir())
+	cfg := logtest.Log(b.TempDir())
 	cfg.FileSize, cfg.FileCount = benchRotate, 2
 	benchPipeline(b, cfg, nil)
 }
 
 func BenchmarkRawToFileAndConsole(b *testing.B) {
-	cfg := testLog(b.TempDir())
+	cfg := logtest.Log(b.TempDir())
 	cfg.FileSize, cfg.FileCount = benchRotate, 2
 	benchPipeline(b, cfg, io.Discard)
 }
 
 func BenchmarkJSONToConsole(b *testing.B) {
-	cfg := testLog("")
+	cfg := logtest.Log("")
 	cfg.Format = config.FormatJSON
 	benchPipeline(b, cfg, io.Discard)
 }
 
 func BenchmarkJSONToFile(b *testing.B) {
-	cfg := testLog(b.TempDir())
+	cfg := logtest.Log(b.TempDir())
 	cfg.Format = config.FormatJSON
 	cfg.FileSize, cfg.FileCount = benchRotate, 2
 	benchPipeline(b, cfg, nil)

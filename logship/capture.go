@@ -9,30 +9,34 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"tend/procfs"
 )
 
 const (
-	// readSize is the size of each read from a pipe: a whole default pipe
+	// ReadSize is the size of each read from a pipe: a whole default pipe
 	// buffer, so a flooding program is drained in one system call.
-	readSize = 64 << 10
+	ReadSize = 64 << 10
 	// minRead is the least room left in a buffer before a read; below it
 	// the buffer is grown.
 	minRead = 4 << 10
 	// smallBatch is the size under which a batch is copied out of the read
 	// buffer into a buffer of its own size class.
 	smallBatch = 4 << 10
-	// flushDelay is how long a record that joining could still extend
+	// FlushDelay is how long a record that joining could still extend
 	// waits for the next line before it is handed on.
-	flushDelay = 150 * time.Millisecond
+	FlushDelay = 150 * time.Millisecond
 )
 
-// Capture is one stream of one program being read.
+// Capture is one stream of one program being read: one goroutine that
+// reads the pipe until EOF, frames the bytes and ships the batches.
 type Capture struct {
-	s      *Shipper
-	prog   *program
+	pl     *Pipeline
+	prog   *Program
 	stream Stream
 	r      io.ReadCloser
-	fr     framer
+	fr     Framer
 	done   chan struct{}
 
 	stopped   atomic.Bool
@@ -40,7 +44,7 @@ type Capture struct {
 }
 
 // Done is closed once EOF was reached (or the reader was closed by Close)
-// and every byte read was handed to the sinks' queues.
+// and every byte read was handed to the sinks.
 func (c *Capture) Done() <-chan struct{} { return c.done }
 
 // stop makes the capture end as if at EOF, keeping what it read. Closing a
@@ -54,10 +58,28 @@ func (c *Capture) closeReader() {
 	c.closeOnce.Do(func() { c.r.Close() })
 }
 
+// writers returns the processes that hold the pipe's write end open, as
+// far as /proc shows them.
+func (c *Capture) writers() []int {
+	f, ok := c.r.(interface{ Fd() uintptr })
+	if !ok {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return nil
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return nil
+	}
+	return procfs.PipeWriters(st.Ino)
+}
+
 // run reads until EOF. Each read goes into the free end of the current
 // batch's buffer; the framer finds the records; the complete ones leave as
 // a batch and the incomplete tail is copied to the front of a new buffer.
 func (c *Capture) run() {
+	defer c.pl.forget(c)
 	defer close(c.done)
 	defer c.closeReader()
 	deadline, _ := c.r.(interface{ SetReadDeadline(time.Time) error })
@@ -65,73 +87,72 @@ func (c *Capture) run() {
 		deadline = nil // only joining needs a timer
 	}
 	armed := false
-	b := c.s.pool.get(c.prog, c.stream, readSize)
+	b := c.pl.big.get(c.prog, c.stream, ReadSize)
 	for {
 		if deadline != nil {
 			// A record that joining could still extend waits at most
-			// flushDelay for the next line.
+			// FlushDelay for the next line.
 			if c.fr.hasPend {
-				armed = deadline.SetReadDeadline(time.Now().Add(flushDelay)) == nil
+				armed = deadline.SetReadDeadline(time.Now().Add(FlushDelay)) == nil
 			} else if armed {
 				deadline.SetReadDeadline(time.Time{})
 				armed = false
 			}
 		}
-		if cap(b.data)-len(b.data) < minRead {
-			b.data = grow(b.data, len(b.data)+readSize)
+		if cap(b.Data)-len(b.Data) < minRead {
+			b.Data = grow(b.Data, len(b.Data)+ReadSize)
 		}
-		n, err := c.r.Read(b.data[len(b.data):cap(b.data)])
-		b.data = b.data[:len(b.data)+n]
+		n, err := c.r.Read(b.Data[len(b.Data):cap(b.Data)])
+		b.Data = b.Data[:len(b.Data)+n]
 		if n > 0 {
-			b.recs = c.fr.frame(b.data, b.recs)
+			b.Records = c.fr.Frame(b.Data, b.Records)
 		}
 		eof := false
 		switch {
 		case err == nil:
 		case errors.Is(err, os.ErrDeadlineExceeded) && !c.stopped.Load():
-			b.recs = c.fr.flush(b.recs)
+			b.Records = c.fr.Flush(b.Records)
 		default:
 			eof = true
 			if err != io.EOF && !c.stopped.Load() {
-				c.s.log.Warn("reading program output", zap.String("program", c.prog.name),
+				c.pl.log.Warn("reading program output", zap.String("program", c.prog.Name),
 					zap.Stringer("stream", c.stream), zap.Error(err))
 			}
-			b.recs = c.fr.finish(b.data, b.recs)
+			b.Records = c.fr.Finish(b.Data, b.Records)
 		}
-		if len(b.recs) > 0 {
+		if len(b.Records) > 0 {
 			b = c.emit(b)
 		}
 		if eof {
-			b.refs.Store(1)
-			b.release()
+			b.Release()
 			return
 		}
 	}
 }
 
-// emit sends the complete records of b to the sinks and returns the
-// buffer to read into next, holding the bytes that wait for more input.
-// A small batch (a program writing a line now and then) is copied into a
-// small buffer, and the large read buffer is kept: queues count the memory
-// batches hold, and a few bytes must not pin 64 KiB each.
-func (c *Capture) emit(b *batch) *batch {
-	cut := c.fr.cut()
-	var out *batch
+// emit ships the complete records of b and returns the buffer to read
+// into next, holding the bytes that wait for more input. A small batch (a
+// program writing a line now and then) is copied into a small buffer, and
+// the large read buffer is kept: queues count the memory batches hold, and
+// a few bytes must not pin 64 KiB each.
+func (c *Capture) emit(b *Batch) *Batch {
+	cut := c.fr.Cut()
+	var out *Batch
 	if cut <= smallBatch {
-		out = c.s.small.get(c.prog, c.stream, smallBatch)
-		out.data = append(out.data, b.data[:cut]...)
-		out.recs = append(out.recs, b.recs...)
-		b.recs = b.recs[:0]
-		b.data = b.data[:copy(b.data, b.data[cut:])]
+		out = c.pl.small.get(c.prog, c.stream, smallBatch)
+		out.Data = append(out.Data, b.Data[:cut]...)
+		out.Records = append(out.Records, b.Records...)
+		b.Records = b.Records[:0]
+		b.Data = b.Data[:copy(b.Data, b.Data[cut:])]
 	} else {
-		next := c.s.pool.get(c.prog, c.stream, len(b.data)-cut+readSize)
-		next.data = append(next.data, b.data[cut:]...)
-		b.data = b.data[:cut]
+		next := c.pl.big.get(c.prog, c.stream, len(b.Data)-cut+ReadSize)
+		next.Data = append(next.Data, b.Data[cut:]...)
+		b.Data = b.Data[:cut]
 		out, b = b, next
 	}
-	c.fr.shift(cut)
-	out.time = time.Now()
-	c.s.dispatch(out)
+	c.fr.Shift(cut)
+	out.Time = time.Now()
+	c.pl.dispatch(out)
 	return b
 }
 

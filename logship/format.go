@@ -69,9 +69,10 @@ func appendJSONString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
-// appendJSONRecord appends one record object and a newline. ts is the
-// record's time, already formatted.
-func appendJSONRecord(dst, ts []byte, program string, stream Stream, msg []byte, partial, marker bool) []byte {
+// AppendJSONRecord appends the JSON object of one record and a newline. ts
+// is the record's time, formatted by AppendTime; marker marks tend's own
+// lines ("tend":true).
+func AppendJSONRecord(dst, ts []byte, program string, stream Stream, msg []byte, partial, marker bool) []byte {
 	dst = append(dst, `{"time":"`...)
 	dst = append(dst, ts...)
 	dst = append(dst, `","program":`...)
@@ -89,14 +90,14 @@ func appendJSONRecord(dst, ts []byte, program string, stream Stream, msg []byte,
 	return append(dst, '}', '\n')
 }
 
-// appendTime appends t as RFC 3339 with nanoseconds in UTC.
-func appendTime(dst []byte, t time.Time) []byte {
+// AppendTime appends t as RFC 3339 with nanoseconds in UTC.
+func AppendTime(dst []byte, t time.Time) []byte {
 	return t.UTC().AppendFormat(dst, time.RFC3339Nano)
 }
 
-// appendPrefixed appends msg as "NAME | line\n", one such line for each
+// AppendPrefixed appends msg as "NAME | line\n", one such line for each
 // line in msg (a joined stack trace gets the prefix on every line).
-func appendPrefixed(dst []byte, program string, msg []byte) []byte {
+func AppendPrefixed(dst []byte, program string, msg []byte) []byte {
 	for {
 		dst = append(dst, program...)
 		dst = append(dst, " | "...)
@@ -119,29 +120,36 @@ func indexNewline(b []byte) int {
 	return -1
 }
 
-// Marker reasons for file drops.
+// Loss is a set of reasons a sink dropped records, as its "dropped"
+// marker names them.
+type Loss uint8
+
+// Loss reasons.
 const (
-	reasonBudget  uint8 = 1 << iota // the disk budget was full
-	reasonMinFree                   // free space was below MinFree
-	reasonNoSpace                   // the disk was full (ENOSPC)
-	reasonError                     // another write error
-	reasonBuffer                    // the sink's queue was full (non-blocking mode)
+	LostBudget  Loss = 1 << iota // the disk budget was full
+	LostMinFree                  // free space was below MinFree
+	LostNoSpace                  // the disk was full (ENOSPC)
+	LostError                    // another write error
+	LostBuffer                   // the sink's queue was full (non-blocking mode)
 )
 
-var reasonNames = []string{"disk budget", "min free space", "disk full", "write error", "sink too slow"}
+var lossNames = []string{"disk budget", "min free space", "disk full", "write error", "sink too slow"}
 
-// suppressedText is the console marker of the rate limit.
-func suppressedText(dst []byte, program string, d Drops) []byte {
-	dst = append(dst, "suppressed "...)
-	dst = strconv.AppendInt(dst, d.Lines, 10)
-	dst = append(dst, " lines ("...)
-	dst = strconv.AppendInt(dst, d.Bytes, 10)
-	dst = append(dst, " bytes) from "...)
-	return append(dst, program...)
+// String names the first reason in l.
+func (l Loss) String() string {
+	for i, name := range lossNames {
+		if l&(1<<i) != 0 {
+			return name
+		}
+	}
+	return "none"
 }
 
-// droppedText is the marker written when writing resumes after drops.
-func droppedText(dst []byte, program string, d Drops, reasons uint8) []byte {
+// AppendDropped appends the marker line a sink writes where records are
+// missing, when writing resumes after drops (without the newline):
+//
+//	dropped 2 lines (20 bytes) from agent (disk budget, disk full)
+func AppendDropped(dst []byte, program string, d Drops, why Loss) []byte {
 	dst = append(dst, "dropped "...)
 	dst = strconv.AppendInt(dst, d.Lines, 10)
 	dst = append(dst, " lines ("...)
@@ -149,8 +157,8 @@ func droppedText(dst []byte, program string, d Drops, reasons uint8) []byte {
 	dst = append(dst, " bytes) from "...)
 	dst = append(dst, program...)
 	sep := " ("
-	for i, name := range reasonNames {
-		if reasons&(1<<i) != 0 {
+	for i, name := range lossNames {
+		if why&(1<<i) != 0 {
 			dst = append(dst, sep...)
 			dst = append(dst, name...)
 			sep = ", "

@@ -23,8 +23,8 @@ func FuzzJSONEscape(f *testing.F) {
 	f.Add([]byte{0xff, 'a', 0xc3, 0x28, 0xe2, 0x82})
 	f.Add([]byte("héllo wörld ✓ \u2028 😀"))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		ts := appendTime(nil, time.Unix(1700000000, 123456789))
-		line := appendJSONRecord(nil, ts, "main", Stderr, msg, true, false)
+		ts := AppendTime(nil, time.Unix(1700000000, 123456789))
+		line := AppendJSONRecord(nil, ts, "main", Stderr, msg, true, false)
 		if line[len(line)-1] != '\n' || strings.Count(string(line), "\n") != 1 {
 			t.Fatalf("not one line: %q", line)
 		}
@@ -66,18 +66,15 @@ func replaceInvalid(b []byte) string {
 }
 
 func TestPrefixFormatPrefixesEveryLineOfAJoinedRecord(t *testing.T) {
-	got := string(appendPrefixed(nil, "main", []byte("boom\n\tat x.y(Z.java:1)")))
+	got := string(AppendPrefixed(nil, "main", []byte("boom\n\tat x.y(Z.java:1)")))
 	want := "main | boom\nmain | \tat x.y(Z.java:1)\n"
 	if got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
 
-func TestMarkerTexts(t *testing.T) {
-	if got := string(suppressedText(nil, "main", Drops{Lines: 3, Bytes: 360})); got != "suppressed 3 lines (360 bytes) from main" {
-		t.Fatal(got)
-	}
-	got := string(droppedText(nil, "agent", Drops{Lines: 2, Bytes: 20}, reasonBudget|reasonNoSpace))
+func TestDroppedMarkerText(t *testing.T) {
+	got := string(AppendDropped(nil, "agent", Drops{Lines: 2, Bytes: 20}, LostBudget|LostNoSpace))
 	if got != "dropped 2 lines (20 bytes) from agent (disk budget, disk full)" {
 		t.Fatal(got)
 	}

@@ -2,16 +2,17 @@ package logship
 
 import "bytes"
 
-// framer cuts a program's byte stream into records: lines, pieces of lines
+// Framer cuts a program's byte stream into records: lines, pieces of lines
 // longer than maxLine (marked partial), and, with joining on, Java stack
 // traces joined into the record of the line before them.
 //
 // It works in place on the buffer the capture reads into and keeps only
-// offsets: frame is called after every read with the whole buffer, appends
-// the records that are complete, and cut says where the bytes that must wait
-// for more input begin. The capture then moves those bytes to the front of
-// the next buffer and calls shift.
-type framer struct {
+// offsets: Frame is called after every read with the whole buffer, appends
+// the records that are complete, and Cut says where the bytes that must wait
+// for more input begin. The reader then moves those bytes to the front of
+// the next buffer and calls Shift. The tailer of watched files frames their
+// lines the same way.
+type Framer struct {
 	maxLine int
 	join    bool // Java multiline joining
 	joinMax int  // size limit of a joined record
@@ -19,12 +20,14 @@ type framer struct {
 	pos  int // start of the first byte not yet framed
 	scan int // where the search for the next newline resumes
 
-	pend    record // the last record, while joining may still extend it
+	pend    Record // the last record, while joining may still extend it
 	hasPend bool
 }
 
-func newFramer(maxLine int, multiline string) framer {
-	f := framer{maxLine: maxLine}
+// NewFramer returns a framer that cuts lines longer than maxLine into
+// pieces and, with multiline "java", joins Java stack traces.
+func NewFramer(maxLine int, multiline string) Framer {
+	f := Framer{maxLine: maxLine}
 	if multiline == "java" {
 		f.join = true
 		f.joinMax = max(maxLine, joinLimit)
@@ -32,14 +35,14 @@ func newFramer(maxLine int, multiline string) framer {
 	return f
 }
 
-// frame appends to recs every record that is complete in data.
-func (f *framer) frame(data []byte, recs []record) []record {
+// Frame appends to recs every record that is complete in data.
+func (f *Framer) Frame(data []byte, recs []Record) []Record {
 	for {
 		limit := f.pos + f.maxLine + 1 // a newline right after maxLine bytes still ends a whole line
 		stop := min(len(data), limit)
 		if i := bytes.IndexByte(data[f.scan:stop], '\n'); i >= 0 {
 			nl := f.scan + i
-			recs = f.line(data, recs, record{off: int32(f.pos), end: int32(nl), flags: recNewline})
+			recs = f.line(data, recs, Record{Off: int32(f.pos), End: int32(nl), Flags: Newline})
 			f.pos, f.scan = nl+1, nl+1
 			continue
 		}
@@ -50,23 +53,23 @@ func (f *framer) frame(data []byte, recs []record) []record {
 		}
 		// maxLine+1 bytes and no newline: cut a piece of maxLine bytes.
 		end := f.pos + f.maxLine
-		recs = f.line(data, recs, record{off: int32(f.pos), end: int32(end), flags: recPartial})
+		recs = f.line(data, recs, Record{Off: int32(f.pos), End: int32(end), Flags: Partial})
 		f.pos, f.scan = end, end
 	}
 }
 
 // line hands one framed line to the joiner, or straight out without joining.
-func (f *framer) line(data []byte, recs []record, r record) []record {
+func (f *Framer) line(data []byte, recs []Record, r Record) []Record {
 	if !f.join {
 		return append(recs, r)
 	}
-	if f.hasPend && !f.pend.partial() && !r.partial() &&
-		int(r.end-f.pend.off) <= f.joinMax && javaContinuation(data[r.off:r.end]) {
-		f.pend.end, f.pend.flags = r.end, r.flags
+	if f.hasPend && !f.pend.Partial() && !r.Partial() &&
+		int(r.End-f.pend.Off) <= f.joinMax && javaContinuation(data[r.Off:r.End]) {
+		f.pend.End, f.pend.Flags = r.End, r.Flags
 		return recs
 	}
-	recs = f.flush(recs)
-	if r.partial() {
+	recs = f.Flush(recs)
+	if r.Partial() {
 		// Pieces of a long line are never joined.
 		return append(recs, r)
 	}
@@ -74,8 +77,8 @@ func (f *framer) line(data []byte, recs []record, r record) []record {
 	return recs
 }
 
-// flush ends the pending joined record, if any.
-func (f *framer) flush(recs []record) []record {
+// Flush ends the pending joined record, if any.
+func (f *Framer) Flush(recs []Record) []Record {
 	if f.hasPend {
 		recs = append(recs, f.pend)
 		f.hasPend = false
@@ -83,32 +86,39 @@ func (f *framer) flush(recs []record) []record {
 	return recs
 }
 
-// finish frames everything left at EOF: the pending record and a last line
+// Finish frames everything left at EOF: the pending record and a last line
 // without a newline.
-func (f *framer) finish(data []byte, recs []record) []record {
+func (f *Framer) Finish(data []byte, recs []Record) []Record {
 	if f.pos < len(data) {
-		recs = f.line(data, recs, record{off: int32(f.pos), end: int32(len(data))})
+		recs = f.line(data, recs, Record{Off: int32(f.pos), End: int32(len(data))})
 		f.pos, f.scan = len(data), len(data)
 	}
-	return f.flush(recs)
+	return f.Flush(recs)
 }
 
-// cut is the offset where the bytes that still wait for input begin: the
+// Pending reports whether a joined record waits for a next line that may
+// extend it; it is handed on by Flush after FlushDelay without one.
+func (f *Framer) Pending() bool { return f.hasPend }
+
+// Reset returns f to its state before any input, with its settings.
+func (f *Framer) Reset() { *f = Framer{maxLine: f.maxLine, join: f.join, joinMax: f.joinMax} }
+
+// Cut is the offset where the bytes that still wait for input begin: the
 // pending joined record or the unfinished line.
-func (f *framer) cut() int {
+func (f *Framer) Cut() int {
 	if f.hasPend {
-		return int(f.pend.off)
+		return int(f.pend.Off)
 	}
 	return f.pos
 }
 
-// shift moves the framer's offsets after the capture moved the bytes from
+// Shift moves the framer's offsets after the reader moved the bytes from
 // off on to the front of a new buffer.
-func (f *framer) shift(off int) {
+func (f *Framer) Shift(off int) {
 	f.pos -= off
 	f.scan -= off
 	if f.hasPend {
-		f.pend.off -= int32(off)
-		f.pend.end -= int32(off)
+		f.pend.Off -= int32(off)
+		f.pend.End -= int32(off)
 	}
 }

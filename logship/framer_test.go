@@ -10,21 +10,21 @@ import (
 // of the given sizes; complete records leave; the rest moves to the front.
 // It returns each record's raw bytes and flags.
 func frameAll(t testing.TB, data []byte, reads []int, maxLine int, multiline string) (raws [][]byte, flags []uint8) {
-	f := newFramer(maxLine, multiline)
+	f := NewFramer(maxLine, multiline)
 	var buf []byte
-	var recs []record
+	var recs []Record
 	emit := func() {
 		for _, r := range recs {
-			raws = append(raws, append([]byte(nil), buf[r.off:r.rawEnd()]...))
-			flags = append(flags, r.flags)
+			raws = append(raws, append([]byte(nil), buf[r.Off:r.RawEnd()]...))
+			flags = append(flags, r.Flags)
 		}
-		cut := f.cut()
+		cut := f.Cut()
 		if len(recs) > 0 {
-			if int(recs[len(recs)-1].rawEnd()) != cut {
-				t.Fatalf("records end at %d, cut is %d", recs[len(recs)-1].rawEnd(), cut)
+			if int(recs[len(recs)-1].RawEnd()) != cut {
+				t.Fatalf("records end at %d, cut is %d", recs[len(recs)-1].RawEnd(), cut)
 			}
 			buf = append([]byte(nil), buf[cut:]...)
-			f.shift(cut)
+			f.Shift(cut)
 		}
 		recs = recs[:0]
 	}
@@ -35,10 +35,10 @@ func frameAll(t testing.TB, data []byte, reads []int, maxLine int, multiline str
 		}
 		buf = append(buf, data[:n]...)
 		data = data[n:]
-		recs = f.frame(buf, recs)
+		recs = f.Frame(buf, recs)
 		emit()
 	}
-	recs = f.finish(buf, recs)
+	recs = f.Finish(buf, recs)
 	emit()
 	return raws, flags
 }
@@ -51,7 +51,7 @@ func checkFramed(t *testing.T, in []byte, raws [][]byte, flags []uint8, maxLine 
 	for i, raw := range raws {
 		fl := flags[i]
 		msg := raw
-		if fl&recNewline != 0 {
+		if fl&Newline != 0 {
 			if len(raw) == 0 || raw[len(raw)-1] != '\n' {
 				t.Fatalf("piece %d flagged newline but is %q", i, raw)
 			}
@@ -63,11 +63,11 @@ func checkFramed(t *testing.T, in []byte, raws [][]byte, flags []uint8, maxLine 
 		if bytes.IndexByte(msg, '\n') >= 0 {
 			t.Fatalf("piece %d holds a newline: %q", i, raw)
 		}
-		partial := fl&recPartial != 0
-		if partial && (len(msg) != maxLine || fl&recNewline != 0) {
+		partial := fl&Partial != 0
+		if partial && (len(msg) != maxLine || fl&Newline != 0) {
 			t.Fatalf("piece %d partial but %d bytes, flags %b", i, len(msg), fl)
 		}
-		if !partial && fl&recNewline == 0 && i != len(raws)-1 {
+		if !partial && fl&Newline == 0 && i != len(raws)-1 {
 			t.Fatalf("piece %d neither partial nor ended by a newline, and not last", i)
 		}
 		if len(raw) == 0 {
@@ -109,7 +109,7 @@ func TestFramerSplitsLongLinesIntoPartialPieces(t *testing.T) {
 			t.Fatalf("piece %d = %q, want %q", i, raws[i], w)
 		}
 	}
-	if flags[0]&recPartial == 0 || flags[1]&recPartial == 0 || flags[2]&recPartial != 0 || flags[3]&recPartial != 0 {
+	if flags[0]&Partial == 0 || flags[1]&Partial == 0 || flags[2]&Partial != 0 || flags[3]&Partial != 0 {
 		t.Fatalf("partial flags wrong: %v", flags)
 	}
 	if flags[4] != 0 {

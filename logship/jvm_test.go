@@ -1,4 +1,4 @@
-package logship
+package logship_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"tend/config"
+	"tend/logship"
+	"tend/logship/console"
+	"tend/logship/internal/logtest"
 )
 
 func TestMultilineJoinsARealJVMStackTrace(t *testing.T) {
@@ -18,27 +21,34 @@ func TestMultilineJoinsARealJVMStackTrace(t *testing.T) {
 		}
 		t.Skip("this test runs a JVM (JDK 17) and java is not installed")
 	}
-	var out, errOut syncBuffer
-	cfg := testLog("")
+	var out, errOut logtest.SyncBuffer
+	cfg := logtest.Log("")
 	cfg.Format = config.FormatJSON
-	s := newShipper(t, cfg, &out, &errOut)
-	r, w, _ := osPipe(t)
+	c, err := console.New(cfg, &out, &errOut, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := logship.New(cfg, logship.Options{}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w := logtest.Pipe(t)
 	cmd := exec.Command(java, "testdata/Trace.java")
 	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
-	c := s.Capture(Source{Program: "main", Multiline: "java"}, Stderr, r)
+	capt := s.CaptureSource(logship.Source{Program: "main", Multiline: "java"}, logship.Stderr, r)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("java: %v\n%s", err, errOut.Bytes())
 	}
-	<-c.Done()
-	closeShipper(t, s)
+	<-capt.Done()
+	logtest.Close(t, s)
 
 	var msgs []string
 	for _, l := range strings.Split(strings.TrimSpace(string(errOut.Bytes())), "\n") {
-		var r jsonRecord
+		var r logtest.JSONRecord
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatalf("%q: %v", l, err)
 		}

@@ -18,14 +18,14 @@ type lastLines struct {
 	n     int
 }
 
-func (l *lastLines) add(b *batch) {
-	recs := b.recs
+func (l *lastLines) add(b *Batch) {
+	recs := b.Records
 	if len(recs) > lastLinesKept {
 		recs = recs[len(recs)-lastLinesKept:]
 	}
 	l.mu.Lock()
 	for _, r := range recs {
-		m := b.message(r)
+		m := b.Message(r)
 		if len(m) > lastLineMax {
 			m = m[:lastLineMax]
 		}

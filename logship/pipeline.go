@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"tend/budget"
 	"tend/config"
 )
 
@@ -23,31 +24,71 @@ const (
 	defaultFileCount = 5
 	defaultBuffer    = 1 << 20
 	maxFlushReserve  = time.Second
+	// pipeGrace is how long Close waits for the pipes' EOF before it says
+	// what it waits for.
+	pipeGrace = 100 * time.Millisecond
 )
+
+// Check validates the settings of cfg that the pipeline and its sinks
+// read, and returns cfg with every zero field set to its default. New and
+// each sink's constructor call it.
+func Check(cfg config.Log) (config.Log, error) {
+	switch cfg.Format {
+	case "":
+		cfg.Format = config.FormatRaw
+	case config.FormatRaw, config.FormatPrefix, config.FormatJSON:
+	default:
+		return cfg, fmt.Errorf("logship: unknown log format %q", cfg.Format)
+	}
+	switch cfg.Mode {
+	case "":
+		cfg.Mode = config.ModeBlocking
+	case config.ModeBlocking, config.ModeNonBlocking:
+	default:
+		return cfg, fmt.Errorf("logship: unknown log mode %q", cfg.Mode)
+	}
+	if cfg.Multiline != "" && cfg.Multiline != "java" {
+		return cfg, fmt.Errorf("logship: unknown multiline mode %q", cfg.Multiline)
+	}
+	if cfg.MaxLine <= 0 {
+		cfg.MaxLine = defaultMaxLine
+	}
+	if cfg.FileSize <= 0 {
+		cfg.FileSize = defaultFileSize
+	}
+	if cfg.FileCount <= 0 {
+		cfg.FileCount = defaultFileCount
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = defaultBuffer
+	}
+	return cfg, nil
+}
 
 // Options are what New needs beyond config.Log.
 type Options struct {
-	// Stdout and Stderr are tend's own output streams; the console sink
-	// writes there. When both are nil there is no console sink.
-	Stdout, Stderr io.Writer
-	// Logger receives tend's own events (file errors, cleanups, drops).
+	// Logger receives tend's own events (pipes held open, read errors).
 	// They never go into program output. Nil discards them.
 	Logger *zap.Logger
 	// FlushReserve is the part of Close's deadline kept for flushing: the
 	// wait for the pipes' EOF ends this long before the deadline. Zero
 	// keeps a tenth of the time left when Close starts, at most a second.
 	FlushReserve time.Duration
-	// OnCleanup, when set, is called after the budget deletes or
-	// truncates a file, on the path of the write or the watcher that made
-	// room: it must not block.
-	OnCleanup func(Removal)
-	// CleanupHook, when set, runs TEND_ON_LOG_CLEANUP for one cleanup. It
-	// runs on a goroutine of its own, one at a time, never on the log
-	// path; cleanups that find its queue full are counted and skipped.
-	// ctx ends when the hook has run too long or tend stops.
-	CleanupHook func(ctx context.Context, r Removal) error
-	// Fluent configures forwarding to Fluentd; an empty Addr disables it.
-	Fluent config.Fluent
+	// PipeWait, when set, bounds the wait for a pipe that another process
+	// still holds open once Close starts (the programs have stopped by
+	// then: it is a grandchild that outlived its program), such as
+	// TEND_STOP_FLUSH_RESERVE. A pipe nobody writes to any more is read
+	// to its end until FlushReserve.
+	PipeWait time.Duration
+	// Budget is the disk budget over every file tend writes or watches:
+	// Status reports it, Stats takes each program's file bytes from it,
+	// and Close stops its cleanup hook before the wait for the pipes (the
+	// hook's output is captured). Nil: none.
+	Budget *budget.Budget
+	// Programs are the configured programs, whose log settings (rate
+	// limit, multiline) apply to their output; any other name gets the
+	// global settings.
+	Programs []config.Program
 }
 
 // Source describes one program to the pipeline.
@@ -62,393 +103,380 @@ type Source struct {
 	Multiline string
 }
 
-// Shipper is the log pipeline of one tend run: it captures programs'
-// output and hands it to the console sink and to each program's file sink.
-type Shipper struct {
+// SourceOf resolves a program's log settings against the global ones:
+// a program's LogRate and LogBurst of -1, and LogMultiline of "-", inherit
+// the global value.
+func SourceOf(log config.Log, p config.Program) Source {
+	src := Source{Program: p.Name, Rate: log.Rate, Burst: log.Burst, Multiline: log.Multiline}
+	if p.LogRate >= 0 {
+		src.Rate = p.LogRate
+	}
+	if p.LogBurst >= 0 {
+		src.Burst = p.LogBurst
+	}
+	if p.LogMultiline != "-" {
+		src.Multiline = p.LogMultiline
+	}
+	return src
+}
+
+// Pipeline is the log pipeline of one tend run: it captures programs'
+// output, frames it into batches and hands every batch to every sink.
+// It never names a sink: each is a Sink given to New.
+type Pipeline struct {
 	cfg     config.Log
 	opts    Options
 	log     *zap.Logger
-	budget  *Budget
-	console *console
-	fluent  *fluentSink // nil unless TEND_FLUENT_ADDR is set
-	clean   *cleanups
-	pool    batchPool     // read buffers of about readSize
-	small   batchPool     // batches of at most smallBatch bytes
-	stopZip chan struct{} // closed when Close runs out of time
+	sinks   []Sink
+	openers []ProgramOpener
+	big     pool // read buffers of about ReadSize
+	small   pool // batches of at most smallBatch bytes
 
-	mu      sync.Mutex
-	closed  bool
-	progs   map[string]*program
-	caps    []*Capture
-	files   []*fileSink
-	watch   *watcher // nil until Watch
-	zipOnce sync.Once
+	mu     sync.Mutex
+	closed bool
+	progs  map[string]*Program
+	caps   map[*Capture]struct{} // running captures; each leaves when done
+	inputs []Input
 }
 
-// program is the state the pipeline keeps per program name; it outlives
-// restarts of the program.
-type program struct {
-	name        string
-	stats       counters
-	last        lastLines
-	file        *fileSink // nil without a log directory
-	rate, burst atomic.Int64
-
-	// Console state, used by the console goroutine only.
-	lim               limiter
-	limRate, limBurst int64
-	consoleLost       drops // refused by the console queue, not yet reported
-	fileLost          drops // refused by the file queue, not yet reported
-}
-
-// New checks cfg, opens the log directory and starts the console sink.
-func New(cfg config.Log, opts Options) (*Shipper, error) {
-	switch cfg.Format {
-	case "":
-		cfg.Format = config.FormatRaw
-	case config.FormatRaw, config.FormatPrefix, config.FormatJSON:
-	default:
-		return nil, fmt.Errorf("logship: unknown log format %q", cfg.Format)
-	}
-	switch cfg.Mode {
-	case "":
-		cfg.Mode = config.ModeBlocking
-	case config.ModeBlocking, config.ModeNonBlocking:
-	default:
-		return nil, fmt.Errorf("logship: unknown log mode %q", cfg.Mode)
-	}
-	if cfg.Multiline != "" && cfg.Multiline != "java" {
-		return nil, fmt.Errorf("logship: unknown multiline mode %q", cfg.Multiline)
-	}
-	if cfg.MaxLine <= 0 {
-		cfg.MaxLine = defaultMaxLine
-	}
-	if cfg.FileSize <= 0 {
-		cfg.FileSize = defaultFileSize
-	}
-	if cfg.FileCount <= 0 {
-		cfg.FileCount = defaultFileCount
-	}
-	if cfg.Buffer <= 0 {
-		cfg.Buffer = defaultBuffer
+// New checks cfg and returns the pipeline shipping to sinks. The sinks
+// are running already; Close closes them.
+func New(cfg config.Log, opts Options, sinks ...Sink) (*Pipeline, error) {
+	cfg, err := Check(cfg)
+	if err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if cfg.Dir != "" {
-		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-			return nil, fmt.Errorf("logship: log directory: %w", err)
+	pl := &Pipeline{
+		cfg:   cfg,
+		opts:  opts,
+		log:   log,
+		sinks: sinks,
+		progs: map[string]*Program{},
+		caps:  map[*Capture]struct{}{},
+	}
+	for _, s := range sinks {
+		if o, ok := s.(ProgramOpener); ok {
+			pl.openers = append(pl.openers, o)
 		}
 	}
-	s := &Shipper{
-		cfg:     cfg,
-		opts:    opts,
-		log:     log,
-		progs:   map[string]*program{},
-		stopZip: make(chan struct{}),
-	}
-	s.clean = newCleanups(log, opts.CleanupHook)
-	s.budget = NewBudget(BudgetOptions{
-		Limit:   cfg.DiskBudget,
-		MinFree: cfg.MinFree,
-		Logger:  log,
-		OnRemove: func(r Removal) {
-			s.clean.record(r)
-			if opts.OnCleanup != nil {
-				opts.OnCleanup(r)
-			}
-		},
-	})
-	if opts.Fluent.Addr != "" {
-		f, err := newFluentSink(s, opts.Fluent)
-		if err != nil {
-			return nil, err
-		}
-		s.fluent = f
-		go f.run()
-	}
-	if opts.Stdout != nil || opts.Stderr != nil {
-		s.console = newConsole(s, opts.Stdout, opts.Stderr)
-		go s.console.run()
-	}
-	go s.clean.run()
-	return s, nil
+	return pl, nil
 }
 
-// Budget returns the disk budget shared by every file tend writes; other
-// components register the files they watch with it.
-func (s *Shipper) Budget() *Budget { return s.budget }
+// Attach adds an input, to be stopped by Close before the wait for the
+// pipes (the last attached first). It fails once Close has begun.
+func (pl *Pipeline) Attach(in Input) error {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.closed {
+		return errors.New("logship: attach: pipeline closed")
+	}
+	pl.inputs = append(pl.inputs, in)
+	return nil
+}
 
-// Capture starts one goroutine that reads r (the read end of a program's
-// pipe) until EOF, frames lines and hands them to every sink. The same
-// Source may be captured for both streams, and again after a restart. A
-// Stream other than Stderr counts as Stdout.
-// Capture takes ownership of r and closes it. After Close, Capture closes r
+// Source returns the log settings of the program called name.
+func (pl *Pipeline) Source(name string) Source {
+	p := config.Program{Name: name, LogRate: -1, LogBurst: -1, LogMultiline: "-"}
+	for _, c := range pl.opts.Programs {
+		if c.Name == name {
+			p = c
+		}
+	}
+	return SourceOf(pl.cfg, p)
+}
+
+// Capture reads r, the read end of a program's "stdout" or "stderr" pipe,
+// until EOF, with the program's log settings (see Options.Programs). It is
+// what the supervisor and the hooks call.
+func (pl *Pipeline) Capture(program, stream string, r *os.File) {
+	pl.CaptureSource(pl.Source(program), streamOf(stream), r)
+}
+
+// CaptureSource starts one goroutine that reads r until EOF, frames lines
+// and hands them to every sink. The same Source may be captured for both
+// streams, and again after a restart. A Stream other than Stderr counts as
+// Stdout. It takes ownership of r and closes it. After Close, it closes r
 // at once and returns a Capture that is already done.
-func (s *Shipper) Capture(src Source, stream Stream, r io.ReadCloser) *Capture {
+func (pl *Pipeline) CaptureSource(src Source, stream Stream, r io.ReadCloser) *Capture {
 	if stream != Stderr {
 		stream = Stdout
 	}
-	c := &Capture{s: s, stream: stream, r: r, done: make(chan struct{})}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	c := &Capture{pl: pl, stream: stream, r: r, done: make(chan struct{})}
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
 		r.Close()
 		close(c.done)
 		return c
 	}
-	p := s.program(src.Program)
-	p.rate.Store(src.Rate)
-	p.burst.Store(src.Burst)
+	p := pl.program(src.Program)
+	p.setLimit(src)
 	c.prog = p
-	c.fr = newFramer(s.cfg.MaxLine, src.Multiline)
-	s.caps = append(s.caps, c)
-	s.mu.Unlock()
+	c.fr = NewFramer(pl.cfg.MaxLine, src.Multiline)
+	pl.caps[c] = struct{}{}
+	pl.mu.Unlock()
 	go c.run()
 	return c
+}
+
+// forget drops a finished capture from the running ones.
+func (pl *Pipeline) forget(c *Capture) {
+	pl.mu.Lock()
+	delete(pl.caps, c)
+	pl.mu.Unlock()
 }
 
 // WriteLine writes one line generated by tend (such as "exited with code
 // 1") as a record of the program, to every sink, as if the program had
 // written it. A newline is added.
-func (s *Shipper) WriteLine(program string, stream Stream, line string) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+func (pl *Pipeline) WriteLine(program string, stream Stream, line string) error {
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
 		return errors.New("logship: write after close")
 	}
-	p := s.program(program)
-	s.mu.Unlock()
-	bp := &s.small
-	if len(line) >= smallBatch {
-		bp = &s.pool
-	}
-	b := bp.get(p, stream, max(len(line)+1, smallBatch))
-	b.data = append(append(b.data, line...), '\n')
-	b.recs = append(b.recs, record{off: 0, end: int32(len(line)), flags: recNewline})
-	b.time = time.Now()
-	s.dispatch(b)
+	p := pl.program(program)
+	pl.mu.Unlock()
+	b := pl.NewBatch(p, stream, len(line)+1)
+	b.Data = append(append(b.Data, line...), '\n')
+	b.Records = append(b.Records, Record{Off: 0, End: int32(len(line)), Flags: Newline})
+	b.Time = time.Now()
+	pl.dispatch(b)
 	return nil
 }
 
 // LastLines returns the program's last records (up to 20, oldest first,
 // each cut at 2 KiB), both streams together.
-func (s *Shipper) LastLines(program string) []string {
-	s.mu.Lock()
-	p := s.progs[program]
-	s.mu.Unlock()
+func (pl *Pipeline) LastLines(program string) []string {
+	pl.mu.Lock()
+	p := pl.progs[program]
+	pl.mu.Unlock()
 	if p == nil {
 		return nil
 	}
 	return p.last.get()
 }
 
-// Stats returns each program's counters.
-func (s *Shipper) Stats() map[string]ProgramStats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]ProgramStats, len(s.progs))
-	for name, p := range s.progs {
-		out[name] = ProgramStats{
-			Lines:         p.stats.lines.Load(),
-			Bytes:         p.stats.bytes.Load(),
-			RateDropped:   p.stats.rate.load(),
-			DiskDropped:   p.stats.disk.load(),
-			BufferDropped: p.stats.buffer.load(),
-			FileBytes:     s.budget.Usage(name),
-			FluentDropped: p.stats.fluent.load(),
-		}
+// Stats returns a program's counters (zero for a name never seen).
+func (pl *Pipeline) Stats(program string) ProgramStats {
+	pl.mu.Lock()
+	p := pl.progs[program]
+	pl.mu.Unlock()
+	var st ProgramStats
+	if p != nil {
+		st = p.Counters.Stats()
 	}
-	return out
+	if pl.opts.Budget != nil {
+		st.FileBytes = pl.opts.Budget.Usage(program)
+	}
+	return st
 }
 
-// program returns the state of a program, creating it (and its file sink)
-// on first use. s.mu is held.
-func (s *Shipper) program(name string) *program {
-	if p := s.progs[name]; p != nil {
-		if p.file == nil && s.cfg.Dir != "" {
-			// Made by the tailer, which has no file: the program's own
-			// output gets its file now. Records of stream File never
-			// look at p.file, so the tailer does not race this.
-			p.file = newFileSink(s, p)
-			s.files = append(s.files, p.file)
-			go p.file.run()
+// program returns the state of a program whose output is captured,
+// creating it on first use, and tells the sinks of it once. pl.mu is held.
+func (pl *Pipeline) program(name string) *Program {
+	p := pl.progs[name]
+	if p == nil {
+		p = &Program{Name: name}
+		pl.progs[name] = p
+	}
+	if !p.opened {
+		// A program first made by an input (the tailer) is opened when
+		// its own output is first captured; records of stream File never
+		// use what the sinks prepare here.
+		p.opened = true
+		for _, o := range pl.openers {
+			o.OpenProgram(p)
 		}
-		return p
 	}
-	p := &program{name: name}
-	if s.cfg.Dir != "" {
-		p.file = newFileSink(s, p)
-		s.files = append(s.files, p.file)
-		go p.file.run()
-	}
-	s.progs[name] = p
 	return p
 }
 
-// dispatch hands a batch to every sink's queue and counts it in. Records
-// tailed from a watched file (stream File) skip the program's file sink:
-// the program's own file already holds them.
-func (s *Shipper) dispatch(b *batch) {
-	p := b.prog
-	p.stats.lines.Add(int64(len(b.recs)))
-	p.stats.bytes.Add(int64(len(b.data)))
+// Program returns the program records of src are shipped under by an
+// input, creating it with src's console rate limit when it is new. Sinks
+// are not told of it (records of stream File never go to tend's files).
+func (pl *Pipeline) Program(src Source) *Program {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	p := pl.progs[src.Program]
+	if p == nil {
+		p = &Program{Name: src.Program}
+		p.setLimit(src)
+		pl.progs[src.Program] = p
+	}
+	return p
+}
+
+// NewFramer returns a framer with the pipeline's MaxLine, for an input
+// that frames records like program output.
+func (pl *Pipeline) NewFramer(multiline string) Framer { return NewFramer(pl.cfg.MaxLine, multiline) }
+
+// NewBatch returns an empty batch of p's stream, holding one reference
+// (the caller's: Ship takes it over, or Release returns the batch), with
+// room for at least size bytes.
+func (pl *Pipeline) NewBatch(p *Program, stream Stream, size int) *Batch {
+	if size <= smallBatch {
+		return pl.small.get(p, stream, smallBatch)
+	}
+	return pl.big.get(p, stream, size)
+}
+
+// Ship hands a batch an input made to every sink, taking over the
+// caller's reference. A batch of a few bytes in a large buffer is copied
+// into a small one first: queues count the memory batches hold, and a few
+// bytes must not pin 64 KiB.
+func (pl *Pipeline) Ship(b *Batch) {
+	if len(b.Data) <= smallBatch && cap(b.Data) > smallBatch {
+		out := pl.small.get(b.Program, b.Stream, smallBatch)
+		out.File = b.File
+		out.Data = append(out.Data, b.Data...)
+		out.Records = append(out.Records, b.Records...)
+		b.Release()
+		b = out
+	}
+	b.Time = time.Now()
+	pl.dispatch(b)
+}
+
+// dispatch counts a batch in and hands it to every sink, then drops the
+// caller's reference.
+func (pl *Pipeline) dispatch(b *Batch) {
+	p := b.Program
+	p.Counters.lines.Add(int64(len(b.Records)))
+	p.Counters.bytes.Add(int64(len(b.Data)))
 	p.last.add(b)
-	var file *fileSink
-	if b.stream != File {
-		file = p.file
+	for _, s := range pl.sinks {
+		s.Push(b)
 	}
-	n := int32(1) // the dispatcher's own reference, dropped below
-	if s.console != nil {
-		n++
-	}
-	if file != nil {
-		n++
-	}
-	b.refs.Store(n)
-	if s.fluent != nil {
-		// The Fluentd sink copies what it keeps and never waits.
-		s.fluent.add(b)
-	}
-	if s.console != nil && !s.console.q.push(b, &p.consoleLost) {
-		lost(b, &p.consoleLost, &p.stats.buffer)
-		b.release()
-	}
-	if file != nil && !file.q.push(b, &p.fileLost) {
-		lost(b, &p.fileLost, &p.stats.buffer)
-		b.release()
-	}
-	b.release()
+	b.Release()
 }
 
-// lost counts a batch a sink's queue refused.
-func lost(b *batch, pending, total *drops) {
-	n, size := int64(len(b.recs)), int64(len(b.data))
-	pending.add(n, size)
-	total.add(n, size)
-}
-
-// Close waits until every capture reached EOF, then flushes and syncs
-// every sink and stops every goroutine. The supervisor closes its copies of
-// the pipes' write ends first; a grandchild may still hold one open, so the
-// wait is bounded: at ctx's deadline less the flush reserve (see
-// Options.FlushReserve), or when ctx is done, the readers are closed and
-// what was read is kept. When ctx is
-// done before the sinks are flushed, what is still queued is dropped and
-// counted, and Close returns without waiting further; a goroutine stuck in a
-// write to a blocked console then ends when that write returns.
+// Close stops the inputs, waits until every capture reached EOF, then
+// closes every sink (they drain, flush and sync concurrently) within ctx.
 //
-// The watcher stops first, after the tailer has read every watched file one
-// last time; a cleanup hook still running may go on until the wait for the
-// pipes ends, then it is killed. Fluentd gets what is buffered until ctx's
-// deadline; what is left then is counted as dropped.
-func (s *Shipper) Close(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	w := s.watch
-	s.mu.Unlock()
-	if w != nil {
-		w.stop(ctx)
+// The supervisor closes its copies of the pipes' write ends first; a
+// grandchild may still hold one open, so the wait is bounded: a pipe that
+// another process holds open is closed after Options.PipeWait, and every
+// pipe at ctx's deadline less the flush reserve (Options.FlushReserve), or
+// when ctx is done; what was read is kept, and an event names the program,
+// the stream and the processes holding the pipe. When ctx is done before
+// the sinks are flushed, what is still queued is dropped and counted, and
+// Close returns without waiting further; a goroutine stuck in a write to a
+// blocked console then ends when that write returns.
+//
+// The inputs stop first (the tailer reads every watched file one last
+// time); a cleanup hook still running may go on until the wait for the
+// pipes ends, then it is killed.
+func (pl *Pipeline) Close(ctx context.Context) error {
+	pl.mu.Lock()
+	pl.closed = true
+	inputs := slices.Clone(pl.inputs)
+	pl.mu.Unlock()
+	for i := len(inputs) - 1; i >= 0; i-- {
+		inputs[i].Stop(ctx)
 	}
-	s.mu.Lock()
-	caps := append([]*Capture(nil), s.caps...)
-	files := append([]*fileSink(nil), s.files...)
-	s.mu.Unlock()
 
-	readCtx := ctx
+	begin := time.Now()
+	readCtx, heldCtx := ctx, ctx
 	if dl, ok := ctx.Deadline(); ok {
-		reserve := s.opts.FlushReserve
+		reserve := pl.opts.FlushReserve
 		if reserve <= 0 {
 			reserve = min(time.Until(dl)/10, maxFlushReserve)
 		}
 		var cancel context.CancelFunc
 		readCtx, cancel = context.WithDeadline(ctx, dl.Add(-reserve))
 		defer cancel()
+		heldCtx = readCtx
 	}
-	var errs []error
-	s.clean.stop(readCtx, ctx)
+	if pl.opts.PipeWait > 0 {
+		var cancel context.CancelFunc
+		heldCtx, cancel = context.WithDeadline(readCtx, begin.Add(pl.opts.PipeWait))
+		defer cancel()
+	}
+	if pl.opts.Budget != nil {
+		pl.opts.Budget.StopHooks(readCtx, ctx)
+	}
+	pl.mu.Lock()
+	caps := make([]*Capture, 0, len(pl.caps))
+	for c := range pl.caps {
+		caps = append(caps, c)
+	}
+	pl.mu.Unlock()
+
+	if !pl.waitPipes(ctx, readCtx, heldCtx, caps) {
+		for _, c := range caps {
+			c.stop()
+		}
+	}
+	errs := make([]error, len(pl.sinks))
+	var wg sync.WaitGroup
+	for i, s := range pl.sinks {
+		wg.Go(func() { errs[i] = s.Close(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// waitPipes waits for every capture's EOF: after pipeGrace, the pipes
+// still open are named in an event, with the processes holding them, and
+// those held by another process are waited for until held only; the rest
+// until read. It reports false when ctx ended first.
+func (pl *Pipeline) waitPipes(ctx, read, held context.Context, caps []*Capture) bool {
+	grace := time.NewTimer(pipeGrace)
+	defer grace.Stop()
+	heldBy := map[*Capture]bool{}
+graced:
+	for _, c := range caps {
+		select {
+		case <-c.done:
+		case <-grace.C:
+			break graced
+		case <-read.Done():
+			break graced
+		}
+	}
 	for _, c := range caps {
 		select {
 		case <-c.done:
 			continue
-		case <-readCtx.Done():
+		default:
 		}
-		s.log.Warn("log pipe still open at stop; closing it", zap.String("program", c.prog.name), zap.Stringer("stream", c.stream))
+		pids := c.writers()
+		heldBy[c] = len(pids) > 0
+		until := read
+		if heldBy[c] {
+			until = held
+		}
+		wait := time.Duration(0)
+		if dl, ok := until.Deadline(); ok {
+			wait = time.Until(dl).Round(time.Millisecond)
+		}
+		pl.log.Warn("waiting for a log pipe to reach its end after its program stopped", zap.String("program", c.prog.Name),
+			zap.Stringer("stream", c.stream), zap.Ints("held_by_pids", pids), zap.Duration("at_most", wait))
+	}
+	for _, c := range caps {
+		until := read
+		if heldBy[c] {
+			until = held
+		}
+		select {
+		case <-c.done:
+			continue
+		case <-until.Done():
+		}
+		pl.log.Warn("log pipe still open at stop; closing it", zap.String("program", c.prog.Name), zap.Stringer("stream", c.stream))
 		c.stop()
 	}
 	for _, c := range caps {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			return s.abort(ctx, files)
+			return false
 		}
 	}
-	if s.console != nil {
-		s.console.q.close()
-	}
-	for _, f := range files {
-		f.q.close()
-	}
-	if s.fluent != nil {
-		s.fluent.close()
-	}
-	if s.console != nil {
-		select {
-		case <-s.console.done:
-			errs = append(errs, s.console.err)
-		case <-ctx.Done():
-			return s.abort(ctx, files)
-		}
-	}
-	for _, f := range files {
-		select {
-		case <-f.done:
-			errs = append(errs, f.err)
-		case <-ctx.Done():
-			return s.abort(ctx, files)
-		}
-	}
-	if s.fluent != nil {
-		select {
-		case <-s.fluent.done:
-		case <-ctx.Done():
-			return s.abort(ctx, files)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// abort gives up on Close's remaining work once ctx is done: every reader
-// and queue is stopped and what was queued is counted as dropped.
-func (s *Shipper) abort(ctx context.Context, files []*fileSink) error {
-	s.zipOnce.Do(func() { close(s.stopZip) })
-	s.mu.Lock()
-	caps := append([]*Capture(nil), s.caps...)
-	s.mu.Unlock()
-	for _, c := range caps {
-		c.stop()
-	}
-	var queues []*queue
-	if s.console != nil {
-		queues = append(queues, s.console.q)
-	}
-	for _, f := range files {
-		queues = append(queues, f.q)
-	}
-	dropped := int64(0)
-	if s.fluent != nil {
-		if n := s.fluent.abort(); n > 0 {
-			s.log.Error("fluentd flush ran out of time", zap.Int64("dropped_records", n))
-		}
-	}
-	for _, q := range queues {
-		for _, it := range q.abort() {
-			it.b.prog.stats.buffer.add(int64(len(it.b.recs)), int64(len(it.b.data)))
-			dropped += int64(len(it.b.recs))
-			it.b.release()
-		}
-	}
-	s.log.Error("log flush ran out of time", zap.Int64("dropped_lines", dropped))
-	return fmt.Errorf("logship: close: %w", context.Cause(ctx))
+	return true
 }

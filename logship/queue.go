@@ -5,56 +5,73 @@ import (
 	"time"
 )
 
-// queue is a sink's own bounded queue of batches, bounded by the memory
-// its batches hold (their buffers' capacity). In blocking mode a full queue makes the capture wait (and so the
-// program, through its pipe); in non-blocking mode a batch that does not fit
-// is refused and the caller counts it as dropped. A batch larger than the
-// whole limit is still taken when the queue is empty, so nothing is too big
-// to pass.
-type queue struct {
+// Queue is a sink's own bounded queue of batches, bounded by the memory
+// its batches hold (Batch.Size). In blocking mode a full queue makes Push
+// wait, and so the capture, and so the program through its pipe; in
+// non-blocking mode a batch that does not fit is refused. A batch larger
+// than the whole limit is still taken when the queue is empty, so nothing
+// is too big to pass.
+//
+// A refused batch is counted as dropped (BufferFull) in its program's
+// counters, and the next batch of the same program that is queued carries
+// the count (Item.Lost), so the sink can write its marker where the gap is.
+type Queue struct {
 	mu      sync.Mutex
 	space   sync.Cond // signalled when bytes leave the queue or it is aborted
-	items   []item
+	items   []Item
 	head    int
 	bytes   int64
 	limit   int64
 	block   bool
-	closed  bool          // no more pushes: the consumer stops once empty
-	aborted bool          // pushes fail and the consumer stops now
-	ready   chan struct{} // wakes the consumer; capacity 1
+	closed  bool                // no more pushes: the consumer stops once empty
+	aborted bool                // pushes fail and the consumer stops now
+	lost    map[*Program]*Drops // refused since the program's last batch queued
+	ready   chan struct{}       // wakes the consumer; capacity 1
 }
 
-// item is a queued batch and what this sink dropped of the same program
-// just before it, so the sink's marker lands where the gap is.
-type item struct {
-	b    *batch
-	lost Drops
+// Item is a queued batch and what this queue refused of the same program
+// just before it.
+type Item struct {
+	Batch *Batch
+	Lost  Drops
 }
 
-func newQueue(limit int64, block bool) *queue {
-	q := &queue{limit: limit, block: block, ready: make(chan struct{}, 1)}
+// NewQueue returns a queue that holds at most limit bytes of batches;
+// with block, Push waits for room rather than refusing.
+func NewQueue(limit int64, block bool) *Queue {
+	q := &Queue{limit: limit, block: block, ready: make(chan struct{}, 1), lost: map[*Program]*Drops{}}
 	q.space.L = &q.mu
 	return q
 }
 
-// push adds b, waiting for room in blocking mode. It reports false when b
-// was not queued (full in non-blocking mode, or the queue was aborted); the
-// caller then adds b to lost, which the next batch queued takes along.
-func (q *queue) push(b *batch, lost *drops) bool {
-	n := int64(cap(b.data))
+// Push queues b, taking a reference to it, and waits for room in blocking
+// mode. It reports false when b was not queued (full in non-blocking mode,
+// or the queue was closed or aborted); b is then counted as dropped.
+func (q *Queue) Push(b *Batch) bool {
+	n := b.Size()
 	q.mu.Lock()
 	for !q.aborted && !q.closed && q.bytes > 0 && q.bytes+n > q.limit {
 		if !q.block {
+			q.refuse(b)
 			q.mu.Unlock()
 			return false
 		}
 		q.space.Wait()
 	}
 	if q.aborted || q.closed {
+		q.refuse(b)
 		q.mu.Unlock()
 		return false
 	}
-	q.items = append(q.items, item{b: b, lost: lost.take()})
+	it := Item{Batch: b}
+	if len(q.lost) > 0 {
+		if d := q.lost[b.Program]; d != nil {
+			it.Lost = *d
+			delete(q.lost, b.Program)
+		}
+	}
+	b.Ref()
+	q.items = append(q.items, it)
 	q.bytes += n
 	q.mu.Unlock()
 	select {
@@ -64,73 +81,95 @@ func (q *queue) push(b *batch, lost *drops) bool {
 	return true
 }
 
-// next returns the oldest item. It waits until one arrives, or wake fires
+// refuse counts b as dropped. q.mu is held.
+func (q *Queue) refuse(b *Batch) {
+	lines, size := int64(len(b.Records)), int64(len(b.Data))
+	b.Program.Counters.Drop(BufferFull, lines, size)
+	d := q.lost[b.Program]
+	if d == nil {
+		d = &Drops{}
+		q.lost[b.Program] = d
+	}
+	d.Lines += lines
+	d.Bytes += size
+}
+
+// Next returns the oldest item. It waits until one arrives, or wake fires
 // (then it returns an empty item and true), or the queue is closed and
-// empty or aborted (then it returns false).
-func (q *queue) next(wake <-chan time.Time) (item, bool) {
+// empty or aborted (then it returns false). The caller releases the
+// item's batch when done with it.
+func (q *Queue) Next(wake <-chan time.Time) (Item, bool) {
 	for {
 		q.mu.Lock()
 		if q.aborted {
 			q.mu.Unlock()
-			return item{}, false
+			return Item{}, false
 		}
 		if q.head < len(q.items) {
 			it := q.items[q.head]
-			q.items[q.head] = item{}
+			q.items[q.head] = Item{}
 			q.head++
 			if q.head == len(q.items) {
 				q.items, q.head = q.items[:0], 0
 			}
-			q.bytes -= int64(cap(it.b.data))
+			q.bytes -= it.Batch.Size()
 			q.space.Broadcast()
 			q.mu.Unlock()
 			return it, true
 		}
 		if q.closed {
 			q.mu.Unlock()
-			return item{}, false
+			return Item{}, false
 		}
 		q.mu.Unlock()
 		select {
 		case <-q.ready:
 		case <-wake:
-			return item{}, true
+			return Item{}, true
 		}
 	}
 }
 
-// empty reports whether nothing waits in the queue.
-func (q *queue) empty() bool {
+// Empty reports whether nothing waits in the queue.
+func (q *Queue) Empty() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.head == len(q.items)
 }
 
-// close lets the consumer finish what is queued and stop.
-func (q *queue) close() {
+// Close lets the consumer finish what is queued and stop; later pushes are
+// refused.
+func (q *Queue) Close() {
 	q.mu.Lock()
 	q.closed = true
 	q.space.Broadcast()
 	q.mu.Unlock()
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
+	q.wake()
 }
 
-// abort fails every waiting and future push, stops the consumer, and
-// returns the batches that were still queued, for the caller to count and
-// release.
-func (q *queue) abort() []item {
+// Abort fails every waiting and future push and stops the consumer. Every
+// batch still queued is counted as dropped (BufferFull) and released; it
+// returns how many records they held.
+func (q *Queue) Abort() (lines int64) {
 	q.mu.Lock()
 	q.aborted = true
-	left := append([]item(nil), q.items[q.head:]...)
+	left := q.items[q.head:]
 	q.items, q.head, q.bytes = nil, 0, 0
 	q.space.Broadcast()
 	q.mu.Unlock()
+	q.wake()
+	for _, it := range left {
+		b := it.Batch
+		b.Program.Counters.Drop(BufferFull, int64(len(b.Records)), int64(len(b.Data)))
+		lines += int64(len(b.Records))
+		b.Release()
+	}
+	return lines
+}
+
+func (q *Queue) wake() {
 	select {
 	case q.ready <- struct{}{}:
 	default:
 	}
-	return left
 }

@@ -25,3 +25,12 @@ func (s Stream) String() string {
 	}
 	return "stream?"
 }
+
+// streamOf maps the supervisor's stream names to a Stream: "stderr" is
+// Stderr, anything else Stdout.
+func streamOf(name string) Stream {
+	if name == "stderr" {
+		return Stderr
+	}
+	return Stdout
+}

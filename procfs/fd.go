@@ -1,146 +1,53 @@
-package logship
+package procfs
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// Files held open, read from /proc: which files a program writes
-// (TEND_LOG_WATCH=auto), and whether a watched file is still open for
-// writing by any process (then it is truncated, not deleted).
+// FileID names a file by device and inode, whatever its path.
+type FileID struct{ Dev, Ino uint64 }
 
-// fileID names a file by device and inode, whatever its path.
-type fileID struct{ dev, ino uint64 }
+// IDOf returns the FileID of a stat result.
+func IDOf(st *unix.Stat_t) FileID { return FileID{Dev: st.Dev, Ino: st.Ino} }
 
-func idOf(st *unix.Stat_t) fileID { return fileID{dev: st.Dev, ino: st.Ino} }
-
-// Open-file flags as /proc/PID/fdinfo shows them (octal).
+// Open-file flags as /proc/PID/fdinfo shows them (octal, as in open(2)).
 const (
-	accMode  = 0o3
-	wrOnly   = 0o1
-	rdWr     = 0o2
-	appendFl = 0o2000
+	AccessMode = 0o3    // the O_ACCMODE bits
+	WriteOnly  = 0o1    // O_WRONLY
+	ReadWrite  = 0o2    // O_RDWR
+	Append     = 0o2000 // O_APPEND
 )
 
-// heldFile is a regular file held open by some process.
-type heldFile struct {
-	path  string
-	id    fileID
-	flags int64 // of the first descriptor found
-	pids  []int
+// Writable reports whether a descriptor's flags allow writing.
+func Writable(flags int64) bool {
+	m := flags & AccessMode
+	return m == WriteOnly || m == ReadWrite
 }
 
-// writable reports whether the descriptor's flags allow writing.
-func writable(flags int64) bool { m := flags & accMode; return m == wrOnly || m == rdWr }
-
-// logLike reports whether a descriptor opened with flags looks like a log
-// being written: write-only (appending or not), or read-write in append
-// mode. A file opened read-write without O_APPEND is written in place (an
-// embedded database, a memory-mapped counter file such as the JVM's
-// hsperfdata): cutting it would corrupt it, so auto never takes it.
-func logLike(flags int64) bool {
-	m := flags & accMode
-	return m == wrOnly || (m == rdWr && flags&appendFl != 0)
+// HeldFile is a regular file held open by some processes.
+type HeldFile struct {
+	Path string
+	ID   FileID
+	// Flags are the open flags of the first descriptor found (of a
+	// writable one, when writable descriptors were asked for).
+	Flags int64
+	// Pids hold it open.
+	Pids []int
 }
 
-// procRoot is /proc; tests may not change it, it is a constant of Linux.
-const procRoot = "/proc"
-
-// procStat is what /proc/PID/stat says about process relations.
-type procStat struct {
-	pid, ppid, pgrp, session int
-}
-
-// readStat reads /proc/PID/stat.
-func readStat(pid int) (procStat, error) {
-	data, err := os.ReadFile(fmt.Sprintf("%s/%d/stat", procRoot, pid))
-	if err != nil {
-		return procStat{}, err
-	}
-	// comm may hold spaces and parentheses: it ends at the last ')'.
-	end := bytes.LastIndexByte(data, ')')
-	if end < 0 {
-		return procStat{}, fmt.Errorf("malformed %s/%d/stat", procRoot, pid)
-	}
-	f := strings.Fields(string(data[end+1:]))
-	if len(f) < 4 {
-		return procStat{}, fmt.Errorf("short %s/%d/stat", procRoot, pid)
-	}
-	st := procStat{pid: pid}
-	st.ppid, _ = strconv.Atoi(f[1])
-	st.pgrp, _ = strconv.Atoi(f[2])
-	st.session, _ = strconv.Atoi(f[3])
-	return st, nil
-}
-
-// allPids returns every PID in /proc.
-func allPids() []int {
-	ents, err := os.ReadDir(procRoot)
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, e := range ents {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// programProcs maps each program's leader PID to every process of the
-// program: its process group, its session if it made one, and every
-// descendant (a daemon that left the group is still the program's).
-func programProcs(leaders map[string]int) map[string][]int {
-	stats := map[int]procStat{}
-	children := map[int][]int{}
-	for _, pid := range allPids() {
-		st, err := readStat(pid)
-		if err != nil {
-			continue
-		}
-		stats[pid] = st
-		children[st.ppid] = append(children[st.ppid], pid)
-	}
-	out := map[string][]int{}
-	for name, leader := range leaders {
-		seen := map[int]bool{}
-		for pid, st := range stats {
-			if pid == leader || st.pgrp == leader || st.session == leader {
-				seen[pid] = true
-			}
-		}
-		queue := []int{leader}
-		for len(queue) > 0 {
-			p := queue[0]
-			queue = queue[1:]
-			for _, c := range children[p] {
-				seen[c] = true
-				queue = append(queue, c) // a tree: each PID comes once
-			}
-		}
-		for pid := range seen {
-			out[name] = append(out[name], pid)
-		}
-	}
-	return out
-}
-
-// heldFiles returns the regular files the processes pids hold open (with
+// HeldFiles returns the regular files the processes pids hold open (with
 // writers, only those open for writing), by file; keep, when set, filters
 // paths before anything is stat'ed. Descriptors that are not files (pipes,
 // sockets, anon inodes) and files already deleted are skipped.
-func heldFiles(pids []int, keep func(path string) bool, writers bool) map[fileID]*heldFile {
-	out := map[fileID]*heldFile{}
+func HeldFiles(pids []int, keep func(path string) bool, writers bool) map[FileID]*HeldFile {
+	out := map[FileID]*HeldFile{}
 	for _, pid := range pids {
-		dir := fmt.Sprintf("%s/%d/fd", procRoot, pid)
+		dir := fmt.Sprintf("%s/%d/fd", root, pid)
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			continue
@@ -153,33 +60,64 @@ func heldFiles(pids []int, keep func(path string) bool, writers bool) map[fileID
 			if keep != nil && !keep(link) {
 				continue
 			}
-			flags, ok := fdFlags(pid, e.Name())
-			if !ok || (writers && !writable(flags)) {
+			flags, ok := FDFlags(pid, e.Name())
+			if !ok || (writers && !Writable(flags)) {
 				continue
 			}
 			var st unix.Stat_t
 			if unix.Stat(dir+"/"+e.Name(), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 				continue
 			}
-			id := idOf(&st)
+			id := IDOf(&st)
 			h := out[id]
 			if h == nil {
-				h = &heldFile{path: link, id: id, flags: flags}
+				h = &HeldFile{Path: link, ID: id, Flags: flags}
 				out[id] = h
-			} else if !writable(h.flags) && writable(flags) {
-				h.flags = flags
+			} else if !Writable(h.Flags) && Writable(flags) {
+				h.Flags = flags
 			}
-			if n := len(h.pids); n == 0 || h.pids[n-1] != pid {
-				h.pids = append(h.pids, pid)
+			if n := len(h.Pids); n == 0 || h.Pids[n-1] != pid {
+				h.Pids = append(h.Pids, pid)
 			}
 		}
 	}
 	return out
 }
 
-// fdFlags reads the open flags of one descriptor from /proc/PID/fdinfo.
-func fdFlags(pid int, fd string) (int64, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("%s/%d/fdinfo/%s", procRoot, pid, fd))
+// PipeWriters returns the processes, other than tend itself, that hold
+// the pipe of inode ino open for writing, such as a grandchild that keeps
+// a program's stdout open after the program exited. It compares the
+// descriptors' links ("pipe:[INODE]") and reads the flags of matches only,
+// so a scan of every process stays cheap.
+func PipeWriters(ino uint64) []int {
+	self := os.Getpid()
+	want := "pipe:[" + strconv.FormatUint(ino, 10) + "]"
+	var pids []int
+	for _, pid := range Pids() {
+		if pid == self {
+			continue
+		}
+		dir := fmt.Sprintf("%s/%d/fd", root, pid)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if link, err := os.Readlink(dir + "/" + e.Name()); err != nil || link != want {
+				continue
+			}
+			if flags, ok := FDFlags(pid, e.Name()); ok && Writable(flags) {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// FDFlags reads the open flags of one descriptor from /proc/PID/fdinfo.
+func FDFlags(pid int, fd string) (int64, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("%s/%d/fdinfo/%s", root, pid, fd))
 	if err != nil {
 		return 0, false
 	}
@@ -190,49 +128,4 @@ func fdFlags(pid int, fd string) (int64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// mapped reports whether any of pids maps the file into memory;
-// truncating such a file would kill the process with SIGBUS.
-func mapped(pids []int, id fileID) bool {
-	major, minor := unix.Major(id.dev), unix.Minor(id.dev)
-	dev := fmt.Sprintf("%02x:%02x", major, minor)
-	ino := strconv.FormatUint(id.ino, 10)
-	for _, pid := range pids {
-		f, err := os.Open(fmt.Sprintf("%s/%d/maps", procRoot, pid))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			// address perms offset dev inode path
-			fields := strings.Fields(sc.Text())
-			if len(fields) >= 5 && fields[4] == ino && fields[3] == dev {
-				f.Close()
-				return true
-			}
-		}
-		f.Close()
-	}
-	return false
-}
-
-// systemPath reports whether path is in a pseudo filesystem that is never
-// a program's log.
-func systemPath(path string) bool {
-	for _, p := range []string{"/dev/", "/proc/", "/sys/"} {
-		if strings.HasPrefix(path, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// under reports whether path is dir or inside it.
-func under(path, dir string) bool {
-	if dir == "" {
-		return false
-	}
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

@@ -4,10 +4,11 @@
 package resources
 
 import (
-	"bytes"
 	"os"
 	"strconv"
 	"strings"
+
+	"tend/procfs"
 )
 
 // clockTicks is the kernel's USER_HZ, the unit of utime and stime in
@@ -30,23 +31,14 @@ type Usage struct {
 // ReadUsage reads pid's usage from /proc; fields it cannot read stay
 // zero. It returns nil when the process is gone.
 func ReadUsage(pid int) *Usage {
-	dir := "/proc/" + strconv.Itoa(pid)
-	stat, err := os.ReadFile(dir + "/stat")
+	st, err := procfs.ReadStat(pid)
 	if err != nil {
 		return nil
 	}
-	u := &Usage{}
-	// The command name in parentheses may hold spaces; fields count from
-	// after its closing parenthesis (field 3, state, is fields[0]).
-	if i := bytes.LastIndexByte(stat, ')'); i >= 0 {
-		fields := strings.Fields(string(stat[i+1:]))
-		if len(fields) > 21 {
-			utime, _ := strconv.ParseFloat(fields[11], 64)
-			stime, _ := strconv.ParseFloat(fields[12], 64)
-			u.CPUSeconds = (utime + stime) / clockTicks
-			rss, _ := strconv.ParseInt(fields[21], 10, 64)
-			u.RSSBytes = rss * int64(os.Getpagesize())
-		}
+	dir := "/proc/" + strconv.Itoa(pid)
+	u := &Usage{
+		CPUSeconds: float64(st.UTime+st.STime) / clockTicks,
+		RSSBytes:   st.RSS * int64(os.Getpagesize()),
 	}
 	if io, err := os.ReadFile(dir + "/io"); err == nil {
 		for _, line := range strings.Split(string(io), "\n") {

@@ -254,7 +254,7 @@ func fsSpace(t testing.TB, dir string) (used, avail int64) {
 		t.Errorf("statfs %s: %v", dir, err)
 		return 0, 0
 	}
-	return int64(st.Blocks-st.Bfree) * st.Bsize, int64(st.Bavail) * st.Bsize
+	return int64(st.Blocks-st.Bfree) * st.Frsize, int64(st.Bavail) * st.Frsize
 }
 
 // logCounters are a program's log counters in `tend status --json`.

@@ -1,4 +1,4 @@
-package logship
+package watch
 
 import (
 	"bytes"
@@ -13,6 +13,9 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"tend/logship"
+	"tend/procfs"
 )
 
 // Tailing watched files into the pipeline (TEND_LOG_TAIL).
@@ -54,18 +57,18 @@ const (
 // tailTarget is a file the watcher wants tailed.
 type tailTarget struct {
 	path    string
-	id      fileID
+	id      procfs.FileID
 	program string
 	fresh   bool // first seen after start-up: from its start
 }
 
 // tailFile is one file being read.
 type tailFile struct {
-	id       fileID
+	id       procfs.FileID
 	path     string
 	f        *os.File
-	prog     *program
-	fr       framer
+	prog     *logship.Program
+	fr       logship.Framer
 	offset   int64
 	carry    []byte // bytes read but not yet a whole record
 	sig      []byte // the last bytes read, ending at offset
@@ -77,15 +80,15 @@ type tailFile struct {
 }
 
 type catchReq struct {
-	id   fileID
+	id   procfs.FileID
 	done chan struct{}
 }
 
 // tailer reads the tailed files on its own goroutine; in blocking mode it
 // may wait on a slow sink, which never holds up the watcher.
 type tailer struct {
-	s      *Shipper
-	source func(string) Source
+	pl  *logship.Pipeline
+	log *zap.Logger
 
 	mu      sync.Mutex
 	targets []tailTarget
@@ -96,19 +99,19 @@ type tailer struct {
 	once    sync.Once
 	running bool
 
-	files map[fileID]*tailFile // the goroutine's own
+	files map[procfs.FileID]*tailFile // the goroutine's own
 	seq   uint64
 }
 
-func newTailer(s *Shipper, source func(string) Source) *tailer {
+func newTailer(pl *logship.Pipeline, log *zap.Logger) *tailer {
 	return &tailer{
-		s:      s,
-		source: source,
-		wake:   make(chan struct{}, 1),
-		catch:  make(chan catchReq),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-		files:  map[fileID]*tailFile{},
+		pl:    pl,
+		log:   log,
+		wake:  make(chan struct{}, 1),
+		catch: make(chan catchReq),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+		files: map[procfs.FileID]*tailFile{},
 	}
 }
 
@@ -125,7 +128,7 @@ func (t *tailer) update(targets []tailTarget) {
 
 // catchUp asks the tailer to read what is in the file now, and waits for
 // it at most timeout.
-func (t *tailer) catchUp(ctx context.Context, id fileID, timeout time.Duration) {
+func (t *tailer) catchUp(ctx context.Context, id procfs.FileID, timeout time.Duration) {
 	t.mu.Lock()
 	running := t.running
 	t.mu.Unlock()
@@ -201,7 +204,7 @@ func (t *tailer) cycle() {
 	targets := t.targets
 	t.mu.Unlock()
 	now := time.Now()
-	byID := make(map[fileID]tailTarget, len(targets))
+	byID := make(map[procfs.FileID]tailTarget, len(targets))
 	for _, tg := range targets {
 		byID[tg.id] = tg
 	}
@@ -246,7 +249,7 @@ func (t *tailer) cycle() {
 	}
 	// Joined records waiting for a next line that does not come.
 	for _, tf := range t.files {
-		if tf.fr.hasPend && now.Sub(tf.lastData) >= flushDelay {
+		if tf.fr.Pending() && now.Sub(tf.lastData) >= logship.FlushDelay {
 			t.flushPending(tf)
 		}
 	}
@@ -263,15 +266,12 @@ func (t *tailer) open(tg tailTarget) *tailFile {
 		}
 		tg.path = f.Name()
 	}
-	src := Source{Program: tg.program, Rate: t.s.cfg.Rate, Burst: t.s.cfg.Burst, Multiline: t.s.cfg.Multiline}
-	if t.source != nil {
-		src = t.source(tg.program)
-	}
+	src := t.pl.Source(tg.program)
 	t.seq++
 	tf := &tailFile{
 		id: tg.id, path: tg.path, f: f, live: true, seq: t.seq, lastData: time.Now(),
-		prog: t.s.tailProgram(tg.program, src),
-		fr:   newFramer(t.s.cfg.MaxLine, src.Multiline),
+		prog: t.pl.Program(src),
+		fr:   t.pl.NewFramer(src.Multiline),
 	}
 	if tg.fresh {
 		tf.offset, tf.skipNUL = dataStart(f, st.Size), true
@@ -315,25 +315,24 @@ func (t *tailer) read(tf *tailFile) {
 // it and hands the whole records on. It returns the new offset and the
 // number of bytes read.
 func (t *tailer) pull(tf *tailFile, r *os.File, off, end int64) (int64, int) {
-	b := t.s.pool.get(tf.prog, File, len(tf.carry)+readSize)
-	b.file = tf.path
-	b.data = append(b.data, tf.carry...)
-	start := len(b.data)
-	room := b.data[start:cap(b.data)]
+	b := t.pl.NewBatch(tf.prog, logship.File, len(tf.carry)+logship.ReadSize)
+	b.File = tf.path
+	b.Data = append(b.Data, tf.carry...)
+	start := len(b.Data)
+	room := b.Data[start:cap(b.Data)]
 	if end >= 0 && int64(len(room)) > end-off {
 		room = room[:max(end-off, 0)]
 	}
 	n, err := r.ReadAt(room, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		t.s.log.Warn("reading a tailed file", zap.String("file", tf.path), zap.Error(err))
+		t.log.Warn("reading a tailed file", zap.String("file", tf.path), zap.Error(err))
 	}
 	if n == 0 {
-		b.refs.Store(1)
-		b.release()
+		b.Release()
 		return off, 0
 	}
 	off += int64(n)
-	chunk := b.data[start : start+n]
+	chunk := b.Data[start : start+n]
 	if tf.skipNUL {
 		k := 0
 		for k < len(chunk) && chunk[k] == 0 {
@@ -347,60 +346,48 @@ func (t *tailer) pull(tf *tailFile, r *os.File, off, end int64) (int64, int) {
 			tf.skipNUL = false
 		}
 	}
-	b.data = b.data[:start+len(chunk)]
-	tf.sig = append(tf.sig[:0], b.data[max(len(b.data)-sigLen, 0):]...)
+	b.Data = b.Data[:start+len(chunk)]
+	tf.sig = append(tf.sig[:0], b.Data[max(len(b.Data)-sigLen, 0):]...)
 	tf.lastData = time.Now()
-	b.recs = tf.fr.frame(b.data, b.recs)
+	b.Records = tf.fr.Frame(b.Data, b.Records)
 	t.emit(tf, b)
 	return off, n
 }
 
-// emit hands the whole records of b on and keeps the rest in tf.carry.
-func (t *tailer) emit(tf *tailFile, b *batch) {
-	cut := tf.fr.cut()
-	tf.carry = append(tf.carry[:0], b.data[cut:]...)
-	b.data = b.data[:cut]
-	tf.fr.shift(cut)
-	if len(b.recs) == 0 {
-		b.refs.Store(1)
-		b.release()
+// emit ships the whole records of b and keeps the rest in tf.carry.
+func (t *tailer) emit(tf *tailFile, b *logship.Batch) {
+	cut := tf.fr.Cut()
+	tf.carry = append(tf.carry[:0], b.Data[cut:]...)
+	b.Data = b.Data[:cut]
+	tf.fr.Shift(cut)
+	if len(b.Records) == 0 {
+		b.Release()
 		return
 	}
-	out := b
-	if cut <= smallBatch {
-		// A few bytes must not pin a whole read buffer in the queues.
-		out = t.s.small.get(tf.prog, File, smallBatch)
-		out.file = tf.path
-		out.data = append(out.data, b.data...)
-		out.recs = append(out.recs, b.recs...)
-		b.refs.Store(1)
-		b.release()
-	}
-	out.time = time.Now()
-	t.s.dispatch(out)
+	t.pl.Ship(b)
 }
 
 // flushPending hands on a joined record that waited long enough.
 func (t *tailer) flushPending(tf *tailFile) {
-	b := t.s.pool.get(tf.prog, File, len(tf.carry))
-	b.file = tf.path
-	b.data = append(b.data, tf.carry...)
-	b.recs = tf.fr.flush(b.recs)
+	b := t.pl.NewBatch(tf.prog, logship.File, len(tf.carry))
+	b.File = tf.path
+	b.Data = append(b.Data, tf.carry...)
+	b.Records = tf.fr.Flush(b.Records)
 	t.emit(tf, b)
 }
 
 // finish hands on everything left in tf.carry, a last line without its
 // newline included.
 func (t *tailer) finish(tf *tailFile) {
-	if len(tf.carry) == 0 && !tf.fr.hasPend {
+	if len(tf.carry) == 0 && !tf.fr.Pending() {
 		return
 	}
-	b := t.s.pool.get(tf.prog, File, len(tf.carry))
-	b.file = tf.path
-	b.data = append(b.data, tf.carry...)
-	b.recs = tf.fr.finish(b.data, b.recs)
+	b := t.pl.NewBatch(tf.prog, logship.File, len(tf.carry))
+	b.File = tf.path
+	b.Data = append(b.Data, tf.carry...)
+	b.Records = tf.fr.Finish(b.Data, b.Records)
 	t.emit(tf, b)
-	tf.fr = newFramer(tf.fr.maxLine, joinMode(tf.fr))
+	tf.fr.Reset()
 }
 
 // truncated handles a file cut shorter (copytruncate, the budget, a
@@ -412,7 +399,7 @@ func (t *tailer) truncated(tf *tailFile, size int64) {
 	t.finish(tf)
 	tf.offset, tf.skipNUL = dataStart(tf.f, size), true
 	tf.sig = tf.sig[:0]
-	t.s.log.Info("tailed file truncated or rewritten; reading it from its start",
+	t.log.Info("tailed file truncated or rewritten; reading it from its start",
 		zap.String("file", tf.path), zap.Bool("rest_from_copy", recovered))
 }
 
@@ -435,7 +422,7 @@ func (t *tailer) fromCopy(tf *tailFile) bool {
 			continue
 		}
 		var st unix.Stat_t
-		ok := unix.Fstat(int(c.Fd()), &st) == nil && idOf(&st) != tf.id && st.Size >= tf.offset &&
+		ok := unix.Fstat(int(c.Fd()), &st) == nil && procfs.IDOf(&st) != tf.id && st.Size >= tf.offset &&
 			time.Since(mtimeOf(&st)) < copyMaxAge && bytes.Equal(readSig(c, tf.offset, tf.sig), tf.sig)
 		if ok {
 			off := tf.offset
@@ -456,13 +443,13 @@ func (t *tailer) fromCopy(tf *tailFile) bool {
 }
 
 // openID opens path if it still names the file id.
-func openID(path string, id fileID) (*os.File, unix.Stat_t, bool) {
+func openID(path string, id procfs.FileID) (*os.File, unix.Stat_t, bool) {
 	var st unix.Stat_t
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, st, false
 	}
-	if unix.Fstat(int(f.Fd()), &st) != nil || idOf(&st) != id {
+	if unix.Fstat(int(f.Fd()), &st) != nil || procfs.IDOf(&st) != id {
 		f.Close()
 		return nil, st, false
 	}
@@ -470,12 +457,12 @@ func openID(path string, id fileID) (*os.File, unix.Stat_t, bool) {
 }
 
 // findID opens the file id in dir, whatever its name.
-func findID(dir string, id fileID) (*os.File, unix.Stat_t, bool) {
+func findID(dir string, id procfs.FileID) (*os.File, unix.Stat_t, bool) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		var st unix.Stat_t
 		path := filepath.Join(dir, e.Name())
-		if unix.Lstat(path, &st) == nil && idOf(&st) == id {
+		if unix.Lstat(path, &st) == nil && procfs.IDOf(&st) == id {
 			return openID(path, id)
 		}
 	}
@@ -514,14 +501,6 @@ func dataStart(f *os.File, size int64) int64 {
 	return off
 }
 
-// joinMode returns the multiline mode a framer was made with.
-func joinMode(f framer) string {
-	if f.join {
-		return "java"
-	}
-	return ""
-}
-
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -537,20 +516,4 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-// tailProgram returns the program records tailed under name are
-// dispatched as: the program of that name when it exists, otherwise a new
-// one with no file sink (tailed records never go to tend's files).
-func (s *Shipper) tailProgram(name string, src Source) *program {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.progs[name]
-	if p == nil {
-		p = &program{name: name}
-		p.rate.Store(src.Rate)
-		p.burst.Store(src.Burst)
-		s.progs[name] = p
-	}
-	return p
 }

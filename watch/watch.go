@@ -1,8 +1,14 @@
-package logship
+// Package watch keeps the files the programs write themselves (their
+// application logs, GC logs, heap dumps) under tend's disk budget, and
+// optionally tails their new lines into the log pipeline as records of
+// stream File: it finds them (paths, globs, or "auto": the files the
+// programs hold open for writing, from /proc), caps them (deleting closed
+// files oldest first, truncating open ones), and follows them across
+// rotations.
+package watch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +21,10 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"tend/budget"
+	"tend/logship"
+	"tend/procfs"
 )
 
 // Watching the files programs write (TEND_LOG_WATCH).
@@ -31,8 +41,10 @@ import (
 // (age is the last write, or the rotation for tend's); when that is not
 // enough it truncates open files, largest first, because deleting a file
 // still open frees nothing until it is closed. A file is open when any
-// process holds it open for writing (/proc/*/fd). A file some process maps
-// into memory is never truncated: that would kill the process.
+// process holds it open for writing (/proc/*/fd). A file any process maps
+// into memory (/proc/*/maps) is never truncated: that would kill the
+// process with SIGBUS; it is left, announced once, and deleted once it is
+// closed (deleting a mapped file is safe: the mapping keeps its pages).
 //
 // Watched files are counted by the disk space they take (blocks
 // allocated), not their apparent size: a file truncated under a program
@@ -52,8 +64,12 @@ const (
 	writersMaxAge = 200 * time.Millisecond
 )
 
-// WatchOptions configure the watching of files the programs write.
-type WatchOptions struct {
+// listed is how many watched files `tend status` lists; the rest are
+// counted.
+const listed = 100
+
+// Options configure the watching of files the programs write.
+type Options struct {
 	// Patterns are absolute paths of files or directories (every file
 	// directly inside), or globs; "auto" finds the files the programs hold
 	// open for writing.
@@ -63,34 +79,65 @@ type WatchOptions struct {
 	// Programs returns the PID of every running program by name (for
 	// auto); nil finds nothing.
 	Programs func() map[string]int
-	// Source returns the log settings (rate, multiline) of the records
-	// tailed under a program name; nil uses the global settings.
-	Source func(program string) Source
+	// LogDir is tend's own log directory (TEND_LOG_DIR): its files are in
+	// the budget already and never watched.
+	LogDir string
 	// Rescan is the safety-net interval (0: 2s).
 	Rescan time.Duration
+	// Logger receives the watcher's events (nil: none).
+	Logger *zap.Logger
+}
+
+// File is one file watched under the disk budget, as `tend status`
+// lists it.
+type File struct {
+	Path string `json:"path"`
+	// Program owns the file: the program that holds it open (auto), or
+	// the name its records are tailed under.
+	Program string `json:"program"`
+	// Bytes is the disk space the file takes, as counted in the budget.
+	Bytes int64 `json:"bytes"`
+	// Open is true when a process held it open for writing at the last
+	// check; such a file is truncated rather than deleted.
+	Open bool `json:"open"`
+	// Tailed is true when its new lines go into the log pipeline.
+	Tailed bool `json:"tailed,omitempty"`
+	// Mapped is true when the file was due to be truncated and a process
+	// mapped it into memory: it is left as it is.
+	Mapped bool `json:"mapped,omitempty"`
+}
+
+// Status is the watcher's part of `tend status`: the files watched, at
+// most 100; the number left out is WatchedMore.
+type Status struct {
+	Watched     []File `json:"watched,omitempty"`
+	WatchedMore int    `json:"watched_more,omitempty"`
 }
 
 // watchedFile is one file under the budget for the watcher.
 type watchedFile struct {
-	path  string
-	owner string
-	entry *Entry
-	id    fileID
-	size  int64
-	mtime time.Time
-	open  bool // held open for writing at the last check
-	auto  bool // found by auto (an open file or a sibling)
-	live  bool // auto: held open by the program (a sibling otherwise)
-	tail  bool // its lines are tailed
-	fresh bool // first seen after start-up: tailed from its start
-	noCut bool // a truncation was refused (mapped); logged once
+	path   string
+	owner  string
+	entry  *budget.Entry
+	id     procfs.FileID
+	size   int64
+	mtime  time.Time
+	open   bool // held open for writing at the last check
+	auto   bool // found by auto (an open file or a sibling)
+	live   bool // auto: held open by the program (a sibling otherwise)
+	tail   bool // its lines are tailed
+	fresh  bool // first seen after start-up: tailed from its start
+	noCut  bool // a truncation was refused (mapped); logged once
+	mapped bool // mapped into memory at the last truncation it was due
 }
 
-// watcher is the goroutine that keeps watched files under the budget.
-type watcher struct {
-	s      *Shipper
+// Watcher is the goroutine that keeps watched files under the budget, and
+// the tailer that copies their lines into the pipeline.
+type Watcher struct {
+	pl     *logship.Pipeline
+	budget *budget.Budget
 	log    *zap.Logger
-	opts   WatchOptions
+	opts   Options
 	globs  []string
 	auto   bool
 	fsw    *fsnotify.Watcher
@@ -99,7 +146,7 @@ type watcher struct {
 	dirs      map[string]bool              // directories watched with inotify
 	files     map[string]*watchedFile      // by path
 	autoLive  map[string]map[string]string // auto: dir -> live file name -> program
-	writers   map[fileID]*heldFile
+	writers   map[procfs.FileID]*procfs.HeldFile
 	writersAt time.Time
 	scanned   bool // writers was read during this reconcile
 	startup   bool // the first scan runs: what it finds is tailed from the end
@@ -107,7 +154,7 @@ type watcher struct {
 	tail *tailer // nil without Tail
 
 	mu      sync.Mutex
-	listing []WatchedFile
+	listing []File
 
 	cancel   context.CancelFunc
 	ctx      context.Context
@@ -115,14 +162,19 @@ type watcher struct {
 	stopOnce sync.Once
 }
 
-// Watch starts watching the files o names, under the shared disk budget
-// and, with o.Tail, tailing them into the pipeline. The first scan happens
-// before Watch returns: files that exist then are tailed from their end.
-// Close stops the watcher. Watch may be called once.
-func (s *Shipper) Watch(o WatchOptions) error {
-	w := &watcher{
-		s:        s,
-		log:      s.log,
+// Start starts watching the files o names, under the disk budget b and,
+// with o.Tail, tailing them into pl, as an input of pl: pl's Close stops
+// it. The first scan happens before Start returns: files that exist then
+// are tailed from their end.
+func Start(pl *logship.Pipeline, b *budget.Budget, o Options) (*Watcher, error) {
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	w := &Watcher{
+		pl:       pl,
+		budget:   b,
+		log:      log,
 		opts:     o,
 		rescan:   o.Rescan,
 		dirs:     map[string]bool{},
@@ -138,32 +190,28 @@ func (s *Shipper) Watch(o WatchOptions) error {
 		case p == "auto":
 			w.auto = true
 		case !filepath.IsAbs(p):
-			return fmt.Errorf("logship: watch %q: not an absolute path", p)
+			return nil, fmt.Errorf("watch %q: not an absolute path", p)
 		default:
 			if _, err := filepath.Match(p, ""); err != nil {
-				return fmt.Errorf("logship: watch %q: %w", p, err)
+				return nil, fmt.Errorf("watch %q: %w", p, err)
 			}
 			w.globs = append(w.globs, filepath.Clean(p))
 		}
 	}
 	fsw, err := fsnotify.NewBufferedWatcher(4096)
 	if err != nil {
-		return fmt.Errorf("logship: watch: %w", err)
+		return nil, fmt.Errorf("watch: %w", err)
 	}
 	w.fsw = fsw
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	if o.Tail {
-		w.tail = newTailer(s, o.Source)
+		w.tail = newTailer(pl, log)
 	}
-	s.mu.Lock()
-	if s.closed || s.watch != nil {
-		s.mu.Unlock()
+	if err := pl.Attach(w); err != nil {
 		fsw.Close()
 		w.cancel()
-		return errors.New("logship: watch: shipper closed or already watching")
+		return nil, fmt.Errorf("watch: %w", err)
 	}
-	s.watch = w
-	s.mu.Unlock()
 
 	w.startup = true
 	w.reconcile(true, nil, true)
@@ -172,11 +220,11 @@ func (s *Shipper) Watch(o WatchOptions) error {
 		go w.tail.run()
 	}
 	go w.run()
-	return nil
+	return w, nil
 }
 
 // run reacts to inotify events and rescans until stopped.
-func (w *watcher) run() {
+func (w *Watcher) run() {
 	defer close(w.done)
 	defer w.fsw.Close()
 	tick := time.NewTicker(w.rescan)
@@ -234,8 +282,9 @@ func (w *watcher) run() {
 	}
 }
 
-// stop ends the watcher: the tailer reads every file one last time.
-func (w *watcher) stop(ctx context.Context) {
+// Stop ends the watcher: the tailer reads every file one last time and
+// ships what it read. It returns when done, or when ctx ends.
+func (w *Watcher) Stop(ctx context.Context) {
 	w.stopOnce.Do(func() {
 		w.cancel()
 		select {
@@ -248,18 +297,24 @@ func (w *watcher) stop(ctx context.Context) {
 	})
 }
 
-// list returns the watched files, by path.
-func (w *watcher) list() []WatchedFile {
+// Report returns the watched files, by path, at most 100.
+func (w *Watcher) Report() any {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.listing)
+	files := slices.Clone(w.listing)
+	w.mu.Unlock()
+	st := Status{Watched: files}
+	if len(files) > listed {
+		st.WatchedMore = len(files) - listed
+		st.Watched = files[:listed]
+	}
+	return st
 }
 
 // reconcile brings the watched set up to date: with scan, the patterns and
 // auto directories are listed again (full also looks for files the
 // programs opened); changed files are measured again. Then the budget is
 // enforced and the status and tailer are updated.
-func (w *watcher) reconcile(full bool, changed map[string]bool, scan bool) {
+func (w *Watcher) reconcile(full bool, changed map[string]bool, scan bool) {
 	w.scanned = false
 	if full && w.auto {
 		w.discover()
@@ -312,8 +367,8 @@ func (w *watcher) reconcile(full bool, changed map[string]bool, scan bool) {
 }
 
 // consider starts watching path if it is a regular file not watched yet.
-func (w *watcher) consider(path, owner string, auto, live bool) {
-	if under(path, w.s.cfg.Dir) {
+func (w *Watcher) consider(path, owner string, auto, live bool) {
+	if under(path, w.opts.LogDir) {
 		return // tend's own files are in the budget already
 	}
 	var st unix.Stat_t
@@ -321,7 +376,7 @@ func (w *watcher) consider(path, owner string, auto, live bool) {
 		return
 	}
 	if f := w.files[path]; f != nil {
-		if f.id != idOf(&st) {
+		if f.id != procfs.IDOf(&st) {
 			// Renamed away or replaced (a rotation): the file there now
 			// is a new one.
 			w.forget(f)
@@ -333,10 +388,10 @@ func (w *watcher) consider(path, owner string, auto, live bool) {
 			return
 		}
 	}
-	f := &watchedFile{path: path, owner: owner, id: idOf(&st), auto: auto, live: live, fresh: !w.startup}
+	f := &watchedFile{path: path, owner: owner, id: procfs.IDOf(&st), auto: auto, live: live, fresh: !w.startup}
 	f.size, f.mtime = usedBytes(&st), mtimeOf(&st)
 	f.tail = w.opts.Tail && tailable(filepath.Base(path)) && (live || !auto)
-	f.entry = w.s.budget.TrackFile(owner, path, f.size, f.id)
+	f.entry = w.budget.TrackFile(owner, path, f.size, f.id)
 	f.open = w.isOpen(f.id)
 	f.entry.SetRetired(!f.open, f.mtime)
 	w.files[path] = f
@@ -344,13 +399,13 @@ func (w *watcher) consider(path, owner string, auto, live bool) {
 
 // measure stats a watched file again; a file gone or replaced is
 // forgotten (a replacement is picked up by the next scan).
-func (w *watcher) measure(f *watchedFile) {
+func (w *Watcher) measure(f *watchedFile) {
 	if f.entry.Gone() {
 		delete(w.files, f.path)
 		return
 	}
 	var st unix.Stat_t
-	if unix.Lstat(f.path, &st) != nil || idOf(&st) != f.id {
+	if unix.Lstat(f.path, &st) != nil || procfs.IDOf(&st) != f.id {
 		w.forget(f)
 		return
 	}
@@ -362,13 +417,13 @@ func (w *watcher) measure(f *watchedFile) {
 }
 
 // forget stops watching f without touching the file.
-func (w *watcher) forget(f *watchedFile) {
+func (w *Watcher) forget(f *watchedFile) {
 	f.entry.Forget()
 	delete(w.files, f.path)
 }
 
 // watchDir adds an inotify watch on dir once it exists.
-func (w *watcher) watchDir(dir string) {
+func (w *Watcher) watchDir(dir string) {
 	if w.dirs[dir] {
 		return
 	}
@@ -380,7 +435,7 @@ func (w *watcher) watchDir(dir string) {
 // refreshWriters reads which files are held open for writing by any
 // process, unless the last read is younger than maxAge, and marks the
 // watched files open or retired accordingly.
-func (w *watcher) refreshWriters(maxAge time.Duration) {
+func (w *Watcher) refreshWriters(maxAge time.Duration) {
 	if w.writers != nil && time.Since(w.writersAt) < maxAge {
 		return
 	}
@@ -392,8 +447,8 @@ func (w *watcher) refreshWriters(maxAge time.Duration) {
 }
 
 // readWriters reads /proc for every regular file open for writing.
-func (w *watcher) readWriters() {
-	w.writers = heldFiles(allPids(), nil, true)
+func (w *Watcher) readWriters() {
+	w.writers = procfs.HeldFiles(procfs.Pids(), nil, true)
 	w.writersAt = time.Now()
 	w.scanned = true
 }
@@ -401,7 +456,7 @@ func (w *watcher) readWriters() {
 // isOpen reports whether a file just found is open for writing. /proc is
 // read again once per reconcile that finds new files: an older read does
 // not know a file created since.
-func (w *watcher) isOpen(id fileID) bool {
+func (w *Watcher) isOpen(id procfs.FileID) bool {
 	if _, ok := w.writers[id]; ok {
 		return true
 	}
@@ -414,7 +469,7 @@ func (w *watcher) isOpen(id fileID) bool {
 
 // discover finds the files the programs hold open for writing, and makes
 // their directories auto directories.
-func (w *watcher) discover() {
+func (w *Watcher) discover() {
 	if w.opts.Programs == nil {
 		return
 	}
@@ -422,22 +477,22 @@ func (w *watcher) discover() {
 	if len(leaders) == 0 {
 		return
 	}
-	for name, pids := range programProcs(leaders) {
-		held := heldFiles(pids, func(path string) bool {
-			return !systemPath(path) && !under(path, w.s.cfg.Dir) && !strings.HasSuffix(path, ".lck")
+	for name, pids := range procfs.Tree(leaders) {
+		held := procfs.HeldFiles(pids, func(path string) bool {
+			return !systemPath(path) && !under(path, w.opts.LogDir) && !strings.HasSuffix(path, ".lck")
 		}, true)
 		for _, h := range held {
-			if !logLike(h.flags) {
+			if !logLike(h.Flags) {
 				continue
 			}
-			dir, base := filepath.Split(h.path)
+			dir, base := filepath.Split(h.Path)
 			dir = filepath.Clean(dir)
 			if w.autoLive[dir] == nil {
 				w.autoLive[dir] = map[string]string{}
 			}
 			if _, ok := w.autoLive[dir][base]; !ok {
 				w.autoLive[dir][base] = name
-				w.log.Info("watching a file a program writes", zap.String("program", name), zap.String("file", h.path))
+				w.log.Info("watching a file a program writes", zap.String("program", name), zap.String("file", h.Path))
 			}
 		}
 	}
@@ -445,11 +500,11 @@ func (w *watcher) discover() {
 
 // enforce keeps the budget and the minimum free space: the oldest closed
 // files go first, then open files are truncated, largest first.
-func (w *watcher) enforce(full bool) {
-	b := w.s.budget
+func (w *Watcher) enforce(full bool) {
+	b := w.budget
 	over := b.Limit() > 0 && b.Used() > b.Limit()
 	var low []string
-	if b.minFree > 0 {
+	if b.MinFree() > 0 {
 		seen := map[string]bool{}
 		for path := range w.files {
 			dir := filepath.Dir(path)
@@ -472,7 +527,7 @@ func (w *watcher) enforce(full bool) {
 		// A file about to go may be the copy copytruncate just made,
 		// holding the last lines of a tailed file: let the tailer read
 		// them first.
-		w.tail.catchUp(w.ctx, fileID{}, 10*time.Millisecond)
+		w.tail.catchUp(w.ctx, procfs.FileID{}, 10*time.Millisecond)
 	}
 	if over && b.Trim() > 0 {
 		w.truncate("disk budget", func(*watchedFile) bool { return true }, func() bool { return b.Used() > b.Limit() })
@@ -499,8 +554,10 @@ func (w *watcher) enforce(full bool) {
 }
 
 // truncate truncates open watched files that pick accepts, largest first,
-// while need reports that room is still needed.
-func (w *watcher) truncate(reason string, pick func(*watchedFile) bool, need func() bool) {
+// while need reports that room is still needed. A file that any process
+// maps into memory is left: truncating it would kill that process with
+// SIGBUS at its next read of the lost pages.
+func (w *Watcher) truncate(reason string, pick func(*watchedFile) bool, need func() bool) {
 	var cands []*watchedFile
 	for _, f := range w.files {
 		if f.open && f.size > 0 && !f.entry.Gone() && pick(f) {
@@ -508,17 +565,27 @@ func (w *watcher) truncate(reason string, pick func(*watchedFile) bool, need fun
 		}
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].size > cands[j].size })
+	var mapped map[procfs.FileID]bool
 	for _, f := range cands {
 		if !need() {
 			return
 		}
-		if h := w.writers[f.id]; h != nil && mapped(h.pids, f.id) {
+		if mapped == nil {
+			// Read now, not cached: a file mapped a moment ago must not
+			// be cut. Any process counts, not only the writers: a reader
+			// that maps a log (a tail -f, an indexer) dies just the same.
+			mapped = procfs.Mapped(procfs.Pids())
+		}
+		if mapped[f.id] {
+			f.mapped = true
 			if !f.noCut {
 				f.noCut = true
-				w.log.Warn("not truncating a watched file a process maps into memory", zap.String("file", f.path))
+				w.log.Warn("not truncating a watched file a process maps into memory; it stays over the budget until it is closed",
+					zap.String("file", f.path), zap.Int64("bytes", f.size))
 			}
 			continue
 		}
+		f.mapped = false
 		if w.tail != nil && f.tail {
 			// Let the tailer read what is there before it goes.
 			w.tail.catchUp(w.ctx, f.id, 200*time.Millisecond)
@@ -536,7 +603,7 @@ func (w *watcher) truncate(reason string, pick func(*watchedFile) bool, need fun
 // app.log.1 next to app.log) holds lines already read, or old ones: it is
 // not tailed (a file being read when it was renamed is read to its end by
 // its inode).
-func (w *watcher) publish() {
+func (w *Watcher) publish() {
 	names := map[string]bool{}
 	for _, f := range w.files {
 		if f.tail {
@@ -552,11 +619,11 @@ func (w *watcher) publish() {
 		}
 		return false
 	}
-	listing := make([]WatchedFile, 0, len(w.files))
+	listing := make([]File, 0, len(w.files))
 	var targets []tailTarget
 	for _, f := range w.files {
 		tailed := f.tail && !archive(f.path)
-		listing = append(listing, WatchedFile{Path: f.path, Program: f.owner, Bytes: f.size, Open: f.open, Tailed: tailed})
+		listing = append(listing, File{Path: f.path, Program: f.owner, Bytes: f.size, Open: f.open, Tailed: tailed, Mapped: f.mapped})
 		if tailed {
 			targets = append(targets, tailTarget{path: f.path, id: f.id, program: f.owner, fresh: f.fresh})
 		}
@@ -665,4 +732,34 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// logLike reports whether a descriptor opened with flags looks like a log
+// being written: write-only (appending or not), or read-write in append
+// mode. A file opened read-write without O_APPEND is written in place (an
+// embedded database, a memory-mapped counter file such as the JVM's
+// hsperfdata): cutting it would corrupt it, so auto never takes it.
+func logLike(flags int64) bool {
+	m := flags & procfs.AccessMode
+	return m == procfs.WriteOnly || (m == procfs.ReadWrite && flags&procfs.Append != 0)
+}
+
+// systemPath reports whether path is in a pseudo filesystem that is never
+// a program's log.
+func systemPath(path string) bool {
+	for _, p := range []string{"/dev/", "/proc/", "/sys/"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// under reports whether path is dir or inside it.
+func under(path, dir string) bool {
+	if dir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

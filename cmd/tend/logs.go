@@ -11,63 +11,84 @@ import (
 
 	"go.uber.org/zap"
 
+	"tend/budget"
 	"tend/config"
 	"tend/hooks"
 	"tend/logship"
+	"tend/logship/console"
+	"tend/logship/fluent"
+	"tend/logship/logfile"
 	"tend/reaper"
 	"tend/supervisor"
+	"tend/watch"
 )
 
-// shipperLogs adapts the log pipeline to what the supervisor and the
-// drain hooks need: captures named by program and stream.
-type shipperLogs struct {
-	*logship.Shipper
-	cfg *config.Config
-}
+var _ supervisor.Logs = (*logship.Pipeline)(nil)
 
-var _ supervisor.Logs = shipperLogs{}
-
-// newLogs builds the log pipeline for cfg, writing the console to tend's
-// own stdout and stderr, forwarding to Fluentd when configured, and
-// running TEND_ON_LOG_CLEANUP through r after each cleanup.
-func newLogs(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (shipperLogs, error) {
-	l := shipperLogs{cfg: cfg}
-	opts := logship.Options{
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-		Logger: log,
-		Fluent: cfg.Fluent,
-	}
+// newLogs builds the log pipeline for cfg: the disk budget, and the sinks
+// (the console on tend's own stdout and stderr, each program's files when
+// TEND_LOG_DIR is set, Fluentd when TEND_FLUENT_ADDR is), with
+// TEND_ON_LOG_CLEANUP run through r after each cleanup.
+func newLogs(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*logship.Pipeline, *budget.Budget, error) {
+	var pl *logship.Pipeline
+	bo := budget.Options{Limit: cfg.Log.DiskBudget, MinFree: cfg.Log.MinFree, Logger: log}
 	if len(cfg.Log.OnCleanup) > 0 {
-		opts.CleanupHook = func(ctx context.Context, rm logship.Removal) error {
-			return l.runCleanupHook(ctx, r, rm)
+		bo.Hook = func(ctx context.Context, rm budget.Removal) error {
+			return runCleanupHook(ctx, r, cfg.Log.OnCleanup, rm, pl)
 		}
 	}
-	sh, err := logship.New(cfg.Log, opts)
-	if err != nil {
-		return shipperLogs{}, err
+	b := budget.New(bo)
+	var sinks []logship.Sink
+	if f := cfg.Fluent; f.Addr != "" {
+		s, err := fluent.New(f, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		sinks = append(sinks, s)
 	}
-	l.Shipper = sh
-	return l, nil
+	c, err := console.New(cfg.Log, os.Stdout, os.Stderr, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	sinks = append(sinks, c)
+	if cfg.Log.Dir != "" {
+		s, err := logfile.New(cfg.Log, b, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		sinks = append(sinks, s)
+	}
+	pl, err = logship.New(cfg.Log, logship.Options{
+		Logger:   log,
+		PipeWait: cfg.Stop.FlushReserve,
+		Budget:   b,
+		Programs: append([]config.Program{cfg.Main}, cfg.Programs...),
+	}, sinks...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pl, b, nil
 }
 
-// watch starts watching TEND_LOG_WATCH, if set; pids gives the running
-// programs for auto.
-func (l shipperLogs) watch(pids func() map[string]int) error {
-	if len(l.cfg.Log.Watch) == 0 {
+// watchLogs starts watching TEND_LOG_WATCH, if set; pids gives the running
+// programs for auto. The pipeline's Close stops the watcher.
+func watchLogs(cfg *config.Config, pl *logship.Pipeline, b *budget.Budget, pids func() map[string]int, log *zap.Logger) error {
+	if len(cfg.Log.Watch) == 0 {
 		return nil
 	}
-	return l.Shipper.Watch(logship.WatchOptions{
-		Patterns: l.cfg.Log.Watch,
-		Tail:     l.cfg.Log.Tail,
+	_, err := watch.Start(pl, b, watch.Options{
+		Patterns: cfg.Log.Watch,
+		Tail:     cfg.Log.Tail,
 		Programs: pids,
-		Source:   func(name string) logship.Source { return logship.SourceOf(l.cfg.Log, l.program(name)) },
+		LogDir:   cfg.Log.Dir,
+		Logger:   log,
 	})
+	return err
 }
 
-// runCleanupHook runs TEND_ON_LOG_CLEANUP for one cleanup, through the
-// reaper, its output logged as program "cleanup".
-func (l shipperLogs) runCleanupHook(ctx context.Context, r *reaper.Reaper, rm logship.Removal) error {
+// runCleanupHook runs TEND_ON_LOG_CLEANUP (argv) for one cleanup, through
+// the reaper, its output logged as program "cleanup".
+func runCleanupHook(ctx context.Context, r *reaper.Reaper, argv []string, rm budget.Removal, out hooks.Capturer) error {
 	action := "deleted"
 	if rm.Truncated {
 		action = "truncated"
@@ -79,21 +100,7 @@ func (l shipperLogs) runCleanupHook(ctx context.Context, r *reaper.Reaper, rm lo
 		"TEND_CLEANUP_ACTION="+action,
 		"TEND_CLEANUP_PROGRAM="+rm.Owner,
 	)
-	spec := reaper.Spec{Argv: l.cfg.Log.OnCleanup, Env: env}
-	for _, stream := range []string{"stdout", "stderr"} {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			return fmt.Errorf("cleanup hook: %w", err)
-		}
-		l.Capture("cleanup", stream, pr)
-		defer pw.Close()
-		if stream == "stdout" {
-			spec.Stdout = pw
-		} else {
-			spec.Stderr = pw
-		}
-	}
-	code, err := hooks.Run(ctx, r, spec)
+	code, err := hooks.RunLogged(ctx, r, reaper.Spec{Argv: argv, Env: env}, "cleanup", out)
 	if err != nil {
 		return fmt.Errorf("cleanup hook: %w", err)
 	}
@@ -103,58 +110,32 @@ func (l shipperLogs) runCleanupHook(ctx context.Context, r *reaper.Reaper, rm lo
 	return nil
 }
 
-// program returns the configuration of a program by name; programs tend
-// starts for itself (such as the pre-stop hook) and names given to
-// watched files get the global log settings.
-func (l shipperLogs) program(name string) config.Program {
-	p := config.Program{Name: name, LogRate: -1, LogBurst: -1, LogMultiline: "-"}
-	if name == l.cfg.Main.Name {
-		p = l.cfg.Main
-	}
-	for _, side := range l.cfg.Programs {
-		if side.Name == name {
-			p = side
-		}
-	}
-	return p
-}
-
-// Capture reads one stream of a program.
-func (l shipperLogs) Capture(program, stream string, r *os.File) {
-	s := logship.Stdout
-	if stream == "stderr" {
-		s = logship.Stderr
-	}
-	l.Shipper.Capture(logship.SourceOf(l.cfg.Log, l.program(program)), s, r)
-}
-
-// Stats returns one program's log counters.
-func (l shipperLogs) Stats(program string) logship.ProgramStats {
-	return l.Shipper.Stats()[program]
-}
-
-// Close reads every capture to EOF and flushes every sink within ctx.
-func (l shipperLogs) Close(ctx context.Context) error { return l.Shipper.Close(ctx) }
-
 // printLogStatus renders the disk budget, the watched files, the recent
 // cleanups and the Fluentd sink for `tend status`.
 func printLogStatus(w io.Writer, st *logship.Status) {
 	if st == nil {
 		return
 	}
+	var parts struct {
+		watch.Status
+		Fluent *fluent.Status `json:"fluent"`
+	}
+	if err := st.Decode(&parts); err != nil {
+		fmt.Fprintf(w, "\nlogs: %v\n", err)
+	}
 	if st.DiskBudget > 0 {
 		fmt.Fprintf(w, "\nlog disk: %s of %s\n", config.FormatSize(st.DiskUsed), config.FormatSize(st.DiskBudget))
 	}
-	if len(st.Watched) > 0 {
+	if len(parts.Watched) > 0 {
 		fmt.Fprintln(w, "\nwatched files:")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  PROGRAM\tSIZE\tOPEN\tTAILED\tFILE")
-		for _, f := range st.Watched {
+		for _, f := range parts.Watched {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.Program, config.FormatSize(f.Bytes), yesNo(f.Open), yesNo(f.Tailed), f.Path)
 		}
 		tw.Flush()
-		if st.WatchedMore > 0 {
-			fmt.Fprintf(w, "  and %d more\n", st.WatchedMore)
+		if parts.WatchedMore > 0 {
+			fmt.Fprintf(w, "  and %d more\n", parts.WatchedMore)
 		}
 	}
 	if st.CleanupsTotal > 0 {
@@ -167,7 +148,7 @@ func printLogStatus(w io.Writer, st *logship.Status) {
 			fmt.Fprintf(w, "  %s %s %s %s (%s)\n", c.Time.Format(time.TimeOnly), c.Action, c.File, config.FormatSize(c.Bytes), c.Reason)
 		}
 	}
-	if f := st.Fluent; f != nil {
+	if f := parts.Fluent; f != nil {
 		state := "connected"
 		if !f.Connected {
 			state = "not connected"

@@ -79,7 +79,7 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	if cfg.JavaAutotune {
 		autotuneJava(cfg, limits(), log)
 	}
-	logs, err := newLogs(cfg, r, log)
+	logs, disk, err := newLogs(cfg, r, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "tend: %v\n", err)
 		return exitFailure
@@ -110,7 +110,7 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 		zap.Strings("main", cfg.Main.Command), zap.Int("side_programs", len(cfg.Programs)))
 	// Files existing now are tailed from their end; the watcher stops
 	// within the log flush at the end of the stop (logs.Close).
-	if err := logs.watch(sup.Pids); err != nil {
+	if err := watchLogs(cfg, logs, disk, sup.Pids, log); err != nil {
 		log.Error("cannot watch TEND_LOG_WATCH; the files are not kept under the budget", zap.Error(err))
 	}
 	code := sup.Run(ctx)

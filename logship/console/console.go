@@ -1,6 +1,12 @@
-package logship
+// Package console is the sink that writes every program's records to
+// tend's own stdout and stderr, for the container's log collector, as the
+// program's raw bytes, prefixed with its name, or as one JSON object per
+// line, with a rate limit per program that drops whole records and says so
+// with a marker line.
+package console
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -8,13 +14,20 @@ import (
 	"go.uber.org/zap"
 
 	"tend/config"
+	"tend/logship"
 )
 
-// flushSize is how much formatted output a sink gathers before a write.
+// flushSize is how much formatted output the sink gathers before a write.
 const flushSize = 64 << 10
 
-// console is the sink that writes to tend's own stdout and stderr, for the
-// container's log collector. One goroutine writes every program's records,
+// Stream aliases, to index the per-stream arrays.
+const (
+	stdout = logship.Stdout
+	stderr = logship.Stderr
+)
+
+// Sink is the console sink: it writes to tend's own stdout and stderr, for
+// the container's log collector. One goroutine writes every program's records,
 // whole records at a time, so two programs' bytes never mix inside a line
 // (a line longer than MaxLine travels in pieces, and another program's line
 // may come between them).
@@ -24,68 +37,113 @@ const flushSize = 64 << 10
 // output when the last output on that stream did not end a line. In prefix
 // and json formats records are formatted into a buffer that is written when
 // it is full or when the queue is empty.
-type console struct {
-	s      *Shipper
+type Sink struct {
+	log    *zap.Logger
 	format string
-	q      *queue
-	out    [3]io.Writer // by Stream
-	buf    [3][]byte    // formatted output waiting, by Stream
-	lastNL [3]bool      // the last byte written on the stream was a newline
-	last   [3]*program  // whose bytes were written last on the stream
-	werr   [3]bool      // a write error was reported on the stream
-	ts     []byte       // formatted time of the current batch
+	q      *logship.Queue
+	out    [3]io.Writer        // by Stream
+	buf    [3][]byte           // formatted output waiting, by Stream
+	lastNL [3]bool             // the last byte written on the stream was a newline
+	last   [3]*logship.Program // whose bytes were written last on the stream
+	werr   [3]bool             // a write error was reported on the stream
+	ts     []byte              // formatted time of the current batch
 	tsOf   time.Time
 	msg    []byte // a marker's text
 
-	suppressing []*program // programs whose suppression has no marker yet
+	progs       map[*logship.Program]*program // the goroutine's own
+	suppressing []*program                    // programs whose suppression has no marker yet
 	timer       *time.Timer
 
 	done chan struct{}
 	err  error
 }
 
-func newConsole(s *Shipper, stdout, stderr io.Writer) *console {
+// program is the console's state of one program, used by the sink's
+// goroutine only.
+type program struct {
+	p                 *logship.Program
+	lim               limiter
+	limRate, limBurst int64
+}
+
+// New checks cfg and starts the console sink writing to stdout and stderr
+// (nil: discarded) in cfg's format, with a queue of cfg.Buffer bytes,
+// blocking or not by cfg.Mode. Its events go to log (nil: none).
+func New(cfg config.Log, stdout, stderr io.Writer, log *zap.Logger) (*Sink, error) {
+	cfg, err := logship.Check(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if stdout == nil {
 		stdout = io.Discard
 	}
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	c := &console{
-		s:      s,
-		format: s.cfg.Format,
-		q:      newQueue(s.cfg.Buffer, s.cfg.Mode == config.ModeBlocking),
+	if log == nil {
+		log = zap.NewNop()
+	}
+	c := &Sink{
+		log:    log,
+		format: cfg.Format,
+		q:      logship.NewQueue(cfg.Buffer, cfg.Mode == config.ModeBlocking),
+		progs:  map[*logship.Program]*program{},
 		done:   make(chan struct{}),
 		timer:  time.NewTimer(time.Hour),
 	}
 	c.timer.Stop()
-	c.out[Stdout], c.out[Stderr] = stdout, stderr
-	c.lastNL[Stdout], c.lastNL[Stderr] = true, true
-	return c
+	c.out[logship.Stdout], c.out[logship.Stderr] = stdout, stderr
+	c.lastNL[logship.Stdout], c.lastNL[logship.Stderr] = true, true
+	go c.run()
+	return c, nil
 }
 
-func (c *console) run() {
+// Push queues b; in blocking mode it waits for room, in non-blocking mode
+// a batch that does not fit is dropped and counted (BufferFull).
+func (c *Sink) Push(b *logship.Batch) { c.q.Push(b) }
+
+// Close writes what is queued and every pending suppression marker, and
+// stops the sink's goroutine. When ctx ends first, what is still queued is
+// counted as dropped; a write blocked on tend's stdout ends when the write
+// returns.
+func (c *Sink) Close(ctx context.Context) error {
+	c.q.Close()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+	}
+	n := c.q.Abort()
+	c.log.Error("console flush ran out of time", zap.Int64("dropped_lines", n))
+	return fmt.Errorf("console: close: %w", context.Cause(ctx))
+}
+
+// Report returns nil: the console's drops are counted per program.
+func (c *Sink) Report() any { return nil }
+
+func (c *Sink) run() {
 	defer close(c.done)
 	for {
 		var wake <-chan time.Time
 		if len(c.suppressing) > 0 {
 			wake = c.timer.C
 		}
-		it, ok := c.q.next(wake)
+		it, ok := c.q.Next(wake)
 		if !ok {
 			break
 		}
-		if it.b == nil { // a suppression marker is due
+		if it.Batch == nil { // a suppression marker is due
 			c.markers(time.Now(), false)
 			c.flush()
 			continue
 		}
-		if it.lost.Lines > 0 {
-			c.marker(it.b.prog, droppedText(c.msg[:0], it.b.prog.name, it.lost, reasonBuffer))
+		p := c.program(it.Batch.Program)
+		if it.Lost.Lines > 0 {
+			c.marker(p.p, logship.AppendDropped(c.msg[:0], p.p.Name, it.Lost, logship.LostBuffer))
 		}
-		c.write(it.b)
-		it.b.release()
-		if c.q.empty() {
+		c.write(p, it.Batch)
+		it.Batch.Release()
+		if c.q.Empty() {
 			c.flush()
 		}
 	}
@@ -93,30 +151,39 @@ func (c *console) run() {
 	c.flush()
 }
 
+// program returns the console's state of p.
+func (c *Sink) program(p *logship.Program) *program {
+	cp := c.progs[p]
+	if cp == nil {
+		cp = &program{p: p}
+		c.progs[p] = cp
+	}
+	return cp
+}
+
 // write sends one batch to the console.
-func (c *console) write(b *batch) {
-	p := b.prog
-	if rate, burst := p.rate.Load(), p.burst.Load(); rate != p.limRate || burst != p.limBurst {
+func (c *Sink) write(p *program, b *logship.Batch) {
+	if rate, burst := p.p.Limit(); rate != p.limRate || burst != p.limBurst {
 		c.endSuppression(p)
 		p.lim, p.limRate, p.limBurst = newLimiter(rate, burst), rate, burst
 	}
 	if !p.lim.on() && c.format == config.FormatRaw {
-		c.writeRaw(p, b.stream, b.data)
+		c.writeRaw(p.p, b.Stream, b.Data)
 		return
 	}
 	runStart, runEnd := int32(0), int32(0) // raw bytes admitted and not yet written
-	for _, r := range b.recs {
+	for _, r := range b.Records {
 		if p.lim.on() {
-			if p.lim.due(b.time) {
+			if p.lim.due(b.Time) {
 				// The marker goes between the lines it falls between.
 				if runEnd > runStart {
-					c.writeRaw(p, b.stream, b.data[runStart:runEnd])
+					c.writeRaw(p.p, b.Stream, b.Data[runStart:runEnd])
 				}
-				runStart, runEnd = r.off, r.off
+				runStart, runEnd = r.Off, r.Off
 				c.endSuppression(p)
 			}
-			if !p.lim.allow(b.time, r.rawLen()) {
-				p.stats.rate.add(1, r.rawLen())
+			if !p.lim.allow(b.Time, r.RawLen()) {
+				p.p.Counters.Drop(logship.RateLimited, 1, r.RawLen())
 				if p.lim.dropped.Lines == 1 {
 					c.suppressing = append(c.suppressing, p)
 					if len(c.suppressing) == 1 {
@@ -127,36 +194,36 @@ func (c *console) write(b *batch) {
 			}
 		}
 		if c.format == config.FormatRaw {
-			if runEnd != r.off {
+			if runEnd != r.Off {
 				if runEnd > runStart {
-					c.writeRaw(p, b.stream, b.data[runStart:runEnd])
+					c.writeRaw(p.p, b.Stream, b.Data[runStart:runEnd])
 				}
-				runStart = r.off
+				runStart = r.Off
 			}
-			runEnd = r.rawEnd()
+			runEnd = r.RawEnd()
 			continue
 		}
-		c.add(b.stream, b.time, p, b.message(r), r.partial(), false)
+		c.add(b.Stream, b.Time, p.p, b.Message(r), r.Partial(), false)
 	}
 	if runEnd > runStart {
-		c.writeRaw(p, b.stream, b.data[runStart:runEnd])
+		c.writeRaw(p.p, b.Stream, b.Data[runStart:runEnd])
 	}
-	if p.lim.due(b.time) {
+	if p.lim.due(b.Time) {
 		c.endSuppression(p)
 	}
 }
 
 // add formats one record into the stream's buffer (prefix and json).
-func (c *console) add(stream Stream, t time.Time, p *program, msg []byte, partial, marker bool) {
+func (c *Sink) add(stream logship.Stream, t time.Time, p *logship.Program, msg []byte, partial, marker bool) {
 	out := outputOf(stream)
 	switch c.format {
 	case config.FormatJSON:
 		if !t.Equal(c.tsOf) || c.ts == nil {
-			c.ts, c.tsOf = appendTime(c.ts[:0], t), t
+			c.ts, c.tsOf = logship.AppendTime(c.ts[:0], t), t
 		}
-		c.buf[out] = appendJSONRecord(c.buf[out], c.ts, p.name, stream, msg, partial, marker)
+		c.buf[out] = logship.AppendJSONRecord(c.buf[out], c.ts, p.Name, stream, msg, partial, marker)
 	default:
-		c.buf[out] = appendPrefixed(c.buf[out], p.name, msg)
+		c.buf[out] = logship.AppendPrefixed(c.buf[out], p.Name, msg)
 	}
 	if len(c.buf[out]) >= flushSize {
 		c.flushStream(out)
@@ -165,15 +232,15 @@ func (c *console) add(stream Stream, t time.Time, p *program, msg []byte, partia
 
 // outputOf is the tend stream a program stream is written to: records
 // tailed from files go to stdout, where their stream field says "file".
-func outputOf(s Stream) Stream {
-	if s == File {
-		return Stdout
+func outputOf(s logship.Stream) logship.Stream {
+	if s == logship.File {
+		return stdout
 	}
 	return s
 }
 
 // writeRaw writes a program's bytes to the stream unchanged.
-func (c *console) writeRaw(p *program, stream Stream, data []byte) {
+func (c *Sink) writeRaw(p *logship.Program, stream logship.Stream, data []byte) {
 	if len(data) == 0 {
 		return
 	}
@@ -187,23 +254,23 @@ func (c *console) writeRaw(p *program, stream Stream, data []byte) {
 }
 
 // marker writes a line of tend's about a program, on stdout.
-func (c *console) marker(p *program, text []byte) {
+func (c *Sink) marker(p *logship.Program, text []byte) {
 	c.msg = text
 	if c.format == config.FormatRaw {
-		if !c.lastNL[Stdout] {
-			c.put(Stdout, []byte{'\n'})
+		if !c.lastNL[stdout] {
+			c.put(stdout, []byte{'\n'})
 		}
 		line := append(text, '\n')
-		c.put(Stdout, line)
+		c.put(stdout, line)
 		c.msg = line[:0]
-		c.lastNL[Stdout] = true
+		c.lastNL[stdout] = true
 		return
 	}
-	c.add(Stdout, time.Now(), p, text, false, true)
+	c.add(stdout, time.Now(), p, text, false, true)
 }
 
 // endSuppression writes the marker of p's current suppression, if any.
-func (c *console) endSuppression(p *program) {
+func (c *Sink) endSuppression(p *program) {
 	d := p.lim.take()
 	if d.Lines == 0 {
 		return
@@ -214,12 +281,12 @@ func (c *console) endSuppression(p *program) {
 			break
 		}
 	}
-	c.marker(p, suppressedText(c.msg[:0], p.name, d))
+	c.marker(p.p, suppressedText(c.msg[:0], p.p.Name, d))
 }
 
 // markers writes the markers that are due (all of them when final), and
 // sets the timer for the next one.
-func (c *console) markers(now time.Time, final bool) {
+func (c *Sink) markers(now time.Time, final bool) {
 	for _, p := range append([]*program(nil), c.suppressing...) {
 		if final || p.lim.due(now) {
 			c.endSuppression(p)
@@ -236,12 +303,12 @@ func (c *console) markers(now time.Time, final bool) {
 	}
 }
 
-func (c *console) flush() {
-	c.flushStream(Stdout)
-	c.flushStream(Stderr)
+func (c *Sink) flush() {
+	c.flushStream(stdout)
+	c.flushStream(stderr)
 }
 
-func (c *console) flushStream(stream Stream) {
+func (c *Sink) flushStream(stream logship.Stream) {
 	if len(c.buf[stream]) > 0 {
 		c.put(stream, c.buf[stream])
 		c.buf[stream] = c.buf[stream][:0]
@@ -250,12 +317,12 @@ func (c *console) flushStream(stream Stream) {
 
 // put writes to tend's stream. A write error is reported once per stream;
 // the output is lost (there is nowhere else to put it).
-func (c *console) put(stream Stream, data []byte) {
+func (c *Sink) put(stream logship.Stream, data []byte) {
 	if _, err := c.out[stream].Write(data); err != nil {
 		if !c.werr[stream] {
 			c.werr[stream] = true
-			c.err = fmt.Errorf("logship: console %s: %w", stream, err)
-			c.s.log.Error("writing to the console", zap.Stringer("stream", stream), zap.Error(err))
+			c.err = fmt.Errorf("console %s: %w", stream, err)
+			c.log.Error("writing to the console", zap.Stringer("stream", stream), zap.Error(err))
 		}
 	}
 }

@@ -1,10 +1,12 @@
-package logship
+package console
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand"
 	"regexp"
 	"strconv"
@@ -13,7 +15,56 @@ import (
 	"time"
 
 	"tend/config"
+	"tend/logship"
+	"tend/logship/internal/logtest"
 )
+
+type syncBuffer = logtest.SyncBuffer
+
+type jsonRecord = logtest.JSONRecord
+
+// Short names for the tests.
+var (
+	testLog = logtest.Log
+	lines   = logtest.Lines
+	feed    = logtest.Feed
+	osPipe  = logtest.Pipe
+)
+
+const (
+	Stdout = logship.Stdout
+	Stderr = logship.Stderr
+)
+
+type Source = logship.Source
+
+// newPipeline returns a pipeline whose one sink is a console writing to
+// stdout and stderr, and the sink.
+func newPipeline(t testing.TB, cfg config.Log, stdout, stderr io.Writer) (*logship.Pipeline, *Sink) {
+	t.Helper()
+	c, err := New(cfg, stdout, stderr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := logship.New(cfg, logship.Options{}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl, c
+}
+
+// newShipper returns a pipeline with a console writing to stdout and
+// stderr.
+func newShipper(t testing.TB, cfg config.Log, stdout, stderr io.Writer) *logship.Pipeline {
+	t.Helper()
+	pl, _ := newPipeline(t, cfg, stdout, stderr)
+	return pl
+}
+
+func closeShipper(t testing.TB, pl *logship.Pipeline) {
+	t.Helper()
+	logtest.Close(t, pl)
+}
 
 func TestRawConsoleIsByteExact(t *testing.T) {
 	var out, errOut syncBuffer
@@ -142,14 +193,14 @@ func TestRateLimitCountsExactlyWhatItSuppressed(t *testing.T) {
 			kept++
 		}
 	}
-	st := s.Stats()["main"]
+	st := s.Stats("main")
 	if kept+int(supLines) != total {
 		t.Fatalf("kept %d + suppressed %d != %d", kept, supLines, total)
 	}
 	if supLines == 0 || supBytes != supLines*100 {
 		t.Fatalf("suppressed %d lines, %d bytes", supLines, supBytes)
 	}
-	if st.RateDropped != (Drops{Lines: supLines, Bytes: supBytes}) {
+	if st.RateDropped != (logship.Drops{Lines: supLines, Bytes: supBytes}) {
 		t.Fatalf("stats %+v, markers say %d lines %d bytes", st.RateDropped, supLines, supBytes)
 	}
 	if markers < 1 {
@@ -164,8 +215,8 @@ func TestRateLimitMarkerComesWhileTheFloodGoesOn(t *testing.T) {
 	var out syncBuffer
 	s := newShipper(t, testLog(""), &out, nil)
 	src := Source{Program: "main", Rate: 1000}
-	r, w, _ := osPipe(t)
-	c := s.Capture(src, Stdout, r)
+	r, w := osPipe(t)
+	c := s.CaptureSource(src, Stdout, r)
 	line := []byte(strings.Repeat("y", 99) + "\n")
 	deadline := time.Now().Add(2500 * time.Millisecond)
 	for time.Now().Before(deadline) {
@@ -186,14 +237,14 @@ func TestMultilineJoinsStackTraceIntoOneJSONRecord(t *testing.T) {
 	cfg := testLog("")
 	cfg.Format = config.FormatJSON
 	s := newShipper(t, cfg, &out, nil)
-	r, w, _ := osPipe(t)
-	c := s.Capture(Source{Program: "main", Multiline: "java"}, Stdout, r)
+	r, w := osPipe(t)
+	c := s.CaptureSource(Source{Program: "main", Multiline: "java"}, Stdout, r)
 	w.Write([]byte(javaTrace[:100])) // the trace arrives in two writes
 	time.Sleep(20 * time.Millisecond)
 	w.Write([]byte(javaTrace[100:]))
 	// The last line is held for joining; it is flushed after a short delay
 	// even though the pipe stays open.
-	time.Sleep(3 * flushDelay)
+	time.Sleep(3 * logship.FlushDelay)
 	got := strings.Count(string(out.Bytes()), "\n")
 	w.Close()
 	<-c.Done()
@@ -234,7 +285,129 @@ func TestWriteLineAndLastLines(t *testing.T) {
 	if !strings.Contains(string(out.Bytes()), "tend: main exited with code 1\n") {
 		t.Fatal("written line missing on the console")
 	}
-	if st := s.Stats()["main"]; st.Lines != 51 {
+	if st := s.Stats("main"); st.Lines != 51 {
 		t.Fatalf("lines %d, want 51", st.Lines)
+	}
+}
+
+const javaTrace = "2026-01-02 10:00:00 ERROR request failed\n" +
+	"java.lang.IllegalStateException: outer\n" +
+	"\tat com.example.Service.handle(Service.java:42)\n" +
+	"\tat com.example.Controller.get(Controller.java:17)\n" +
+	"\tSuppressed: java.io.IOException: close failed\n" +
+	"\t\tat com.example.Res.close(Res.java:9)\n" +
+	"Caused by: java.lang.NullPointerException: inner\n" +
+	"\tat com.example.Repo.find(Repo.java:88)\n" +
+	"\t... 2 more\n" +
+	"2026-01-02 10:00:01 INFO next request\n"
+
+func TestSuppressedMarkerText(t *testing.T) {
+	if got := string(suppressedText(nil, "main", logship.Drops{Lines: 3, Bytes: 360})); got != "suppressed 3 lines (360 bytes) from main" {
+		t.Fatal(got)
+	}
+}
+
+// stalledWriter blocks every write until released.
+type stalledWriter struct {
+	release chan struct{}
+	out     syncBuffer
+}
+
+func (w *stalledWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return w.out.Write(p)
+}
+
+func TestNonBlockingModeDropsAndCountsUnderAStalledSink(t *testing.T) {
+	cfg := testLog("")
+	cfg.Mode = config.ModeNonBlocking
+	cfg.Buffer = 64 << 10
+	w := &stalledWriter{release: make(chan struct{})}
+	s, c := newPipeline(t, cfg, w, nil)
+	const total = 50000
+	done := make(chan struct{})
+	go func() {
+		feed(t, s, Source{Program: "main"}, Stdout, lines(0, total))
+		close(done)
+	}()
+	select {
+	case <-done: // the program was never slowed down by the stalled console
+	case <-time.After(10 * time.Second):
+		t.Fatal("the program blocked on a stalled sink in non-blocking mode")
+	}
+	close(w.release)
+	logtest.WaitFor(t, c.q.Empty)
+	feed(t, s, Source{Program: "main"}, Stdout, []byte("999999 the end\n"))
+	closeShipper(t, s)
+
+	st := s.Stats("main")
+	if st.BufferDropped.Lines == 0 {
+		t.Fatal("nothing dropped")
+	}
+	out := string(w.out.Bytes())
+	kept := 0
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > 6 && l[6] == ' ' && l[:6] != "999999" {
+			kept++
+		}
+	}
+	if int64(kept)+st.BufferDropped.Lines != total {
+		t.Fatalf("kept %d + dropped %d != %d", kept, st.BufferDropped.Lines, total)
+	}
+	if !strings.HasSuffix(out, "999999 the end\n") {
+		t.Fatal("the line after the stall is missing")
+	}
+	marker := regexp.MustCompile(`(?m)^dropped (\d+) lines \((\d+) bytes\) from main \(sink too slow\)$`)
+	var marked int64
+	for _, m := range marker.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		marked += n
+	}
+	if marked != st.BufferDropped.Lines {
+		t.Fatalf("markers say %d lines, stats %d", marked, st.BufferDropped.Lines)
+	}
+}
+
+func TestBlockingModeSlowsTheProgramAndLosesNothing(t *testing.T) {
+	cfg := testLog("")
+	cfg.Buffer = 64 << 10
+	w := &stalledWriter{release: make(chan struct{})}
+	s := newShipper(t, cfg, w, nil)
+	r, pw := osPipe(t)
+	c := s.CaptureSource(Source{Program: "main"}, Stdout, r)
+	wrote := make(chan struct{})
+	in := lines(0, 50000)
+	go func() {
+		pw.Write(in)
+		pw.Close()
+		close(wrote)
+	}()
+	select {
+	case <-wrote:
+		t.Fatal("the program's write finished although the console is stalled")
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(w.release)
+	<-wrote
+	<-c.Done()
+	closeShipper(t, s)
+	if got := w.out.Bytes(); string(got) != string(in) {
+		t.Fatalf("console got %d bytes, program wrote %d", len(got), len(in))
+	}
+}
+
+func TestCloseReturnsAtDeadlineWhenTheConsoleIsStuck(t *testing.T) {
+	w := &stalledWriter{release: make(chan struct{})}
+	defer close(w.release)
+	s := newShipper(t, testLog(""), w, nil)
+	feed(t, s, Source{Program: "main"}, Stdout, []byte(fmt.Sprintln("stuck")))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := s.Close(ctx); err == nil {
+		t.Fatal("Close reported success although the console never took the line")
+	}
+	if el := time.Since(start); el > 400*time.Millisecond {
+		t.Fatalf("Close took %v", el)
 	}
 }

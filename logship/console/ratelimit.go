@@ -1,6 +1,11 @@
-package logship
+package console
 
-import "time"
+import (
+	"strconv"
+	"time"
+
+	"tend/logship"
+)
 
 // markerInterval is the length of a suppression interval: it starts with
 // the first line the limit drops, and its marker is written when it ends,
@@ -19,7 +24,7 @@ type limiter struct {
 	started     bool
 
 	// The current suppression: what was dropped since the last marker.
-	dropped Drops
+	dropped logship.Drops
 	since   time.Time
 }
 
@@ -60,8 +65,20 @@ func (l *limiter) due(now time.Time) bool {
 }
 
 // take returns and resets the current suppression.
-func (l *limiter) take() Drops {
+func (l *limiter) take() logship.Drops {
 	d := l.dropped
-	l.dropped = Drops{}
+	l.dropped = logship.Drops{}
 	return d
+}
+
+// suppressedText is the marker of the rate limit:
+//
+//	suppressed 3 lines (360 bytes) from main
+func suppressedText(dst []byte, program string, d logship.Drops) []byte {
+	dst = append(dst, "suppressed "...)
+	dst = strconv.AppendInt(dst, d.Lines, 10)
+	dst = append(dst, " lines ("...)
+	dst = strconv.AppendInt(dst, d.Bytes, 10)
+	dst = append(dst, " bytes) from "...)
+	return append(dst, program...)
 }

@@ -1,6 +1,10 @@
-package logship
+// Package fluent is the sink that forwards every record to Fluentd (or
+// any forward-protocol input). It never slows a program: records are
+// copied into a bounded buffer at Push, and one goroutine sends them.
+package fluent
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"tend/config"
+	"tend/logship"
 )
 
 // The Fluentd sink forwards every record to a forward-protocol input
@@ -73,8 +78,9 @@ const (
 	fluentKeepCap = 4 << 10
 )
 
-// FluentStatus is the state of the Fluentd sink, for `tend status`.
-type FluentStatus struct {
+// Status is the state of the Fluentd sink, for `tend status` (the
+// "fluent" object of its "logs") and /metrics.
+type Status struct {
 	// Addr is TEND_FLUENT_ADDR.
 	Addr string `json:"addr"`
 	// Connected is true while the last send succeeded.
@@ -85,7 +91,7 @@ type FluentStatus struct {
 	Buffered int `json:"buffered"`
 	// Dropped counts records dropped because the buffer was full, or left
 	// in it when the stop ran out of time.
-	Dropped Drops `json:"dropped"`
+	Dropped logship.Drops `json:"dropped"`
 	// Failures counts sends that failed and were retried.
 	Failures int64 `json:"failures"`
 	// LastError is the last send error, if any.
@@ -95,19 +101,19 @@ type FluentStatus struct {
 // fluentEntry is one buffered record; msg is a copy of its message, the
 // slot's own buffer, reused.
 type fluentEntry struct {
-	prog    *program
-	stream  Stream
+	prog    *logship.Program
+	stream  logship.Stream
 	time    time.Time
 	partial bool
 	file    string
 	msg     []byte
 }
 
-// fluentSink is the Fluentd sink: a ring of at most TEND_FLUENT_BUFFER
-// records, filled by dispatch without ever waiting, and one goroutine that
+// Sink is the Fluentd sink: a ring of at most TEND_FLUENT_BUFFER
+// records, filled by Push without ever waiting, and one goroutine that
 // sends them.
-type fluentSink struct {
-	s    *Shipper
+type Sink struct {
+	log  *zap.Logger
 	cfg  fluent.Config
 	addr string
 	tag  string // the template
@@ -124,7 +130,7 @@ type fluentSink struct {
 	done    chan struct{}
 
 	sent      atomic.Int64
-	dropped   drops
+	dropped   logship.DropCounter
 	failures  atomic.Int64
 	connected atomic.Bool
 	lastErr   atomic.Value // string
@@ -136,11 +142,24 @@ type fluentSink struct {
 
 type tagKey struct {
 	program string
-	stream  Stream
+	stream  logship.Stream
 }
 
-// newFluentSink checks cfg and returns the sink, not yet running.
-func newFluentSink(s *Shipper, cfg config.Fluent) (*fluentSink, error) {
+// New checks cfg and starts the sink. Its events go to log (nil: none).
+func New(cfg config.Fluent, log *zap.Logger) (*Sink, error) {
+	f, err := newSink(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	go f.run()
+	return f, nil
+}
+
+// newSink checks cfg and returns the sink, not yet running.
+func newSink(cfg config.Fluent, log *zap.Logger) (*Sink, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	lc := fluent.Config{
 		Timeout:            fluentDialTimeout,
 		WriteTimeout:       fluentIOTimeout,
@@ -154,11 +173,11 @@ func newFluentSink(s *Shipper, cfg config.Fluent) (*fluentSink, error) {
 	} else {
 		host, port, err := net.SplitHostPort(cfg.Addr)
 		if err != nil {
-			return nil, fmt.Errorf("logship: fluent address %q: %w", cfg.Addr, err)
+			return nil, fmt.Errorf("fluent address %q: %w", cfg.Addr, err)
 		}
 		n, err := strconv.Atoi(port)
 		if err != nil || n <= 0 || n > 65535 {
-			return nil, fmt.Errorf("logship: fluent address %q: bad port", cfg.Addr)
+			return nil, fmt.Errorf("fluent address %q: bad port", cfg.Addr)
 		}
 		if host == "" {
 			host = "127.0.0.1"
@@ -174,8 +193,8 @@ func newFluentSink(s *Shipper, cfg config.Fluent) (*fluentSink, error) {
 		tag = "tend.{program}.{stream}"
 	}
 	host, _ := os.Hostname()
-	return &fluentSink{
-		s:    s,
+	return &Sink{
+		log:  log,
 		cfg:  lc,
 		addr: cfg.Addr,
 		tag:  tag,
@@ -188,33 +207,33 @@ func newFluentSink(s *Shipper, cfg config.Fluent) (*fluentSink, error) {
 	}, nil
 }
 
-// add copies b's records into the buffer. It never waits: what does not
-// fit is dropped and counted.
-func (f *fluentSink) add(b *batch) {
-	p := b.prog
+// Push copies b's records into the buffer. It never waits: what does not
+// fit is dropped and counted (ForwardFailed).
+func (f *Sink) Push(b *logship.Batch) {
+	p := b.Program
 	f.mu.Lock()
 	if f.closing {
 		f.mu.Unlock()
 		return
 	}
 	var lostLines, lostBytes int64
-	for _, r := range b.recs {
-		msg := b.message(r)
+	for _, r := range b.Records {
+		msg := b.Message(r)
 		if f.n == len(f.ring) || f.bytes+int64(len(msg)) > fluentMaxBytes {
 			lostLines++
-			lostBytes += r.rawLen()
+			lostBytes += r.RawLen()
 			continue
 		}
 		e := &f.ring[(f.head+f.n)%len(f.ring)]
-		e.prog, e.stream, e.time, e.partial, e.file = p, b.stream, b.time, r.partial(), b.file
+		e.prog, e.stream, e.time, e.partial, e.file = p, b.Stream, b.Time, r.Partial(), b.File
 		e.msg = append(e.msg[:0], msg...)
 		f.n++
 		f.bytes += int64(len(msg))
 	}
 	f.mu.Unlock()
 	if lostLines > 0 {
-		p.stats.fluent.add(lostLines, lostBytes)
-		f.dropped.add(lostLines, lostBytes)
+		p.Counters.Drop(logship.ForwardFailed, lostLines, lostBytes)
+		f.dropped.Add(lostLines, lostBytes)
 	}
 	select {
 	case f.wake <- struct{}{}:
@@ -224,7 +243,7 @@ func (f *fluentSink) add(b *batch) {
 
 // peek returns the oldest record without removing it. It waits for one;
 // it returns false once closing with nothing left, or after abort.
-func (f *fluentSink) peek() (*fluentEntry, bool) {
+func (f *Sink) peek() (*fluentEntry, bool) {
 	for {
 		f.mu.Lock()
 		if f.n > 0 {
@@ -246,7 +265,7 @@ func (f *fluentSink) peek() (*fluentEntry, bool) {
 }
 
 // pop removes the oldest record, which was sent.
-func (f *fluentSink) pop() {
+func (f *Sink) pop() {
 	f.mu.Lock()
 	e := &f.ring[f.head]
 	f.bytes -= int64(len(e.msg))
@@ -260,7 +279,7 @@ func (f *fluentSink) pop() {
 }
 
 // run sends records until close and empty, or abort.
-func (f *fluentSink) run() {
+func (f *Sink) run() {
 	defer close(f.done)
 	var client *fluent.Fluent
 	defer func() {
@@ -294,15 +313,15 @@ func (f *fluentSink) run() {
 		if !ok {
 			return
 		}
-		rec = fluentRecord{msg: e.msg, program: e.prog.name, stream: e.stream.String(),
+		rec = fluentRecord{msg: e.msg, program: e.prog.Name, stream: e.stream.String(),
 			host: f.host, file: e.file, partial: e.partial}
-		err := post(f.tagOf(e.prog.name, e.stream), e.time, &rec)
+		err := post(f.tagOf(e.prog.Name, e.stream), e.time, &rec)
 		if err == nil {
 			f.pop()
 			f.sent.Add(1)
 			f.connected.Store(true)
 			if failing {
-				f.s.log.Info("fluentd reachable again", zap.String("addr", f.addr))
+				f.log.Info("fluentd reachable again", zap.String("addr", f.addr))
 				failing = false
 			}
 			wait = 0
@@ -312,7 +331,7 @@ func (f *fluentSink) run() {
 		f.connected.Store(false)
 		f.lastErr.Store(err.Error())
 		if !failing {
-			f.s.log.Warn("cannot send logs to fluentd; buffering and retrying", zap.String("addr", f.addr), zap.Error(err))
+			f.log.Warn("cannot send logs to fluentd; buffering and retrying", zap.String("addr", f.addr), zap.Error(err))
 			failing = true
 		}
 		wait = min(max(2*wait, fluentBackoffMin), fluentBackoffMax)
@@ -327,7 +346,7 @@ func (f *fluentSink) run() {
 }
 
 // tagOf renders the tag template for a program and stream.
-func (f *fluentSink) tagOf(program string, stream Stream) string {
+func (f *Sink) tagOf(program string, stream logship.Stream) string {
 	k := tagKey{program, stream}
 	if t, ok := f.tags[k]; ok {
 		return t
@@ -337,8 +356,31 @@ func (f *fluentSink) tagOf(program string, stream Stream) string {
 	return t
 }
 
+// Close lets the goroutine send what is buffered until ctx's deadline;
+// what is left then is counted as dropped, and Close returns without
+// waiting for a send in flight (it ends within its I/O timeout).
+func (f *Sink) Close(ctx context.Context) error {
+	f.close()
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+	}
+	if n := f.abort(); n > 0 {
+		f.log.Error("fluentd flush ran out of time", zap.Int64("dropped_records", n))
+	}
+	return fmt.Errorf("fluent: close: %w", context.Cause(ctx))
+}
+
+// Report returns the sink's state under "fluent".
+func (f *Sink) Report() any {
+	return struct {
+		Fluent *Status `json:"fluent"`
+	}{f.status()}
+}
+
 // close stops taking records; the goroutine sends what is left and ends.
-func (f *fluentSink) close() {
+func (f *Sink) close() {
 	f.mu.Lock()
 	f.closing = true
 	f.mu.Unlock()
@@ -350,7 +392,7 @@ func (f *fluentSink) close() {
 
 // abort stops the goroutine now and counts what is left as dropped. A
 // send in flight ends within its I/O timeout; abort does not wait for it.
-func (f *fluentSink) abort() int64 {
+func (f *Sink) abort() int64 {
 	f.stopOnce.Do(func() { close(f.stop) })
 	f.mu.Lock()
 	f.closing = true
@@ -358,7 +400,7 @@ func (f *fluentSink) abort() int64 {
 	for i := 0; i < f.n; i++ {
 		e := &f.ring[(f.head+i)%len(f.ring)]
 		if e.prog != nil {
-			e.prog.stats.fluent.add(1, int64(len(e.msg)))
+			e.prog.Counters.Drop(logship.ForwardFailed, 1, int64(len(e.msg)))
 		}
 		lines++
 		bytes += int64(len(e.msg))
@@ -366,21 +408,21 @@ func (f *fluentSink) abort() int64 {
 	// The goroutine may still send the head record: the ring is left as
 	// it is and only counted.
 	f.mu.Unlock()
-	f.dropped.add(lines, bytes)
+	f.dropped.Add(lines, bytes)
 	return lines
 }
 
 // status returns the sink's counters.
-func (f *fluentSink) status() *FluentStatus {
+func (f *Sink) status() *Status {
 	f.mu.Lock()
 	n := f.n
 	f.mu.Unlock()
-	st := &FluentStatus{
+	st := &Status{
 		Addr:      f.addr,
 		Connected: f.connected.Load(),
 		Sent:      f.sent.Load(),
 		Buffered:  n,
-		Dropped:   f.dropped.load(),
+		Dropped:   f.dropped.Load(),
 		Failures:  f.failures.Load(),
 	}
 	if s, ok := f.lastErr.Load().(string); ok {

@@ -1,4 +1,4 @@
-package logship
+package logfile
 
 import (
 	"compress/gzip"
@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"go.uber.org/zap"
+
+	"tend/budget"
 )
 
 // A rotated file is compressed in the background, into <name>.gz next to
@@ -18,20 +20,20 @@ import (
 
 // zipResult is the outcome of compressing src.
 type zipResult struct {
-	src, dst *Entry
+	src, dst *budget.Entry
 	ok       bool
 }
 
 var errZipStopped = errors.New("compression stopped at shutdown")
 
-func (w *fileSink) startZip(src *Entry) {
+func (w *writer) startZip(src *budget.Entry) {
 	ch := make(chan zipResult, 1)
 	w.zipping = ch
 	srcPath := src.Path()
 	go func() { ch <- w.zip(src, srcPath, srcPath+".gz") }()
 }
 
-func (w *fileSink) zip(src *Entry, srcPath, dstPath string) zipResult {
+func (w *writer) zip(src *budget.Entry, srcPath, dstPath string) zipResult {
 	fail := func(err error) zipResult {
 		if !errors.Is(err, errZipStopped) {
 			w.s.log.Warn("compressing rotated log file", zap.String("file", srcPath), zap.Error(err))
@@ -47,7 +49,7 @@ func (w *fileSink) zip(src *Entry, srcPath, dstPath string) zipResult {
 	if err != nil {
 		return fail(err)
 	}
-	dst := w.s.budget.Track(w.prog.name, dstPath, 0)
+	dst := w.s.budget.Track(w.prog.Name, dstPath, 0)
 	zw, _ := gzip.NewWriterLevel(&budgetWriter{f: out, e: dst, stop: w.s.stopZip}, gzip.BestSpeed)
 	_, err = io.Copy(zw, in)
 	if err == nil {
@@ -70,7 +72,7 @@ func (w *fileSink) zip(src *Entry, srcPath, dstPath string) zipResult {
 }
 
 // waitZip waits for the running compression and puts its result in place.
-func (w *fileSink) waitZip() {
+func (w *writer) waitZip() {
 	if w.zipping == nil {
 		return
 	}
@@ -89,7 +91,7 @@ func (w *fileSink) waitZip() {
 // budgetWriter writes to a file after reserving the bytes in the budget.
 type budgetWriter struct {
 	f    *os.File
-	e    *Entry
+	e    *budget.Entry
 	stop <-chan struct{}
 }
 

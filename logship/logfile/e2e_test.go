@@ -1,4 +1,4 @@
-package logship
+package logfile
 
 import (
 	"bufio"
@@ -15,29 +15,32 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tend/logship"
+	"tend/logship/internal/logtest"
 )
 
-// These tests drive the Shipper with real programs' pipes: the test binary
-// itself runs as the program (see runHelper), so the bytes cross a real
-// pipe from another process, as under tend.
+// These tests drive the pipeline with real programs' pipes: the test
+// binary itself runs as the program (see logtest.Main), so the bytes cross
+// a real pipe from another process, as under tend.
 
 // startHelper starts the test binary as a helper program whose stdout is
 // captured by s.
-func startHelper(t *testing.T, s *Shipper, helper string) (*exec.Cmd, *Capture) {
+func startHelper(t *testing.T, s shipper, helper string) (*exec.Cmd, *logship.Capture) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "LOGSHIP_HELPER="+helper)
+	cmd.Env = append(os.Environ(), logtest.HelperEnv+"="+helper)
 	cmd.Stdout = w
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
-	c := s.Capture(Source{Program: "main"}, Stdout, r)
+	c := s.CaptureSource(Source{Program: "main"}, Stdout, r)
 	return cmd, c
 }
 
@@ -73,7 +76,7 @@ func readNumbered(t *testing.T, files []string, from int64) (next int64, rest []
 		for {
 			line, err := br.ReadSlice('\n')
 			if len(line) > 0 {
-				want = numberedLine(want[:0], next)
+				want = logtest.NumberedLine(want[:0], next)
 				switch {
 				case bytes.Equal(line, want):
 					next++
@@ -126,7 +129,7 @@ func TestOneGiBOfNumberedLinesAllKeptInOrder(t *testing.T) {
 	if next != n || len(rest) != 0 {
 		t.Fatalf("files hold lines 0 to %d and %d others, want 0 to %d", next-1, len(rest), n-1)
 	}
-	if st := s.Stats()["main"]; st.Lines != n || st.Bytes != n*120 || st.DiskDropped.Lines != 0 {
+	if st := s.Stats("main"); st.Lines != n || st.Bytes != n*120 || st.DiskDropped.Lines != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -135,7 +138,7 @@ func TestFloodOnSmallDiskStaysUnderBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 512 MiB")
 	}
-	mnt := mountTmpfs(t, "48m")
+	mnt := logtest.MountTmpfs(t, "48m")
 	cfg := testLog(filepath.Join(mnt, "logs"))
 	cfg.DiskBudget = 24 << 20
 	cfg.Compress = true
@@ -169,13 +172,13 @@ func TestFloodOnSmallDiskStaysUnderBudget(t *testing.T) {
 	if worst.Load() > cfg.DiskBudget {
 		t.Fatalf("log directory reached %d bytes; budget %d", worst.Load(), cfg.DiskBudget)
 	}
-	st := s.Stats()["main"]
+	st := s.Stats("main")
 	if st.Lines != n || st.DiskDropped.Lines != 0 {
 		t.Fatalf("stats %+v: the budget should delete old files, not drop new lines", st)
 	}
 	// The live file ends with the last line the program wrote.
 	live := readLog(t, filepath.Join(cfg.Dir, "main.log"))
-	if want := numberedLine(nil, n-1); !bytes.HasSuffix(live, want) {
+	if want := logtest.NumberedLine(nil, n-1); !bytes.HasSuffix(live, want) {
 		t.Fatalf("live file ends with %q", live[max(0, len(live)-120):])
 	}
 	if st.FileBytes != dirBytes(cfg.Dir) {
@@ -187,7 +190,7 @@ func TestNearlyFullDiskKeepsMinFree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 64 MiB")
 	}
-	mnt := mountTmpfs(t, "48m")
+	mnt := logtest.MountTmpfs(t, "48m")
 	if err := os.WriteFile(filepath.Join(mnt, "filler"), make([]byte, 40<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -198,14 +201,13 @@ func TestNearlyFullDiskKeepsMinFree(t *testing.T) {
 	least.Store(1 << 62)
 	stop := make(chan struct{})
 	go func() {
-		var st syscall.Statfs_t
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			least.Store(min(least.Load(), freeBytes(t, mnt, &st)))
+			least.Store(min(least.Load(), logtest.FreeBytes(t, mnt)))
 			time.Sleep(time.Millisecond)
 		}
 	}()
@@ -221,7 +223,7 @@ func TestNearlyFullDiskKeepsMinFree(t *testing.T) {
 	if least.Load() < cfg.MinFree-4096 {
 		t.Fatalf("free space fell to %d; minimum %d", least.Load(), cfg.MinFree)
 	}
-	st := s.Stats()["main"]
+	st := s.Stats("main")
 	next, rest := readNumbered(t, logFiles(t, cfg.Dir, "main"), 0)
 	if next+st.DiskDropped.Lines != n || st.DiskDropped.Bytes != st.DiskDropped.Lines*120 {
 		t.Fatalf("kept %d + dropped %d lines != %d (rest %q)", next, st.DiskDropped.Lines, n, rest)
@@ -243,7 +245,7 @@ func TestSIGTERMDuringFloodLosesNoLine(t *testing.T) {
 	cfg.FileCount = 1000
 	s := newShipper(t, cfg, io.Discard, io.Discard)
 	cmd, c := startHelper(t, s, "flood")
-	waitFor(t, func() bool { return s.Stats()["main"].Lines > 200000 })
+	waitFor(t, func() bool { return s.Stats("main").Lines > 200000 })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("program: %v", err)
@@ -258,7 +260,7 @@ func TestSIGTERMDuringFloodLosesNoLine(t *testing.T) {
 	if len(rest) != 1 || rest[0] != "total "+strconv.FormatInt(next, 10)+"\n" {
 		t.Fatalf("after line %d: %q", next-1, rest)
 	}
-	if st := s.Stats()["main"]; st.Lines != next+1 {
+	if st := s.Stats("main"); st.Lines != next+1 {
 		t.Fatalf("read %d lines, files hold %d", st.Lines, next+1)
 	}
 }

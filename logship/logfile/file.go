@@ -1,24 +1,144 @@
-package logship
+// Package logfile is the sink that writes each program's records to its
+// own file, <dir>/<program>.log, rotated at a size into <program>.log.1 ...
+// (gzipped when asked), with every byte under the disk budget: before each
+// write the budget deletes the oldest rotated files, tend's and watched
+// ones alike, and a write that still does not fit is dropped, counted and
+// announced by a marker line in the file.
+//
+// One Sink serves the pipeline; inside, each program has its own writer:
+// a queue and a goroutine, so a program whose disk is slow never holds up
+// another's file.
+package logfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
+	"tend/budget"
 	"tend/config"
+	"tend/logship"
 )
 
 // reopenInterval is how often a file sink whose file could not be opened
 // tries again; meanwhile its records are dropped and counted.
 const reopenInterval = time.Second
 
-// fileSink writes one program's records to <dir>/<program>.log, stdout and
+// Sink is the file sink: one writer per program, made when the program's
+// output is first captured (OpenProgram).
+type Sink struct {
+	cfg     config.Log
+	budget  *budget.Budget
+	log     *zap.Logger
+	stopZip chan struct{} // closed when Close runs out of time
+	zipOnce sync.Once
+
+	mu      sync.Mutex
+	writers map[*logship.Program]*writer
+	closing bool
+}
+
+// New checks cfg, creates cfg.Dir, and returns the sink writing there
+// under b (nil: a budget without limits). Its events go to log.
+func New(cfg config.Log, b *budget.Budget, log *zap.Logger) (*Sink, error) {
+	cfg, err := logship.Check(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("logfile: no log directory")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("logfile: log directory: %w", err)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if b == nil {
+		b = budget.New(budget.Options{Logger: log})
+	}
+	return &Sink{
+		cfg:     cfg,
+		budget:  b,
+		log:     log,
+		stopZip: make(chan struct{}),
+		writers: map[*logship.Program]*writer{},
+	}, nil
+}
+
+// OpenProgram opens p's file (adopting the rotated files a previous run
+// left, under the budget) and starts its writer.
+func (s *Sink) OpenProgram(p *logship.Program) { s.writer(p) }
+
+// writer returns p's writer, starting it on first use.
+func (s *Sink) writer(p *logship.Program) *writer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.writers[p]
+	if w == nil && !s.closing {
+		w = newWriter(s, p)
+		s.writers[p] = w
+		go w.run()
+	}
+	return w
+}
+
+// Push queues b for its program's writer. Records tailed from a watched
+// file (stream File) are not written: the program's own file holds them.
+func (s *Sink) Push(b *logship.Batch) {
+	if b.Stream == logship.File {
+		return
+	}
+	if w := s.writer(b.Program); w != nil {
+		w.q.Push(b)
+	}
+}
+
+// Close lets every writer write what is queued, then syncs and closes
+// every file. When ctx ends first, what is still queued is counted as
+// dropped and a compression running is abandoned.
+func (s *Sink) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	ws := make([]*writer, 0, len(s.writers))
+	for _, w := range s.writers {
+		ws = append(ws, w)
+	}
+	s.mu.Unlock()
+	for _, w := range ws {
+		w.q.Close()
+	}
+	var errs []error
+	for _, w := range ws {
+		select {
+		case <-w.done:
+			errs = append(errs, w.err)
+			continue
+		case <-ctx.Done():
+		}
+		s.zipOnce.Do(func() { close(s.stopZip) })
+		var n int64
+		for _, w := range ws {
+			n += w.q.Abort()
+		}
+		s.log.Error("log file flush ran out of time", zap.Int64("dropped_lines", n))
+		return fmt.Errorf("logfile: close: %w", context.Cause(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Report returns nil: the files' bytes are the budget's to report.
+func (s *Sink) Report() any { return nil }
+
+// writer writes one program's records to <dir>/<program>.log, stdout and
 // stderr merged in the order they were read. With the json format each
 // line is the JSON object of the console (its "stream" field tells the
 // streams apart); otherwise the file holds the program's bytes as it wrote
@@ -30,17 +150,17 @@ const reopenInterval = time.Second
 // afterwards starts with one marker line saying what was dropped. A write
 // that fails (ENOSPC, EIO) is cut back to the last line boundary, dropped
 // and counted the same way.
-type fileSink struct {
-	s    *Shipper
-	prog *program
-	q    *queue
+type writer struct {
+	s    *Sink
+	prog *logship.Program
+	q    *logship.Queue
 	json bool
 
 	path     string // <dir>/<program>.log
 	rotateAt int64
 	keep     int // rotated files kept
 	f        *os.File
-	live     *Entry
+	live     *budget.Entry
 	size     int64
 	lastNL   bool
 	rotated  []rotatedFile // [0] is .1, the newest
@@ -52,21 +172,21 @@ type fileSink struct {
 	buf    []byte // json records, and a marker line with what follows it
 	ts     []byte
 	tsOf   time.Time
-	lost   Drops // dropped since the last write that succeeded
-	reason uint8 // why, a set of reason bits
-	errLog bool  // a write error was logged since the last success
+	lost   logship.Drops // dropped since the last write that succeeded
+	reason logship.Loss  // why
+	errLog bool          // a write error was logged since the last success
 
 	done chan struct{}
 	err  error
 }
 
-func newFileSink(s *Shipper, p *program) *fileSink {
-	w := &fileSink{
+func newWriter(s *Sink, p *logship.Program) *writer {
+	w := &writer{
 		s:        s,
 		prog:     p,
-		q:        newQueue(s.cfg.Buffer, s.cfg.Mode == config.ModeBlocking),
+		q:        logship.NewQueue(s.cfg.Buffer, s.cfg.Mode == config.ModeBlocking),
 		json:     s.cfg.Format == config.FormatJSON,
-		path:     filepath.Join(s.cfg.Dir, p.name+".log"),
+		path:     filepath.Join(s.cfg.Dir, p.Name+".log"),
 		rotateAt: rotationSize(s.cfg.FileSize, s.cfg.DiskBudget),
 		keep:     s.cfg.FileCount - 1,
 		lastNL:   true,
@@ -88,19 +208,19 @@ func rotationSize(fileSize, budget int64) int64 {
 	return fileSize
 }
 
-func (w *fileSink) run() {
+func (w *writer) run() {
 	defer close(w.done)
 	for {
-		it, ok := w.q.next(nil)
+		it, ok := w.q.Next(nil)
 		if !ok {
 			break
 		}
-		if it.lost.Lines > 0 {
-			w.dropped(it.lost.Lines, it.lost.Bytes, reasonBuffer)
+		if it.Lost.Lines > 0 {
+			w.dropped(it.Lost.Lines, it.Lost.Bytes, logship.LostBuffer)
 		}
-		w.write(it.b)
-		w.handled.Add(int64(len(it.b.data)))
-		it.b.release()
+		w.write(it.Batch)
+		w.handled.Add(int64(len(it.Batch.Data)))
+		it.Batch.Release()
 	}
 	w.finalMarker()
 	w.err = w.finish()
@@ -109,7 +229,7 @@ func (w *fileSink) run() {
 // finalMarker writes the marker of drops that no later write carried, so
 // that the file itself says lines are missing at its end, when there is
 // room for that one line.
-func (w *fileSink) finalMarker() {
+func (w *writer) finalMarker() {
 	if w.lost.Lines == 0 || (w.f == nil && !w.open()) {
 		return
 	}
@@ -127,39 +247,39 @@ func (w *fileSink) finalMarker() {
 }
 
 // write writes one batch, rotating between records as needed.
-func (w *fileSink) write(b *batch) {
+func (w *writer) write(b *logship.Batch) {
 	if w.json {
 		w.writeJSON(b)
 		return
 	}
 	// Raw: runs of records are written straight from the batch.
 	start, lines := int32(0), int64(0)
-	for _, r := range b.recs {
-		held := int64(r.off - start) // bytes of the records before r in this run
-		if w.size+held+r.rawLen() > w.rotateAt && w.size+held > 0 {
-			w.commit(b.data[start:r.off], lines, held)
+	for _, r := range b.Records {
+		held := int64(r.Off - start) // bytes of the records before r in this run
+		if w.size+held+r.RawLen() > w.rotateAt && w.size+held > 0 {
+			w.commit(b.Data[start:r.Off], lines, held)
 			if w.size > 0 {
 				w.rotate()
 			}
-			start, lines = r.off, 0
+			start, lines = r.Off, 0
 		}
 		lines++
 	}
-	w.commit(b.data[start:], lines, int64(len(b.data))-int64(start))
+	w.commit(b.Data[start:], lines, int64(len(b.Data))-int64(start))
 }
 
-func (w *fileSink) writeJSON(b *batch) {
-	if !b.time.Equal(w.tsOf) || w.ts == nil {
-		w.ts, w.tsOf = appendTime(w.ts[:0], b.time), b.time
+func (w *writer) writeJSON(b *logship.Batch) {
+	if !b.Time.Equal(w.tsOf) || w.ts == nil {
+		w.ts, w.tsOf = logship.AppendTime(w.ts[:0], b.Time), b.Time
 	}
 	w.buf = w.buf[:0]
 	lines, raw := int64(0), int64(0)
-	for _, r := range b.recs {
+	for _, r := range b.Records {
 		mark := len(w.buf)
-		w.buf = appendJSONRecord(w.buf, w.ts, w.prog.name, b.stream, b.message(r), r.partial(), false)
+		w.buf = logship.AppendJSONRecord(w.buf, w.ts, w.prog.Name, b.Stream, b.Message(r), r.Partial(), false)
 		if w.size+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && lines == 0) {
 			lines++
-			raw += r.rawLen()
+			raw += r.RawLen()
 			continue
 		}
 		if lines > 0 {
@@ -170,19 +290,19 @@ func (w *fileSink) writeJSON(b *batch) {
 		if w.size > 0 {
 			w.rotate()
 		}
-		lines, raw = 1, r.rawLen()
+		lines, raw = 1, r.RawLen()
 	}
 	w.commit(w.buf, lines, raw)
 }
 
 // commit writes p (lines records, raw bytes as the program wrote them),
 // after the marker of earlier drops if there were any.
-func (w *fileSink) commit(p []byte, lines, raw int64) {
+func (w *writer) commit(p []byte, lines, raw int64) {
 	if lines == 0 {
 		return
 	}
 	if w.f == nil && !w.open() {
-		w.dropped(lines, raw, reasonError)
+		w.dropped(lines, raw, logship.LostError)
 		return
 	}
 	out := p
@@ -202,9 +322,9 @@ func (w *fileSink) commit(p []byte, lines, raw int64) {
 	w.size += int64(n)
 	w.lastNL = out[len(out)-1] == '\n'
 	if w.lost.Lines > 0 {
-		w.s.log.Info("log file writing resumed", zap.String("program", w.prog.name),
+		w.s.log.Info("log file writing resumed", zap.String("program", w.prog.Name),
 			zap.Int64("dropped_lines", w.lost.Lines), zap.Int64("dropped_bytes", w.lost.Bytes))
-		w.lost, w.reason, w.errLog = Drops{}, 0, false
+		w.lost, w.reason, w.errLog = logship.Drops{}, 0, false
 	}
 }
 
@@ -212,9 +332,9 @@ func (w *fileSink) commit(p []byte, lines, raw int64) {
 // no retired file at all (every program's live file together fill it), the
 // live file is rotated so that it can go, rather than refusing every write
 // from now on.
-func (w *fileSink) reserve(n int64) error {
+func (w *writer) reserve(n int64) error {
 	err := w.live.Reserve(n)
-	if errors.Is(err, ErrOverBudget) && w.size >= w.rotateAt/4 {
+	if errors.Is(err, budget.ErrOverBudget) && w.size >= w.rotateAt/4 {
 		w.rotate()
 		if w.f == nil {
 			return err
@@ -225,16 +345,16 @@ func (w *fileSink) reserve(n int64) error {
 }
 
 // withMarker returns the marker line of the drops so far followed by p.
-func (w *fileSink) withMarker(p []byte) []byte {
+func (w *writer) withMarker(p []byte) []byte {
 	var out []byte
 	if w.json {
-		out = appendJSONRecord(nil, appendTime(nil, time.Now()), w.prog.name, Stdout,
-			droppedText(nil, w.prog.name, w.lost, w.reason), false, true)
+		out = logship.AppendJSONRecord(nil, logship.AppendTime(nil, time.Now()), w.prog.Name, logship.Stdout,
+			logship.AppendDropped(nil, w.prog.Name, w.lost, w.reason), false, true)
 	} else {
 		if !w.lastNL {
 			out = append(out, '\n')
 		}
-		out = append(droppedText(out, w.prog.name, w.lost, w.reason), '\n')
+		out = append(logship.AppendDropped(out, w.prog.Name, w.lost, w.reason), '\n')
 	}
 	return append(out, p...)
 }
@@ -242,7 +362,7 @@ func (w *fileSink) withMarker(p []byte) []byte {
 // writeFailed undoes a failed write of want bytes of which n were written:
 // the file is cut back to its last line boundary and the bytes are given
 // back to the budget.
-func (w *fileSink) writeFailed(want int64, n int, err error) {
+func (w *writer) writeFailed(want int64, n int, err error) {
 	if n > 0 {
 		if terr := w.f.Truncate(w.size); terr != nil {
 			// The partial bytes stay; account them as they are.
@@ -263,43 +383,34 @@ func (w *fileSink) writeFailed(want int64, n int, err error) {
 }
 
 // dropped counts records that did not reach the file.
-func (w *fileSink) dropped(lines, raw int64, reason uint8) {
+func (w *writer) dropped(lines, raw int64, reason logship.Loss) {
 	if w.lost.Lines == 0 {
-		w.s.log.Warn("dropping log file lines", zap.String("program", w.prog.name),
-			zap.String("reason", reasonNames[bitIndex(reason)]))
+		w.s.log.Warn("dropping log file lines", zap.String("program", w.prog.Name),
+			zap.Stringer("reason", reason))
 	}
 	w.lost.Lines += lines
 	w.lost.Bytes += raw
 	w.reason |= reason
-	if reason != reasonBuffer { // buffer drops were counted when refused
-		w.prog.stats.disk.add(lines, raw)
+	if reason != logship.LostBuffer { // the queue counted these when it refused them
+		w.prog.Counters.Drop(logship.DiskLimited, lines, raw)
 	}
 }
 
-func reasonOf(err error) uint8 {
+func reasonOf(err error) logship.Loss {
 	switch {
-	case errors.Is(err, ErrOverBudget):
-		return reasonBudget
-	case errors.Is(err, ErrLowSpace):
-		return reasonMinFree
-	case errors.Is(err, ErrDiskFull), errors.Is(err, syscall.ENOSPC):
-		return reasonNoSpace
+	case errors.Is(err, budget.ErrOverBudget):
+		return logship.LostBudget
+	case errors.Is(err, budget.ErrLowSpace):
+		return logship.LostMinFree
+	case errors.Is(err, budget.ErrDiskFull), errors.Is(err, syscall.ENOSPC):
+		return logship.LostNoSpace
 	}
-	return reasonError
-}
-
-func bitIndex(b uint8) int {
-	for i := 0; i < 8; i++ {
-		if b&(1<<i) != 0 {
-			return i
-		}
-	}
-	return 0
+	return logship.LostError
 }
 
 // open opens (or creates) the live file and tracks it; on failure it
 // logs, and is tried again at most every reopenInterval.
-func (w *fileSink) open() bool {
+func (w *writer) open() bool {
 	now := time.Now()
 	if !w.openedAt.IsZero() && now.Sub(w.openedAt) < reopenInterval {
 		return false
@@ -319,12 +430,12 @@ func (w *fileSink) open() bool {
 		return false
 	}
 	w.f, w.size, w.openedAt = f, st.Size(), time.Time{}
-	w.live = w.s.budget.Track(w.prog.name, w.path, w.size)
+	w.live = w.s.budget.Track(w.prog.Name, w.path, w.size)
 	return true
 }
 
 // finish waits for a running compression, then syncs and closes the file.
-func (w *fileSink) finish() error {
+func (w *writer) finish() error {
 	w.waitZip()
 	if w.f == nil {
 		return nil
@@ -332,10 +443,10 @@ func (w *fileSink) finish() error {
 	var errs []error
 	// EINVAL: the file cannot be synced (a device, such as /dev/null).
 	if err := w.f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		errs = append(errs, fmt.Errorf("logship: log file: %w", err))
+		errs = append(errs, fmt.Errorf("log file: %w", err))
 	}
 	if err := w.f.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("logship: log file: %w", err))
+		errs = append(errs, fmt.Errorf("log file: %w", err))
 	}
 	w.f = nil
 	return errors.Join(errs...)

@@ -1,4 +1,4 @@
-package logship
+package logfile
 
 import (
 	"bytes"
@@ -7,20 +7,103 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"tend/logship/console"
+
+	"tend/budget"
 	"tend/config"
+	"tend/logship"
+	"tend/logship/internal/logtest"
 )
 
-// lines returns n numbered lines of varied length.
-func lines(from, n int) []byte {
-	var b bytes.Buffer
-	for i := from; i < from+n; i++ {
-		fmt.Fprintf(&b, "%06d %s\n", i, strings.Repeat("r", i%97))
+func TestMain(m *testing.M) { logtest.Main(m) }
+
+// Short names for the tests.
+var (
+	testLog = logtest.Log
+	lines   = logtest.Lines
+	feed    = logtest.Feed
+	osPipe  = logtest.Pipe
+	waitFor = logtest.WaitFor
+)
+
+const Stdout = logship.Stdout
+
+type Source = logship.Source
+
+// shipper is a pipeline whose sinks are a file sink and, when asked, a
+// console, with the budget they share.
+type shipper struct {
+	*logship.Pipeline
+	files  *Sink
+	budget *budget.Budget
+}
+
+// Budget returns the disk budget of the files.
+func (s shipper) Budget() *budget.Budget { return s.budget }
+
+// newShipper returns a pipeline writing files under cfg.Dir within the
+// budget cfg says, and to a console on stdout and stderr when either is
+// set.
+func newShipper(t testing.TB, cfg config.Log, stdout, stderr io.Writer) shipper {
+	t.Helper()
+	b := budget.New(budget.Options{Limit: cfg.DiskBudget, MinFree: cfg.MinFree})
+	files, err := New(cfg, b, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.Bytes()
+	sinks := []logship.Sink{files}
+	if stdout != nil || stderr != nil {
+		c, err := console.New(cfg, stdout, stderr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sinks = append(sinks, c)
+	}
+	pl, err := logship.New(cfg, logship.Options{Budget: b}, sinks...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shipper{Pipeline: pl, files: files, budget: b}
+}
+
+func closeShipper(t testing.TB, s shipper) {
+	t.Helper()
+	logtest.Close(t, s.Pipeline)
+}
+
+// logFiles returns a program's files oldest first: .N ... .1, then live.
+func logFiles(t testing.TB, dir, program string) []string {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(dir, program+".log.*"))
+	num := func(p string) int {
+		s := strings.TrimPrefix(p, filepath.Join(dir, program+".log."))
+		n, _ := strconv.Atoi(strings.TrimSuffix(s, ".gz"))
+		return n
+	}
+	sort.Slice(matches, func(i, j int) bool { return num(matches[i]) > num(matches[j]) })
+	live := filepath.Join(dir, program+".log")
+	if _, err := os.Stat(live); err == nil {
+		matches = append(matches, live)
+	}
+	return matches
+}
+
+// dirBytes sums the sizes of the regular files in dir.
+func dirBytes(dir string) int64 {
+	entries, _ := os.ReadDir(dir)
+	var n int64
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
 }
 
 func readLog(t *testing.T, path string) []byte {
@@ -48,7 +131,7 @@ func TestRotationAtLineBoundariesKeepsFileCount(t *testing.T) {
 	cfg.FileCount = 4
 	s := newShipper(t, cfg, nil, nil)
 	in := lines(0, 3000) // about 170 KiB: many rotations
-	feed(t, s, Source{Program: "main"}, Stdout, in)
+	feed(t, s.Pipeline, Source{Program: "main"}, Stdout, in)
 	closeShipper(t, s)
 
 	files := logFiles(t, dir, "main")
@@ -69,7 +152,7 @@ func TestRotationAtLineBoundariesKeepsFileCount(t *testing.T) {
 	if !bytes.HasSuffix(in, all) || !bytes.HasPrefix(all, []byte("0")) {
 		t.Fatalf("files are not the newest lines of the input, in order")
 	}
-	if st := s.Stats()["main"]; st.FileBytes != int64(len(all)) {
+	if st := s.Stats("main"); st.FileBytes != int64(len(all)) {
 		t.Fatalf("FileBytes %d, files hold %d", st.FileBytes, len(all))
 	}
 }
@@ -83,7 +166,7 @@ func TestRotatedFilesAreGzipped(t *testing.T) {
 	cfg.Format = config.FormatJSON
 	s := newShipper(t, cfg, nil, nil)
 	in := lines(0, 600)
-	feed(t, s, Source{Program: "main"}, Stdout, in)
+	feed(t, s.Pipeline, Source{Program: "main"}, Stdout, in)
 	closeShipper(t, s)
 
 	files := logFiles(t, dir, "main")
@@ -114,7 +197,7 @@ func TestRestartAdoptsRotatedFiles(t *testing.T) {
 	cfg.FileCount = 3
 	for run := 0; run < 2; run++ {
 		s := newShipper(t, cfg, nil, nil)
-		feed(t, s, Source{Program: "main"}, Stdout, lines(run*1000, 200))
+		feed(t, s.Pipeline, Source{Program: "main"}, Stdout, lines(run*1000, 200))
 		closeShipper(t, s)
 	}
 	if files := logFiles(t, dir, "main"); len(files) != 3 {
@@ -130,7 +213,7 @@ func TestBudgetDeletesOldestRotatedFilesAcrossPrograms(t *testing.T) {
 	cfg.DiskBudget = 64 << 10
 	s := newShipper(t, cfg, nil, nil)
 	// "old" fills most of the budget with rotated files first.
-	feed(t, s, Source{Program: "old"}, Stdout, lines(0, 900))
+	feed(t, s.Pipeline, Source{Program: "old"}, Stdout, lines(0, 900))
 	waitWritten(t, s, "old")
 	oldBefore := logFiles(t, dir, "old")
 	// "new" then writes as much again: old's oldest files must go first.
@@ -148,7 +231,7 @@ func TestBudgetDeletesOldestRotatedFilesAcrossPrograms(t *testing.T) {
 			worst = max(worst, dirBytes(dir))
 		}
 	}()
-	feed(t, s, Source{Program: "new"}, Stdout, lines(0, 900))
+	feed(t, s.Pipeline, Source{Program: "new"}, Stdout, lines(0, 900))
 	closeShipper(t, s)
 	close(stop)
 	if worst := <-over; worst > cfg.DiskBudget {
@@ -165,7 +248,7 @@ func TestBudgetDeletesOldestRotatedFilesAcrossPrograms(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "old.log")); err != nil {
 		t.Fatal("old's live file was deleted")
 	}
-	st := s.Stats()
+	st := map[string]logship.ProgramStats{"old": s.Stats("old"), "new": s.Stats("new")}
 	if st["new"].DiskDropped.Lines != 0 {
 		t.Fatalf("new dropped %d lines although old rotated files could go", st["new"].DiskDropped.Lines)
 	}
@@ -175,7 +258,7 @@ func TestBudgetDeletesOldestRotatedFilesAcrossPrograms(t *testing.T) {
 }
 
 func TestMinFreeDropsThenMarksExactly(t *testing.T) {
-	dir := mountTmpfs(t, "8m")
+	dir := logtest.MountTmpfs(t, "8m")
 	filler := filepath.Join(dir, "filler")
 	// Leave about 1.5 MiB free with a 1 MiB minimum.
 	if err := os.WriteFile(filler, make([]byte, 6<<20+512<<10), 0o644); err != nil {
@@ -184,26 +267,25 @@ func TestMinFreeDropsThenMarksExactly(t *testing.T) {
 	cfg := testLog(filepath.Join(dir, "logs"))
 	cfg.MinFree = 1 << 20
 	s := newShipper(t, cfg, nil, nil)
-	r, w, _ := osPipe(t)
-	c := s.Capture(Source{Program: "main"}, Stdout, r)
+	r, w := osPipe(t)
+	c := s.CaptureSource(Source{Program: "main"}, Stdout, r)
 	first := lines(0, 20000) // about 1.9 MiB: only part fits above MinFree
 	if _, err := w.Write(first); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return s.Stats()["main"].Lines == 20000 })
+	waitFor(t, func() bool { return s.Stats("main").Lines == 20000 })
 	waitWritten(t, s, "main")
-	var st syscallStatfs
-	if free := freeBytes(t, dir, &st); free < cfg.MinFree {
+	if free := logtest.FreeBytes(t, dir); free < cfg.MinFree {
 		t.Fatalf("free space %d under the minimum %d", free, cfg.MinFree)
 	}
 	os.Remove(filler)
-	time.Sleep(2 * spaceInterval)
+	time.Sleep(200 * time.Millisecond) // two free-space measures
 	w.Write([]byte("after the cleanup\n"))
 	w.Close()
 	<-c.Done()
 	closeShipper(t, s)
 
-	dropped := s.Stats()["main"].DiskDropped
+	dropped := s.Stats("main").DiskDropped
 	data := readLog(t, filepath.Join(cfg.Dir, "main.log"))
 	marker := fmt.Sprintf("dropped %d lines (%d bytes) from main (min free space)\nafter the cleanup\n", dropped.Lines, dropped.Bytes)
 	if !bytes.HasSuffix(data, []byte(marker)) {
@@ -219,7 +301,7 @@ func TestMinFreeDropsThenMarksExactly(t *testing.T) {
 }
 
 func TestDiskFullDropsWithoutSpinningAndResumes(t *testing.T) {
-	dir := mountTmpfs(t, "4m")
+	dir := logtest.MountTmpfs(t, "4m")
 	cfg := testLog(filepath.Join(dir, "logs"))
 	s := newShipper(t, cfg, nil, nil)
 	filler := filepath.Join(dir, "filler")
@@ -228,18 +310,18 @@ func TestDiskFullDropsWithoutSpinningAndResumes(t *testing.T) {
 	}
 	in := lines(0, 30000) // about 2.8 MiB: the disk fills
 	start := time.Now()
-	feed(t, s, Source{Program: "main"}, Stdout, in)
+	feed(t, s.Pipeline, Source{Program: "main"}, Stdout, in)
 	waitWritten(t, s, "main")
 	if el := time.Since(start); el > 10*time.Second {
 		t.Fatalf("a full disk took %v", el)
 	}
-	dropped := s.Stats()["main"].DiskDropped
+	dropped := s.Stats("main").DiskDropped
 	if dropped.Lines == 0 {
 		t.Fatal("nothing dropped on a full disk")
 	}
 	os.Remove(filler)
-	time.Sleep(2 * spaceInterval)
-	feed(t, s, Source{Program: "main"}, Stdout, []byte("room again\n"))
+	time.Sleep(200 * time.Millisecond) // two free-space measures
+	feed(t, s.Pipeline, Source{Program: "main"}, Stdout, []byte("room again\n"))
 	closeShipper(t, s)
 	data := readLog(t, filepath.Join(cfg.Dir, "main.log"))
 	marker := fmt.Sprintf("dropped %d lines (%d bytes) from main (disk full)\nroom again\n", dropped.Lines, dropped.Bytes)
@@ -252,24 +334,14 @@ func TestDiskFullDropsWithoutSpinningAndResumes(t *testing.T) {
 	}
 }
 
-// waitWritten waits until the program's file sink handled every byte read.
-func waitWritten(t *testing.T, s *Shipper, program string) {
+// waitWritten waits until the program's writer handled every byte read.
+func waitWritten(t *testing.T, s shipper, program string) {
 	t.Helper()
-	s.mu.Lock()
-	p := s.progs[program]
-	s.mu.Unlock()
-	waitFor(t, func() bool { return p.file.handled.Load() == p.stats.bytes.Load() })
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 20 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	p := s.Program(logship.Source{Program: program})
+	s.files.mu.Lock()
+	w := s.files.writers[p]
+	s.files.mu.Unlock()
+	waitFor(t, func() bool { return w.handled.Load() == s.Stats(program).Bytes })
 }
 
 func TestWriteErrorENOSPCIsDroppedAndCounted(t *testing.T) {
@@ -282,15 +354,15 @@ func TestWriteErrorENOSPCIsDroppedAndCounted(t *testing.T) {
 	in := lines(0, 5000)
 	start := time.Now()
 	for i := 0; i < 10; i++ {
-		feed(t, s, Source{Program: "main"}, Stdout, in)
+		feed(t, s.Pipeline, Source{Program: "main"}, Stdout, in)
 	}
 	waitWritten(t, s, "main")
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("writing to a full disk took %v", el)
 	}
 	closeShipper(t, s)
-	st := s.Stats()["main"]
-	if st.DiskDropped != (Drops{Lines: 50000, Bytes: 10 * int64(len(in))}) {
+	st := s.Stats("main")
+	if st.DiskDropped != (logship.Drops{Lines: 50000, Bytes: 10 * int64(len(in))}) {
 		t.Fatalf("dropped %+v, want every line", st.DiskDropped)
 	}
 	if st.FileBytes != 0 {
@@ -306,7 +378,7 @@ func TestDropsAtTheEndLeaveAMarker(t *testing.T) {
 	cfg.DiskBudget = 4 << 10
 	s := newShipper(t, cfg, io.Discard, io.Discard)
 	line := bytes.Repeat([]byte("x"), 8<<10)
-	feed(t, s, Source{Program: "main"}, Stdout, append(line, '\n'))
+	feed(t, s.Pipeline, Source{Program: "main"}, Stdout, append(line, '\n'))
 	closeShipper(t, s)
 	b, err := os.ReadFile(filepath.Join(dir, "main.log"))
 	if err != nil {

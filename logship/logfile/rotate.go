@@ -1,4 +1,4 @@
-package logship
+package logfile
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"tend/budget"
 )
 
 // Rotated files are named like logrotate's: <program>.log.1 is the newest,
@@ -18,11 +20,11 @@ import (
 
 // rotatedFile is one rotated file of a program.
 type rotatedFile struct {
-	e  *Entry // nil once deleted
+	e  *budget.Entry // nil once deleted
 	gz bool
 }
 
-func (w *fileSink) rotatedName(n int, gz bool) string {
+func (w *writer) rotatedName(n int, gz bool) string {
 	name := w.path + "." + strconv.Itoa(n)
 	if gz {
 		name += ".gz"
@@ -34,7 +36,7 @@ func (w *fileSink) rotatedName(n int, gz bool) string {
 // against the budget and take part in rotation: files past the file count
 // are deleted, and so is a .gz whose plain file is still there (its
 // compression was interrupted).
-func (w *fileSink) adoptRotated() {
+func (w *writer) adoptRotated() {
 	dir, base := filepath.Split(w.path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -78,7 +80,7 @@ func (w *fileSink) adoptRotated() {
 		for len(w.rotated) < n {
 			w.rotated = append(w.rotated, rotatedFile{})
 		}
-		e := w.s.budget.Track(w.prog.name, name, st.Size())
+		e := w.s.budget.Track(w.prog.Name, name, st.Size())
 		e.Retire(st.ModTime())
 		w.rotated[n-1] = rotatedFile{e: e, gz: f.gz}
 	}
@@ -86,7 +88,7 @@ func (w *fileSink) adoptRotated() {
 
 // rotate closes the live file and shifts it to .1 (and every rotated file
 // one up, deleting the one past the count), then opens a new live file.
-func (w *fileSink) rotate() {
+func (w *writer) rotate() {
 	w.waitZip()
 	if w.f != nil {
 		if err := w.f.Close(); err != nil {
@@ -113,7 +115,7 @@ func (w *fileSink) rotate() {
 				continue
 			}
 			if err := rf.e.Rename(w.rotatedName(i+2, rf.gz)); err != nil {
-				if !errors.Is(err, ErrGone) {
+				if !errors.Is(err, budget.ErrGone) {
 					w.s.log.Warn("rotating log file", zap.String("file", rf.e.Path()), zap.Error(err))
 					rf.e.Forget()
 				}

@@ -1,0 +1,90 @@
+package procfs
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseStatReadsRelationsCPUAndRSSPastAnOddCommandName(t *testing.T) {
+	// A command name with spaces and parentheses, as a process may set.
+	line := "4242 (my (odd) prog) S 1 4242 4240 0 -1 4194560 100 0 0 0 " +
+		"250 75 0 0 20 0 1 0 12345 1000000 321 18446744073709551615\n"
+	st, err := ParseStat([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Stat{PID: 4242, PPID: 1, PGRP: 4242, Session: 4240, UTime: 250, STime: 75, RSS: 321}
+	if st != want {
+		t.Fatalf("got %+v, want %+v", st, want)
+	}
+	for _, bad := range []string{"", "12 noparens S 1 2 3", "12 (x) S 1", "x (y) S 1 2 3"} {
+		if _, err := ParseStat([]byte(bad)); err == nil {
+			t.Errorf("ParseStat(%q) accepted a malformed line", bad)
+		}
+	}
+}
+
+func TestReadStatOfThisProcess(t *testing.T) {
+	st, err := ReadStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PID != os.Getpid() || st.PPID != os.Getppid() || st.PGRP != syscall.Getpgrp() || st.RSS <= 0 {
+		t.Fatalf("stat of this process: %+v", st)
+	}
+}
+
+func TestMappedFindsAFileThisProcessMaps(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mapped.dat")
+	if err := os.WriteFile(path, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if Mapped([]int{os.Getpid()})[IDOf(&st)] {
+		t.Fatal("reported as mapped before mmap")
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, 4096, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	if !Mapped([]int{os.Getpid()})[IDOf(&st)] {
+		t.Fatal("a file this process maps is not reported as mapped")
+	}
+}
+
+func TestPipeWritersFindsWhoHoldsAPipeOpen(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(r.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	// A child holds the write end; this process closes its copy.
+	attr := &os.ProcAttr{Files: []*os.File{nil, w, nil}}
+	p, err := os.StartProcess("/bin/sleep", []string{"sleep", "30"}, attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { p.Kill(); p.Wait() }()
+	w.Close()
+	got := PipeWriters(st.Ino)
+	if len(got) != 1 || got[0] != p.Pid {
+		t.Fatalf("writers of the pipe: %v, want [%d]", got, p.Pid)
+	}
+}
