@@ -1,6 +1,11 @@
 // Package logship is tend's log pipeline: it captures every program's
-// stdout and stderr and ships them to tend's own console and to rotated
-// files kept under a disk budget.
+// stdout and stderr, frames them into records, and hands every batch of
+// records to every sink through one interface (Sink). The sinks are
+// packages of their own: logship/console (tend's stdout and stderr),
+// logship/logfile (rotated files under the disk budget of package budget)
+// and logship/fluent (Fluentd); cmd/tend wires them. The files programs
+// write themselves are watched, capped and tailed by package watch, an
+// Input of the pipeline.
 //
 // # The pipeline
 //
@@ -8,30 +13,28 @@
 // they can be dropped:
 //
 //	pipe -> Capture (64 KiB reads)
-//	     -> framer (lines, pieces of long lines, optional Java joining)
-//	     -> batch (the bytes of one or more reads and their records; shared, never copied per sink)
-//	     -> each sink's own queue, bounded in bytes  [waits here, or drops here in non-blocking mode]
-//	     -> console sink: rate limit per program      [drops here, with a marker]
-//	        file sink: disk budget, min free, ENOSPC  [drops here, with a marker]
-//	        Fluentd sink: a ring of records copied at dispatch, never waited for
-//	                      [drops here when full, counted; sent by one goroutine]
+//	     -> Framer (lines, pieces of long lines, optional Java joining)
+//	     -> Batch (the bytes of one or more reads and their records; shared, never copied per sink)
+//	     -> Sink.Push, for each sink:
+//	        its own Queue, bounded in bytes              [waits here, or drops here in non-blocking mode]
+//	        console: rate limit per program              [drops here, with a marker]
+//	        files: disk budget, min free, ENOSPC         [drops here, with a marker]
+//	        Fluentd: a ring of records copied at Push, never waited for
+//	                                                     [drops here when full, counted; sent by one goroutine]
 //
-// Beside it, the watcher (watch.go) keeps the files the programs write
-// themselves under the same disk budget, and the tailer (tail.go) feeds
-// their new lines into the pipeline as records of stream File, which go to
-// the console and Fluentd but never to tend's own files. fluent.go says why
-// the Fluentd client runs in sync mode; docs/watch-and-fluentd.md says
-// what is guaranteed.
+// Records tailed from watched files (stream File) go to the console and
+// Fluentd but never to tend's own files.
 //
-// Nothing is allocated per line: a record is a pair of offsets into its
-// batch, batches are pooled, and raw output is written straight from the
+// Nothing is allocated per line: a Record is a pair of offsets into its
+// Batch, batches are pooled and reference-counted (each sink that keeps a
+// batch holds a reference), and raw output is written straight from the
 // bytes that were read.
 //
 // # What is guaranteed
 //
 // Loss. Every byte read from a pipe is handed to every sink, unless one of
-// these drops it, and each drop is counted in Stats and announced by one
-// marker line when output resumes:
+// these drops it, and each drop is counted in Stats (Counters, by Reason)
+// and announced by one marker line when output resumes:
 //   - the console rate limit (Source.Rate) drops whole records and writes
 //     "suppressed N lines (M bytes) from NAME" once a second while it drops
 //     (one second after the first line it dropped, even if the program went
@@ -43,11 +46,18 @@
 //   - in non-blocking mode, a batch that does not fit in a sink's queue is
 //     dropped for that sink, with the same marker in that sink.
 //
+// The Fluentd sink drops what does not fit in its buffer (the receiver is
+// down or slow) and counts it, without a marker: a marker would only
+// reach the receiver that could not take the lines.
+//
 // On stop, Close reads every pipe to EOF, hands everything to the sinks,
-// and flushes and fsyncs them, within the context it is given. When a
-// grandchild holds a pipe open past the deadline, what was read is kept
-// and the pipe is closed; when the sinks cannot flush before the context
-// is done, what is still queued is counted as dropped.
+// and lets them flush and fsync, concurrently, within the context it is
+// given. When a grandchild holds a pipe open after its program stopped,
+// the pipe is waited for at most Options.PipeWait (and never into the
+// flush reserve); what was read is kept, and an event names the program,
+// the stream and the processes holding the pipe. When the sinks cannot
+// flush before the context is done, what is still queued is counted as
+// dropped.
 //
 // Blocking. In blocking mode (the default) a sink that cannot keep up fills
 // its queue, the capture waits, the pipe fills, and the program's write
@@ -56,8 +66,10 @@
 // is never slowed, and the excess is dropped and counted. A full disk never
 // blocks in either mode: writes are refused, not retried.
 //
-// Memory. Each sink holds at most Buffer bytes of queued batches (the
-// default 1 MiB), plus the batch it is writing; each capture holds one
+// Memory. Each queue holds at most Buffer bytes of batches (the default
+// 1 MiB; the file sink has one queue per program), plus the batch being
+// written; the Fluentd ring at most TEND_FLUENT_BUFFER records of at most
+// 64 MiB together; each capture holds one
 // buffer of 64 KiB plus the line being read (at most MaxLine) and, with
 // Java joining, the record being joined (at most max(MaxLine, 64 KiB)).
 //
@@ -70,8 +82,8 @@
 // fast) and estimated in between; a write that would leave less than
 // MinFree deletes rotated files on that filesystem first, then is refused.
 // After ENOSPC, writes are refused without touching the disk until the next
-// measure shows room, so a full disk never makes tend spin. Other components
-// register the files they watch with the same Budget.
+// measure shows room, so a full disk never makes tend spin. The watcher
+// registers the files it watches with the same budget.
 //
 // Ordering. Records of one stream keep their order in every sink. Records
 // of a program's two streams are interleaved in the order they were read.
