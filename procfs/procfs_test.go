@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -87,4 +88,26 @@ func TestPipeWritersFindsWhoHoldsAPipeOpen(t *testing.T) {
 	if len(got) != 1 || got[0] != p.Pid {
 		t.Fatalf("writers of the pipe: %v, want [%d]", got, p.Pid)
 	}
+}
+
+func TestDescendantsFindsAGrandchild(t *testing.T) {
+	// sh starts a sleep and waits for it: the sleep is this process's
+	// grandchild.
+	p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", "sleep 30 & wait"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { syscall.Kill(-p.Pid, syscall.SIGKILL); p.Kill(); p.Wait() }()
+	for range 200 {
+		for _, pid := range Descendants(os.Getpid()) {
+			if pid == p.Pid {
+				continue
+			}
+			if st, err := ReadStat(pid); err == nil && st.PPID == p.Pid {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the shell's sleep is not among this process's descendants")
 }

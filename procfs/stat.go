@@ -92,12 +92,10 @@ func Pids() []int {
 	return pids
 }
 
-// Tree maps each program, by name, from its leader PID to every process of
-// the program: its process group, its session if it made one, and every
-// descendant (a daemon that left the group is still the program's).
-func Tree(leaders map[string]int) map[string][]int {
-	stats := map[int]Stat{}
-	children := map[int][]int{}
+// table reads every process's stat, and which processes each one parents.
+func table() (stats map[int]Stat, children map[int][]int) {
+	stats = map[int]Stat{}
+	children = map[int][]int{}
 	for _, pid := range Pids() {
 		st, err := ReadStat(pid)
 		if err != nil {
@@ -106,6 +104,41 @@ func Tree(leaders map[string]int) map[string][]int {
 		stats[pid] = st
 		children[st.PPID] = append(children[st.PPID], pid)
 	}
+	return stats, children
+}
+
+// below adds to seen every descendant of pid in children.
+func below(pid int, children map[int][]int, seen map[int]bool) {
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			seen[c] = true
+			queue = append(queue, c) // a tree: each PID comes once
+		}
+	}
+}
+
+// Descendants returns every process below pid: its children, theirs, and
+// so on (for tend itself: every program's processes, and the orphans it
+// adopted as PID 1 or subreaper).
+func Descendants(pid int) []int {
+	_, children := table()
+	seen := map[int]bool{}
+	below(pid, children, seen)
+	out := make([]int, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Tree maps each program, by name, from its leader PID to every process of
+// the program: its process group, its session if it made one, and every
+// descendant (a daemon that left the group is still the program's).
+func Tree(leaders map[string]int) map[string][]int {
+	stats, children := table()
 	out := map[string][]int{}
 	for name, leader := range leaders {
 		seen := map[int]bool{}
@@ -114,15 +147,7 @@ func Tree(leaders map[string]int) map[string][]int {
 				seen[pid] = true
 			}
 		}
-		queue := []int{leader}
-		for len(queue) > 0 {
-			p := queue[0]
-			queue = queue[1:]
-			for _, c := range children[p] {
-				seen[c] = true
-				queue = append(queue, c) // a tree: each PID comes once
-			}
-		}
+		below(leader, children, seen)
 		for pid := range seen {
 			out[name] = append(out[name], pid)
 		}

@@ -41,10 +41,11 @@ import (
 // (age is the last write, or the rotation for tend's); when that is not
 // enough it truncates open files, largest first, because deleting a file
 // still open frees nothing until it is closed. A file is open when any
-// process holds it open for writing (/proc/*/fd). A file any process maps
-// into memory (/proc/*/maps) is never truncated: that would kill the
-// process with SIGBUS; it is left, announced once, and deleted once it is
-// closed (deleting a mapped file is safe: the mapping keeps its pages).
+// process holds it open for writing (/proc/*/fd). A file that a process
+// maps into memory (/proc/PID/maps of every process below tend, and of the
+// file's writers) is never truncated: that would kill the process with
+// SIGBUS; it is left, announced once, and deleted once it is closed
+// (deleting a mapped file is safe: the mapping keeps its pages).
 //
 // Watched files are counted by the disk space they take (blocks
 // allocated), not their apparent size: a file truncated under a program
@@ -147,6 +148,7 @@ type Watcher struct {
 	files     map[string]*watchedFile      // by path
 	autoLive  map[string]map[string]string // auto: dir -> live file name -> program
 	writers   map[procfs.FileID]*procfs.HeldFile
+	tree      []int // every process below tend, read with writers
 	writersAt time.Time
 	scanned   bool // writers was read during this reconcile
 	startup   bool // the first scan runs: what it finds is tailed from the end
@@ -449,6 +451,7 @@ func (w *Watcher) refreshWriters(maxAge time.Duration) {
 // readWriters reads /proc for every regular file open for writing.
 func (w *Watcher) readWriters() {
 	w.writers = procfs.HeldFiles(procfs.Pids(), nil, true)
+	w.tree = procfs.Descendants(os.Getpid())
 	w.writersAt = time.Now()
 	w.scanned = true
 }
@@ -555,8 +558,9 @@ func (w *Watcher) enforce(full bool) {
 
 // truncate truncates open watched files that pick accepts, largest first,
 // while need reports that room is still needed. A file that any process
-// maps into memory is left: truncating it would kill that process with
-// SIGBUS at its next read of the lost pages.
+// maps into memory (any process of tend's, or a writer of the file) is
+// left: truncating it would kill that process with SIGBUS at its next read
+// of the lost pages.
 func (w *Watcher) truncate(reason string, pick func(*watchedFile) bool, need func() bool) {
 	var cands []*watchedFile
 	for _, f := range w.files {
@@ -572,9 +576,19 @@ func (w *Watcher) truncate(reason string, pick func(*watchedFile) bool, need fun
 		}
 		if mapped == nil {
 			// Read now, not cached: a file mapped a moment ago must not
-			// be cut. Any process counts, not only the writers: a reader
-			// that maps a log (a tail -f, an indexer) dies just the same.
-			mapped = procfs.Mapped(procfs.Pids())
+			// be cut. Every process of tend's counts, not only the
+			// writers: a reader that maps a log (an indexer) and closed
+			// its descriptor dies just the same. Processes outside tend's
+			// tree are not read (with the host's /proc visible, reading
+			// every process's maps would slow each cut by far); the tree
+			// is as old as the list of writers.
+			pids := slices.Clone(w.tree)
+			for _, c := range cands {
+				if h := w.writers[c.id]; h != nil {
+					pids = append(pids, h.Pids...)
+				}
+			}
+			mapped = procfs.Mapped(pids)
 		}
 		if mapped[f.id] {
 			f.mapped = true
