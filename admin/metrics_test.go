@@ -2,9 +2,11 @@ package admin
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"tend/logship"
 	"tend/supervisor"
 )
 
@@ -32,5 +34,23 @@ func TestProgramStateHasOneSeriesPerState(t *testing.T) {
 	}
 	if n := strings.Count(body, "# TYPE tend_program_state gauge"); n != 1 {
 		t.Errorf("%d TYPE lines for tend_program_state", n)
+	}
+}
+
+// The Fluentd sink's counters reach /metrics from its part of the log
+// status.
+func TestFluentCountersAreExported(t *testing.T) {
+	var lg logship.Status
+	if err := json.Unmarshal([]byte(`{"disk_used":5,"cleanups_total":0,"cleaned_bytes":0,
+		"fluent":{"addr":"127.0.0.1:24224","connected":true,"sent":42,"buffered":3,"dropped":{"lines":7,"bytes":70},"failures":2}}`), &lg); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	writeMetrics(&out, StatusMetrics(supervisor.Status{Logs: &lg}))
+	for _, want := range []string{"tend_fluent_sent_total 42\n", "tend_fluent_buffered 3\n",
+		"tend_fluent_dropped_total 7\n", "tend_fluent_failures_total 2\n", "tend_log_disk_used_bytes 5\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, out.String())
+		}
 	}
 }
