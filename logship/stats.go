@@ -64,11 +64,6 @@ func (d *DropCounter) Add(lines, bytes int64) {
 // Load returns the counts.
 func (d *DropCounter) Load() Drops { return Drops{Lines: d.lines.Load(), Bytes: d.bytes.Load()} }
 
-// Take returns the counts and resets them.
-func (d *DropCounter) Take() Drops {
-	return Drops{Lines: d.lines.Swap(0), Bytes: d.bytes.Swap(0)}
-}
-
 // Counters are a program's counters, updated by captures and sinks.
 type Counters struct {
 	lines, bytes atomic.Int64
@@ -106,10 +101,6 @@ type Program struct {
 	last        lastLines
 	opened      bool // sinks were told of it (ProgramOpener); under Pipeline.mu
 }
-
-// NewProgram returns the state of a program named name, for a sink's tests
-// and for records made outside a Pipeline.
-func NewProgram(name string) *Program { return &Program{Name: name} }
 
 // Limit returns the program's console rate limit: bytes per second and
 // burst bytes (see Source).
