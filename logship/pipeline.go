@@ -362,8 +362,8 @@ func (pl *Pipeline) dispatch(b *Batch) {
 // grandchild may still hold one open, so the wait is bounded: a pipe that
 // another process holds open is closed after Options.PipeWait, and every
 // pipe at ctx's deadline less the flush reserve (Options.FlushReserve), or
-// when ctx is done; what was read is kept, and an event names the program,
-// the stream and the processes holding the pipe. When ctx is done before
+// when ctx is done; what was read is kept, and a warning names the
+// program, the stream and the processes holding the pipe. When ctx is done before
 // the sinks are flushed, what is still queued is dropped and counted, and
 // Close returns without waiting further; a goroutine stuck in a write to a
 // blocked console then ends when that write returns.
@@ -421,10 +421,10 @@ func (pl *Pipeline) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// waitPipes waits for every capture's EOF: after pipeGrace, the pipes
-// still open are named in an event, with the processes holding them, and
-// those held by another process are waited for until held only; the rest
-// until read. It reports false when ctx ended first.
+// waitPipes waits for every capture's EOF: after pipeGrace, a pipe that
+// another process still holds open is named in a warning, with the
+// processes holding it, and waited for until held; the rest (being read
+// to their end) until read. It reports false when ctx ended first.
 func (pl *Pipeline) waitPipes(ctx, read, held context.Context, caps []*Capture) bool {
 	grace := time.NewTimer(pipeGrace)
 	defer grace.Stop()
@@ -455,7 +455,13 @@ graced:
 		if dl, ok := until.Deadline(); ok {
 			wait = time.Until(dl).Round(time.Millisecond)
 		}
-		pl.log.Warn("waiting for a log pipe to reach its end after its program stopped", zap.String("program", c.prog.Name),
+		// A pipe nobody else holds is only being read to its end (a slow
+		// sink in blocking mode): worth a debug line, not a warning.
+		event := pl.log.Debug
+		if heldBy[c] {
+			event = pl.log.Warn
+		}
+		event("waiting for a log pipe to reach its end after its program stopped", zap.String("program", c.prog.Name),
 			zap.Stringer("stream", c.stream), zap.Ints("held_by_pids", pids), zap.Duration("at_most", wait))
 	}
 	for _, c := range caps {
