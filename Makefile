@@ -3,7 +3,9 @@
 #   make build     static, stripped bin/tend with the version from git
 #   make test      every test, with the race detector (the command CI runs)
 #   make bench     Go benchmarks; start-up, idle memory and size against peers;
-#                  1 GiB of log lines through tend against cat, s6-log, svlogd
+#                  1 GiB of log lines from each kind of writer through tend
+#                  against cat, then 128 MiB against s6-log, svlogd, tini and
+#                  supervisord (LOGSBENCH_FLAGS=-quick: 128 MiB for all)
 #   make lint      gofmt, go vet, staticcheck
 #   make example   compile examples/java and run it under bin/tend
 #   make fuzz      short runs of every fuzz target
@@ -14,6 +16,7 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
 JAVA_BUILD  := examples/java/build
+LOGSBENCH_FLAGS ?=
 
 .PHONY: build test bench lint example fuzz clean
 
@@ -26,7 +29,7 @@ test:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bench/startup.sh bin/tend
-	bench/logs.sh bin/tend
+	bench/logs.sh bin/tend -- $(LOGSBENCH_FLAGS)
 
 lint:
 	@out=$$(gofmt -l .); \

@@ -1,37 +1,49 @@
-// Command logsbench measures, in one run, what tend's log pipeline costs
-// next to the loggers a container would otherwise use: 1 GiB of 120-byte
-// lines from one program (bench/logsgen, the same writer for every case)
-// through
+// Command logsbench measures what tend's log path costs next to the ways a
+// container would otherwise keep a program's output, with the writers
+// real programs are: the same numbered 120-byte lines, cut into write(2)
+// calls as a Go program with bufio, a JVM, C stdio or a per-line logger
+// cuts them (bench/logsgen's -writer modes, and a real JVM running
+// bench/java/Writer.java).
 //
-//   - tend, raw, to rotated files (TEND_LOG_DIR, 50 MiB files, 6 kept: the
-//     live one and 5 rotated, as s6-log's and svlogd's n5; console to
-//     /dev/null);
-//   - tend, raw, to the console (stdout to a file);
-//   - tend, json, to the console (stdout to a file);
-//   - `program | cat > file`, the baseline every ratio is taken against;
-//   - `program | s6-log n5 s52428800 DIR` and `program | svlogd DIR`
-//     (config s52428800, n5), the same rotation, when they are installed;
-//   - and, for reference, the program writing the file by itself.
+// Two matrices, each writer through each case:
 //
-// For each it reports wall time (program start to the last process's
-// exit), throughput, the CPU seconds of the logger process alone (for
-// tend, its rusage less the program's own, which the program reports at
-// exit), and the logger's peak RSS (VmHWM, sampled every 5 ms). Every case
-// runs -runs times, interleaved, with a sync between runs, and the median
-// is shown. Each run's output is checked: the last line kept must be the
-// last line written.
+//   - the key cells, at -size (1 GiB): `writer | cat > file` (the baseline
+//     of every ratio), `tend -- writer` with TEND_LOG_DIR (raw to rotated
+//     files, default size and count, console to /dev/null), and `tend --
+//     writer` with TEND_LOG_FORMAT=json, console to a file;
+//   - the peers, at -peer-size (128 MiB): the writer alone to /dev/null,
+//     the same three, `writer | s6-log`, `writer | svlogd` (both rotating
+//     as tend does), `tini -s -- writer > file` and supervisord's
+//     stdout_logfile, each when installed.
 //
-// Usage (bench/logs.sh runs it; make bench runs that after make build):
+// Every cell runs -runs times; a round runs every cell once, each round
+// starting at another cell, so that the cells alternate (ABAB...) and a
+// busy moment on a shared machine spreads over all of them; a sync between
+// runs starts each with no dirty pages. Medians are shown.
 //
-//	go run ./bench/logsbench -tend bin/tend [-size 1GiB] [-runs 3] [-dir DIR]
+// For each run: wall time from the start to the exit of the last process
+// (supervisord, which outlives its program, from the writer's spawn until
+// every byte is in its files); the logger's own CPU time, read from
+// /proc/PID/stat after it exited but before it is reaped, so the writer
+// that a supervisor reaped is not counted (a pipeline's logger has no
+// children); its peak RSS (VmHWM, sampled every 5 ms). Every run's output
+// is checked in full against the stream: count and order of the lines, so
+// a logger that loses lines cannot look fast. Files a rotating logger
+// deleted during the run are followed with inotify and checked by size and
+// first and last line; see rotation.go.
 //
-// It prints markdown on stdout. Nothing here is pass/fail: the targets are
-// printed next to the figures for reading.
+// Usage (bench/logs.sh compiles the Java writer and runs it; make bench
+// runs that after make build):
+//
+//	go run ./bench/logsbench -tend bin/tend [-quick] [-size 1GiB] [-peer-size 128MiB]
+//	        [-runs 3] [-writers LIST] [-cases LIST] [-peers LIST] [-java DIR] [-dir DIR]
+//
+// It prints markdown on stdout, progress on stderr. Nothing is pass/fail;
+// a run whose output is wrong is shown as FAILED with the first error.
 package main
 
 import (
 	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -45,32 +57,42 @@ import (
 	"time"
 )
 
-// lineSize is the length of every line, newline included.
-const lineSize = 120
-
-// rotation is the file size every rotating logger uses; archives is how many
-// rotated files s6-log and svlogd keep besides the live one (n5), so tend
-// keeps archives+1 files in all (its count includes the live file).
-const (
-	rotation = 50 << 20
-	archives = 5
-)
-
 func main() {
 	tendBin := flag.String("tend", "bin/tend", "the tend binary to measure (from make build)")
-	sizeFlag := flag.String("size", "1GiB", "bytes each case writes (a multiple of 120 at most this)")
-	runs := flag.Int("runs", 3, "runs of each case; the median is shown")
+	quick := flag.Bool("quick", false, "smoke run: -size and -peer-size 128MiB")
+	sizeFlag := flag.String("size", "1GiB", "bytes each key cell writes (rounded down to whole lines)")
+	peerSizeFlag := flag.String("peer-size", "128MiB", "bytes each peer cell writes; 0 leaves the peers out")
+	runs := flag.Int("runs", 3, "runs of each cell; the median is shown")
+	writerList := flag.String("writers", "lines,bufio64k,java8k,stdio4k,perline,jvm,jvm-printwriter", "writers, from: "+names(writers))
+	caseList := flag.String("cases", "cat,tend-files,tend-json", "cases of the key matrix, from: "+loggerKeys())
+	peerList := flag.String("peers", "null,cat,tend-files,tend-json,s6-log,svlogd,tini,supervisord", "cases of the peer matrix (those installed)")
+	javaDir := flag.String("java", javaClasses, "directory holding the compiled bench/java/Writer.java")
 	dirFlag := flag.String("dir", "", "scratch directory for the output (default: a new one under $TMPDIR)")
+	writesLines := flag.Int64("writes-lines", 100000, "lines each writer writes to show its write sizes; 0 leaves that out")
 	flag.Parse()
 
-	size, err := parseSize(*sizeFlag)
+	if *quick {
+		*sizeFlag, *peerSizeFlag = "128MiB", "128MiB"
+	}
+	size, err := parseSize("-size", *sizeFlag)
 	check(err)
-	lines := size / lineSize
+	peerSize := int64(0)
+	if *peerSizeFlag != "0" {
+		peerSize, err = parseSize("-peer-size", *peerSizeFlag)
+		check(err)
+	}
+	if *runs < 1 {
+		fail("-runs %d: want at least 1", *runs)
+	}
 	tend, err := filepath.Abs(*tendBin)
 	check(err)
 	if _, err := os.Stat(tend); err != nil {
-		fail("%s: %v (run make build first)", *tendBin, err)
+		fail("-tend %s: %v (run make build first)", *tendBin, err)
 	}
+	ws, notes := pickWriters(*writerList, *javaDir)
+	keyCases := pickLoggers("-cases", *caseList, &notes)
+	peerCases := pickLoggers("-peers", *peerList, &notes)
+
 	scratch, err := os.MkdirTemp(*dirFlag, "tend-logsbench-")
 	check(err)
 	defer os.RemoveAll(scratch)
@@ -80,229 +102,148 @@ func main() {
 	if out, err := build.CombinedOutput(); err != nil {
 		fail("go build ./bench/logsgen: %v\n%s", err, out)
 	}
+	javaAbs, err := filepath.Abs(*javaDir)
+	check(err)
+	b := &bench{tend: tend, gen: gen, javaDir: javaAbs, scratch: scratch}
 
-	b := &bench{tend: tend, gen: gen, scratch: scratch, lines: lines}
-	cases := []benchCase{
-		{name: "program writes the file itself (no logger)", run: b.direct},
-		{name: "`cat > file`", run: b.cat, baseline: true},
-		{name: "tend, raw, to files (50 MiB x 6)", run: b.tendFiles, target: true},
-		{name: "tend, raw, console to a file", run: b.tendConsole("raw")},
-		{name: "tend, json, console to a file", run: b.tendConsole("json")},
+	fmt.Printf("%s; %s; %d CPUs (%s), Linux %s, output on %s.\n\n",
+		tendVersion(tend), time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), kernel(), fsType(scratch))
+	for _, n := range notes {
+		fmt.Printf("- %s\n", n)
 	}
-	if p, err := exec.LookPath("s6-log"); err == nil {
-		cases = append(cases, benchCase{name: "`s6-log n5 s52428800`", run: b.s6log(p), peer: true})
+	if len(notes) > 0 {
+		fmt.Println()
 	}
-	if p, err := exec.LookPath("svlogd"); err == nil {
-		cases = append(cases, benchCase{name: "`svlogd` (config s52428800, n5)", run: b.svlogd(p)})
+	if *writesLines > 0 {
+		writesTable(b, ws, stream{lines: *writesLines})
 	}
+	m := matrix{title: "Key cells", stream: stream{lines: size / lineSize}, sizeText: *sizeFlag, writers: ws, loggers: keyCases, runs: *runs}
+	m.run(b)
+	m.report()
+	if peerSize > 0 && len(peerCases) > 0 {
+		p := matrix{title: "Peers", stream: stream{lines: peerSize / lineSize}, sizeText: *peerSizeFlag, writers: ws, loggers: peerCases, runs: *runs}
+		p.run(b)
+		p.report()
+	}
+}
 
-	loadBefore := loadAverage()
-	results := make([][]result, len(cases))
-	for round := 0; round < *runs; round++ {
-		// Each round starts with another case, so that no case always
+// pickWriters returns the writers named in list; the JVM ones only when
+// the Java writer is compiled, with a note when it is not.
+func pickWriters(list, javaDir string) ([]writer, []string) {
+	var ws []writer
+	var notes []string
+	for _, name := range splitList(list) {
+		i := slices.IndexFunc(writers, func(w writer) bool { return w.name == name })
+		if i < 0 {
+			fail("-writers: %q is not a writer; want some of %s", name, names(writers))
+		}
+		w := writers[i]
+		if w.java {
+			if _, err := os.Stat(filepath.Join(javaDir, "Writer.class")); err != nil {
+				notes = append(notes, fmt.Sprintf("writer %s left out: %s/Writer.class not found (bench/logs.sh compiles bench/java/Writer.java there)", name, javaDir))
+				continue
+			}
+			if _, err := exec.LookPath("java"); err != nil {
+				notes = append(notes, fmt.Sprintf("writer %s left out: no java on PATH", name))
+				continue
+			}
+		}
+		ws = append(ws, w)
+	}
+	return ws, notes
+}
+
+// pickLoggers returns the cases named in list that can run here, adding a
+// note for each whose program is not installed.
+func pickLoggers(flagName, list string, notes *[]string) []logger {
+	var ls []logger
+	for _, key := range splitList(list) {
+		i := slices.IndexFunc(loggers, func(l logger) bool { return l.key == key })
+		if i < 0 {
+			fail("%s: %q is not a case; want some of %s", flagName, key, loggerKeys())
+		}
+		l := loggers[i]
+		if l.needs != "" {
+			if _, err := exec.LookPath(l.needs); err != nil {
+				*notes = append(*notes, fmt.Sprintf("%s left out: %s is not installed", l.key, l.needs))
+				continue
+			}
+		}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func names(ws []writer) string {
+	var n []string
+	for _, w := range ws {
+		n = append(n, w.name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func loggerKeys() string {
+	var n []string
+	for _, l := range loggers {
+		n = append(n, l.key)
+	}
+	return strings.Join(n, ", ")
+}
+
+// matrix is every writer through every logger, at one size.
+type matrix struct {
+	title    string
+	stream   stream
+	sizeText string
+	writers  []writer
+	loggers  []logger
+	runs     int
+	results  map[[2]int][]result // [writer, logger] -> runs
+	load     string
+}
+
+// run runs every cell m.runs times, a round at a time.
+func (m *matrix) run(b *bench) {
+	type cell struct{ w, l int }
+	var cells []cell
+	for w := range m.writers {
+		for l := range m.loggers {
+			cells = append(cells, cell{w, l})
+		}
+	}
+	m.results = map[[2]int][]result{}
+	before := loadAverage()
+	for round := 0; round < m.runs; round++ {
+		// Each round starts at another cell, so that no cell always
 		// follows the same one (page-cache writeback of the one before).
-		for k := range cases {
-			i := (k + round) % len(cases)
-			fmt.Fprintf(os.Stderr, "logsbench: round %d/%d: %s\n", round+1, *runs, cases[i].name)
-			r := cases[i].run()
-			results[i] = append(results[i], r)
-			clean(scratch)
-			// Start the next case with no dirty pages left to write back.
+		for k := range cells {
+			c := cells[(k+round*(1+len(cells)/m.runs))%len(cells)]
+			w, l := m.writers[c.w], m.loggers[c.l]
+			fmt.Fprintf(os.Stderr, "logsbench: %s, round %d/%d: %s through %s\n", m.title, round+1, m.runs, w.name, l.key)
+			r := l.run(b, w, m.stream)
+			if r.err != nil {
+				fmt.Fprintf(os.Stderr, "logsbench: FAILED: %s through %s: %v\n", w.name, l.key, r.err)
+			}
+			m.results[[2]int{c.w, c.l}] = append(m.results[[2]int{c.w, c.l}], r)
+			clean(b.scratch)
+			// Start the next run with no dirty pages left to write back.
 			syscall.Sync()
 		}
 	}
-	report(cases, results, *sizeFlag, lines*lineSize, *runs, scratch, loadBefore+" before, "+loadAverage()+" after")
+	m.load = before + " before, " + loadAverage() + " after"
 }
 
-// bench holds what every case needs.
-type bench struct {
-	tend, gen, scratch string
-	lines              int64
-}
-
-// benchCase is one way of logging the program's output.
-type benchCase struct {
-	name     string
-	run      func() result
-	baseline bool // the ratios' denominator (cat)
-	target   bool // tend raw to files: the targets apply
-	peer     bool // the peer tend raw to files must beat (s6-log)
-}
-
-// result is one run of a case.
-type result struct {
-	wall time.Duration
-	cpu  time.Duration // the logger's user+system time
-	rss  int64         // the logger's peak RSS, KiB
-}
-
-func (b *bench) genArgs(rusage string) []string {
-	args := []string{b.gen, "-n", strconv.FormatInt(b.lines, 10)}
-	if rusage != "" {
-		args = append(args, "-rusage", rusage)
-	}
-	return args
-}
-
-// lastLine is the last line the program writes.
-func (b *bench) lastLine() []byte {
-	line := fmt.Appendf(nil, "%012d ", b.lines-1)
-	line = append(line, bytes.Repeat([]byte{'x'}, lineSize-1-len(line))...)
-	return append(line, '\n')
-}
-
-func (b *bench) direct() result {
-	out := b.create("out")
-	defer out.Close()
-	cmd := exec.Command(b.gen, b.genArgs("")[1:]...)
-	cmd.Stdout = out
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		fail("logsgen: %v", err)
-	}
-	r := result{wall: time.Since(start)}
-	b.expectEnd(out.Name(), b.lastLine())
-	return r
-}
-
-func (b *bench) cat() result {
-	out := b.create("out")
-	defer out.Close()
-	r := b.pipeline(exec.Command("cat"), out)
-	b.expectEnd(out.Name(), b.lastLine())
-	return r
-}
-
-func (b *bench) s6log(path string) func() result {
-	return func() result {
-		dir := filepath.Join(b.scratch, "s6")
-		check(os.Mkdir(dir, 0o755))
-		r := b.pipeline(exec.Command(path, "n"+strconv.Itoa(archives), "s"+strconv.Itoa(rotation), dir), nil)
-		b.expectEnd(filepath.Join(dir, "current"), b.lastLine())
-		return r
-	}
-}
-
-func (b *bench) svlogd(path string) func() result {
-	return func() result {
-		dir := filepath.Join(b.scratch, "sv")
-		check(os.Mkdir(dir, 0o755))
-		config := fmt.Sprintf("s%d\nn%d\n", rotation, archives)
-		check(os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644))
-		r := b.pipeline(exec.Command(path, dir), nil)
-		b.expectEnd(filepath.Join(dir, "current"), b.lastLine())
-		return r
-	}
-}
-
-func (b *bench) tendFiles() result {
-	dir := filepath.Join(b.scratch, "tend")
-	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	check(err)
-	defer devnull.Close()
-	r := b.underTend(devnull,
-		"TEND_LOG_DIR="+dir,
-		"TEND_LOG_FILE_SIZE="+strconv.Itoa(rotation),
-		"TEND_LOG_FILE_COUNT="+strconv.Itoa(archives+1))
-	b.expectEnd(filepath.Join(dir, "main.log"), b.lastLine())
-	return r
-}
-
-func (b *bench) tendConsole(format string) func() result {
-	return func() result {
-		out := b.create("out")
-		defer out.Close()
-		r := b.underTend(out, "TEND_LOG_FORMAT="+format)
-		last := b.lastLine()
-		if format == "json" {
-			last = fmt.Appendf(nil, "%q}\n", bytes.TrimSuffix(last, []byte("\n")))
-		}
-		b.expectEnd(out.Name(), last)
-		return r
-	}
-}
-
-// pipeline runs `logsgen | logger` with the logger's stdout to out (nil:
-// /dev/null) and measures the logger.
-func (b *bench) pipeline(logger *exec.Cmd, out *os.File) result {
-	pr, pw, err := os.Pipe()
-	check(err)
-	argv := b.genArgs("")
-	gen := exec.Command(argv[0], argv[1:]...)
-	gen.Stdout = pw
-	logger.Stdin = pr
-	if out != nil {
-		logger.Stdout = out
-	}
-	logger.Stderr = os.Stderr
-	start := time.Now()
-	check(logger.Start())
-	check(gen.Start())
-	pw.Close()
-	pr.Close()
-	peak := sampleHWM(logger.Process.Pid)
-	if err := gen.Wait(); err != nil {
-		fail("logsgen: %v", err)
-	}
-	if err := logger.Wait(); err != nil {
-		fail("%s: %v", logger.Path, err)
-	}
-	wall := time.Since(start)
-	return result{wall: wall, cpu: cpuOf(logger.ProcessState), rss: <-peak}
-}
-
-// underTend runs `tend -- logsgen` with tend's stdout to out and the extra
-// settings env, and measures tend: its rusage (which includes the program
-// it reaped) less what the program reports for itself.
-func (b *bench) underTend(out *os.File, env ...string) result {
-	conf := filepath.Join(b.scratch, "conf")
-	check(os.MkdirAll(conf, 0o755))
-	ru := filepath.Join(b.scratch, "rusage")
-	cmd := exec.Command(b.tend, append([]string{"--"}, b.genArgs(ru)...)...)
-	cmd.Env = append(hermeticEnv(),
-		"TEND_CONFIG_DIR="+conf,
-		"TEND_SOCKET="+filepath.Join(b.scratch, "tend.sock"))
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout = out
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	check(cmd.Start())
-	peak := sampleHWM(cmd.Process.Pid)
-	if err := cmd.Wait(); err != nil {
-		fail("tend: %v", err)
-	}
-	wall := time.Since(start)
-	genCPU := readRusage(ru)
-	return result{wall: wall, cpu: cpuOf(cmd.ProcessState) - genCPU, rss: <-peak}
-}
-
-// create creates a file in the scratch directory.
-func (b *bench) create(name string) *os.File {
-	f, err := os.Create(filepath.Join(b.scratch, name))
-	check(err)
-	return f
-}
-
-// expectEnd checks that path ends with last: the logger kept the last
-// line written.
-func (b *bench) expectEnd(path string, last []byte) {
-	f, err := os.Open(path)
-	check(err)
-	defer f.Close()
-	st, err := f.Stat()
-	check(err)
-	buf := make([]byte, len(last))
-	if st.Size() < int64(len(last)) {
-		fail("%s: %d bytes, too short", filepath.Base(path), st.Size())
-	}
-	_, err = f.ReadAt(buf, st.Size()-int64(len(last)))
-	check(err)
-	if !bytes.Equal(buf, last) {
-		fail("%s ends with %q, want %q", filepath.Base(path), buf, last)
-	}
-}
-
-// clean empties the scratch directory but for the program binary.
+// clean empties the scratch directory but for the writer binary.
 func clean(scratch string) {
 	ents, err := os.ReadDir(scratch)
 	check(err)
@@ -313,163 +254,13 @@ func clean(scratch string) {
 	}
 }
 
-// sampleHWM reads VmHWM of pid every 5 ms until the process is gone and
-// sends the last value read (KiB). The high-water mark only grows, so the
-// last read is the peak up to a few milliseconds before the exit.
-func sampleHWM(pid int) <-chan int64 {
-	ch := make(chan int64, 1)
-	go func() {
-		var peak int64
-		path := fmt.Sprintf("/proc/%d/status", pid)
-		for {
-			v, ok := readHWM(path)
-			if !ok {
-				ch <- peak
-				return
-			}
-			peak = max(peak, v)
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
-	return ch
-}
-
-// readHWM returns VmHWM from a /proc/PID/status file; false once the
-// process has exited (a zombie has no VmHWM line).
-func readHWM(path string) (int64, bool) {
-	data, err := os.ReadFile(path)
+// tendVersion is what `tend version` prints.
+func tendVersion(tend string) string {
+	out, err := exec.Command(tend, "version").Output()
 	if err != nil {
-		return 0, false
+		return "(version unknown)"
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				n, err := strconv.ParseInt(f[0], 10, 64)
-				return n, err == nil
-			}
-		}
-	}
-	return 0, false
-}
-
-// readRusage reads what logsgen -rusage wrote: its user and system time.
-func readRusage(path string) time.Duration {
-	data, err := os.ReadFile(path)
-	check(err)
-	f := strings.Fields(string(data))
-	if len(f) < 2 {
-		fail("malformed rusage %q", data)
-	}
-	user, err1 := strconv.ParseInt(f[0], 10, 64)
-	sys, err2 := strconv.ParseInt(f[1], 10, 64)
-	if err1 != nil || err2 != nil {
-		fail("malformed rusage %q", data)
-	}
-	return time.Duration(user+sys) * time.Microsecond
-}
-
-func cpuOf(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }
-
-// hermeticEnv is this process's environment without any TEND_ variable.
-func hermeticEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TEND_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// median returns the run with the median wall time, and the median of
-// each other figure across runs.
-func median(rs []result) result {
-	pick := func(f func(result) int64) int64 {
-		v := make([]int64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
-	return result{
-		wall: time.Duration(pick(func(r result) int64 { return int64(r.wall) })),
-		cpu:  time.Duration(pick(func(r result) int64 { return int64(r.cpu) })),
-		rss:  pick(func(r result) int64 { return r.rss }),
-	}
-}
-
-func report(cases []benchCase, results [][]result, size string, bytesOut int64, runs int, scratch, load string) {
-	var cat, s6, tend result
-	var tendRuns []result
-	med := make([]result, len(cases))
-	for i, c := range cases {
-		med[i] = median(results[i])
-		switch {
-		case c.baseline:
-			cat = med[i]
-		case c.peer:
-			s6 = med[i]
-		case c.target:
-			tend = med[i]
-			tendRuns = results[i]
-		}
-	}
-	gib := float64(bytesOut) / (1 << 30)
-	mbps := func(r result) float64 { return float64(bytesOut) / r.wall.Seconds() / 1e6 }
-
-	fmt.Printf("### %s of 120-byte lines through a logger\n\n", size)
-	fmt.Printf("%s; %d CPUs (%s), Linux %s, output on %s; %s bytes (%d lines) per case; median of %d runs, cases interleaved; load average %s.\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), kernel(), fsType(scratch),
-		strconv.FormatInt(bytesOut, 10), bytesOut/lineSize, runs, load)
-	fmt.Println("| case | wall s | MB/s | throughput vs cat | logger CPU s | CPU s per GiB | CPU vs cat | logger peak RSS MiB |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-	for i, c := range cases {
-		r := med[i]
-		cpu, perGiB, cpuRatio := "—", "—", "—"
-		if c.name != cases[0].name { // the program alone has no logger
-			cpu = fmt.Sprintf("%.2f", r.cpu.Seconds())
-			perGiB = fmt.Sprintf("%.2f", r.cpu.Seconds()/gib)
-			cpuRatio = fmt.Sprintf("%.2f", r.cpu.Seconds()/cat.cpu.Seconds())
-		}
-		rss := "—"
-		if r.rss > 0 {
-			rss = fmt.Sprintf("%.1f", float64(r.rss)/1024)
-		}
-		fmt.Printf("| %s | %.2f | %.0f | %.2f | %s | %s | %s | %s |\n",
-			c.name, r.wall.Seconds(), mbps(r), cat.wall.Seconds()/r.wall.Seconds(), cpu, perGiB, cpuRatio, rss)
-	}
-	fmt.Println()
-	fmt.Println("Targets for tend, raw, to files:")
-	fmt.Println()
-	verdict := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "**missed**"
-	}
-	ratio := cat.wall.Seconds() / tend.wall.Seconds()
-	fmt.Printf("- throughput at least 0.8x of `cat > file`: %.2fx, %s\n", ratio, verdict(ratio >= 0.8))
-	if s6.wall > 0 {
-		fmt.Printf("- faster than s6-log: %.2f s against %.2f s (%.2fx), %s\n",
-			tend.wall.Seconds(), s6.wall.Seconds(), s6.wall.Seconds()/tend.wall.Seconds(), verdict(tend.wall < s6.wall))
-	}
-	perGiB := tend.cpu.Seconds() / gib
-	fmt.Printf("- at most 1 CPU-second per GiB: %.2f s, %s\n", perGiB, verdict(perGiB <= 1))
-	rss := float64(tend.rss) / 1024
-	fmt.Printf("- under 32 MiB of memory during the flood: peak RSS %.1f MiB, %s\n", rss, verdict(rss < 32))
-	if len(tendRuns) > 1 {
-		lo, hi := tendRuns[0], tendRuns[0]
-		for _, r := range tendRuns {
-			lo.wall, hi.wall = min(lo.wall, r.wall), max(hi.wall, r.wall)
-			lo.cpu, hi.cpu = min(lo.cpu, r.cpu), max(hi.cpu, r.cpu)
-			lo.rss, hi.rss = min(lo.rss, r.rss), max(hi.rss, r.rss)
-		}
-		fmt.Printf("\nAcross the %d runs, tend, raw, to files took %.2f to %.2f s, %.2f to %.2f CPU-seconds per GiB, %.1f to %.1f MiB peak RSS.\n",
-			len(tendRuns), lo.wall.Seconds(), hi.wall.Seconds(), lo.cpu.Seconds()/gib, hi.cpu.Seconds()/gib,
-			float64(lo.rss)/1024, float64(hi.rss)/1024)
-	}
+	return strings.TrimSpace(string(out))
 }
 
 // loadAverage returns the one-minute load average: on a shared machine,
@@ -536,8 +327,9 @@ func fsType(dir string) string {
 	return fmt.Sprintf("filesystem type %#x", st.Type)
 }
 
-// parseSize reads 1GiB, 512MiB, 64KiB or a number of bytes.
-func parseSize(s string) (int64, error) {
+// parseSize reads 1GiB, 512MiB, 64KiB or a number of bytes; the result
+// holds at least one line.
+func parseSize(name, s string) (int64, error) {
 	units := []struct {
 		suffix string
 		mult   int64
@@ -545,13 +337,13 @@ func parseSize(s string) (int64, error) {
 	for _, u := range units {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			n, err := strconv.ParseInt(num, 10, 64)
-			if err != nil || n <= 0 {
-				return 0, fmt.Errorf("-size %q: want a size such as 1GiB or 512MiB", s)
+			if err != nil || n <= 0 || n*u.mult < lineSize {
+				break
 			}
 			return n * u.mult, nil
 		}
 	}
-	return 0, fmt.Errorf("-size %q: want a size such as 1GiB", s)
+	return 0, fmt.Errorf("%s %q: want a size of at least %d bytes such as 1GiB, 128MiB or 65536", name, s, lineSize)
 }
 
 func check(err error) {
@@ -562,5 +354,5 @@ func check(err error) {
 
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "logsbench: "+format+"\n", args...)
-	os.Exit(1)
+	os.Exit(2)
 }
