@@ -297,8 +297,16 @@ func (w *rotationWatch) check(s stream) (files, kept int, err error) {
 
 // expectAt checks that b is the stream's bytes at offset off.
 func expectAt(b []byte, off int64) error {
-	_, err := compareStream(bytes.NewReader(b), off)
-	return err
+	want := make([]byte, len(b))
+	fillStream(want, off)
+	if bytes.Equal(b, want) {
+		return nil
+	}
+	i := 0
+	for b[i] == want[i] {
+		i++
+	}
+	return mismatch(off+int64(i), b[i:])
 }
 
 // filesByInode maps the inode of each regular file in dir to its path.
