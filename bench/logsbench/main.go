@@ -50,6 +50,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,7 +231,7 @@ func (m *matrix) run(b *bench) {
 			c := cells[(k+round*(1+len(cells)/m.runs))%len(cells)]
 			w, l := m.writers[c.w], m.loggers[c.l]
 			fmt.Fprintf(os.Stderr, "logsbench: %s, round %d/%d: %s through %s\n", m.title, round+1, m.runs, w.name, l.key)
-			r := l.run(b, w, m.stream)
+			r := runCell(l, b, w, m.stream)
 			if r.err != nil {
 				fmt.Fprintf(os.Stderr, "logsbench: FAILED: %s through %s: %v\n", w.name, l.key, r.err)
 			}
@@ -241,6 +242,17 @@ func (m *matrix) run(b *bench) {
 		}
 	}
 	m.load = before + " before, " + loadAverage() + " after"
+}
+
+// runCell runs one cell with the garbage collector off: a collection
+// stops every thread of this process, the rotation watch's too, and on a
+// loaded machine waiting for all of them can make the watch miss a
+// rotation. A run allocates little; the collection runs between runs.
+func runCell(l logger, b *bench, w writer, s stream) result {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	r := l.run(b, w, s)
+	runtime.GC()
+	return r
 }
 
 // clean empties the scratch directory but for the writer binary.

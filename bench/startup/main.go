@@ -3,6 +3,10 @@
 //
 //   - start-up overhead: `tend -- true` against `true` alone, `tini -- true`
 //     and `dumb-init true`, timed by hyperfine (-N, no shell, 20 warm-ups);
+//     the runs are split into -rounds hyperfine calls of every command, each
+//     round in another order, so that the commands alternate and a busy
+//     moment on a shared machine falls on all of them; the figures are
+//     over every run of every round;
 //   - idle memory: VmRSS of tend (and of tini and dumb-init) one second
 //     after starting with a sleeping main program;
 //   - binary size: the stripped static binary, and what each dependency
@@ -10,7 +14,7 @@
 //
 // Usage (bench/startup.sh runs it):
 //
-//	go run ./bench/startup -tend bin/tend [-json DIR] [-runs N]
+//	go run ./bench/startup -tend bin/tend [-json DIR] [-runs N] [-rounds N]
 //
 // Peers that are not installed are left out of the tables. Nothing here is
 // a pass/fail check: the figures are for reading and comparing.
@@ -22,6 +26,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +40,8 @@ import (
 func main() {
 	tendBin := flag.String("tend", "bin/tend", "the tend binary to measure (static and stripped, from make build)")
 	jsonDir := flag.String("json", "", "directory for hyperfine's JSON export (default: a temporary directory)")
-	runs := flag.Int("runs", 300, "hyperfine runs per command")
+	runs := flag.Int("runs", 300, "hyperfine runs per command, over all rounds")
+	rounds := flag.Int("rounds", 5, "hyperfine calls the runs are split into, commands in another order each time")
 	flag.Parse()
 
 	tend, err := filepath.Abs(*tendBin)
@@ -83,23 +89,37 @@ func main() {
 	names := []string{"true", "tend version"}
 	cmds := []string{truePath, tend + " version"}
 	for _, p := range peers {
-		names = append(names, p.name+" -- true")
+		// The name as the command reads: "tend -- true", "dumb-init true".
+		names = append(names, strings.Join(append([]string{p.name}, p.argv[1:]...), " ")+" true")
 		cmds = append(cmds, strings.Join(append(append([]string{}, p.argv...), truePath), " "))
 	}
-	export := filepath.Join(*jsonDir, "startup.json")
-	args := []string{"-N", "--warmup", "20", "--runs", strconv.Itoa(*runs), "--export-json", export, "--style", "none"}
-	for i := range cmds {
-		args = append(args, "-n", names[i], cmds[i])
+	if *rounds < 1 || *runs < 2**rounds {
+		fail("-runs %d -rounds %d: want at least one round of at least 2 runs", *runs, *rounds)
 	}
-	hf := exec.Command(hyperfine, args...)
-	hf.Stderr = os.Stderr
-	if out, err := hf.Output(); err != nil {
-		fail("hyperfine: %v\n%s", err, out)
+	all := map[string][]float64{}
+	for round := 0; round < *rounds; round++ {
+		export := filepath.Join(*jsonDir, fmt.Sprintf("startup-%d.json", round+1))
+		args := []string{"-N", "--warmup", "20", "--runs", strconv.Itoa(*runs / *rounds), "--export-json", export, "--style", "none"}
+		for k := range cmds {
+			i := (k + round) % len(cmds)
+			args = append(args, "-n", names[i], cmds[i])
+		}
+		hf := exec.Command(hyperfine, args...)
+		hf.Stderr = os.Stderr
+		if out, err := hf.Output(); err != nil {
+			fail("hyperfine: %v\n%s", err, out)
+		}
+		for name, times := range readHyperfine(export) {
+			all[name] = append(all[name], times...)
+		}
 	}
-	results := readHyperfine(export)
+	results := map[string]hyperfineResult{}
+	for name, times := range all {
+		results[name] = summarize(times)
+	}
 	base := results["true"]
 	tini, haveTini := results["tini -- true"]
-	fmt.Println("## start-up: wrapper -- true (hyperfine -N, warm-up 20, " + strconv.Itoa(*runs) + " runs)")
+	fmt.Printf("## start-up: wrapper -- true (hyperfine -N, warm-up 20, %d runs in %d interleaved rounds)\n", *runs / *rounds * *rounds, *rounds)
 	fmt.Println()
 	fmt.Println("| command | mean | ± sd | median | min | overhead vs true | vs tini |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -117,7 +137,7 @@ func main() {
 		fmt.Printf("\ntend vs tini: %+.2f ms per start (target: within 2 ms) -> %s\n", d, verdict(d <= 2))
 		fmt.Printf("of which Go runtime start and exit (tend version vs tini): %+.2f ms\n", ms(results["tend version"].Mean-tini.Mean))
 	}
-	fmt.Printf("hyperfine JSON: %s\n\n", export)
+	fmt.Printf("hyperfine JSON: %s/startup-*.json\n\n", *jsonDir)
 
 	// Idle memory.
 	fmt.Println("## idle memory: VmRSS 1 s after start, main program `sleep 30`")
@@ -149,28 +169,54 @@ func main() {
 	dependencyCost()
 }
 
-// hyperfineResult is one command of hyperfine's JSON export (seconds).
+// hyperfineResult is the figures of one command (seconds).
 type hyperfineResult struct {
-	Command string  `json:"command"`
-	Mean    float64 `json:"mean"`
-	Stddev  float64 `json:"stddev"`
-	Median  float64 `json:"median"`
-	Min     float64 `json:"min"`
-	Max     float64 `json:"max"`
+	Mean, Stddev, Median, Min, Max float64
 }
 
-func readHyperfine(path string) map[string]hyperfineResult {
+// readHyperfine returns every run's time (seconds) by command from
+// hyperfine's JSON export.
+func readHyperfine(path string) map[string][]float64 {
 	data, err := os.ReadFile(path)
 	check(err)
 	var doc struct {
-		Results []hyperfineResult `json:"results"`
+		Results []struct {
+			Command string    `json:"command"`
+			Times   []float64 `json:"times"`
+		} `json:"results"`
 	}
 	check(json.Unmarshal(data, &doc))
-	out := map[string]hyperfineResult{}
+	out := map[string][]float64{}
 	for _, r := range doc.Results {
-		out[r.Command] = r
+		out[r.Command] = r.Times
 	}
 	return out
+}
+
+// summarize computes the figures of a command over all its runs.
+func summarize(times []float64) hyperfineResult {
+	sorted := append([]float64(nil), times...)
+	sort.Float64s(sorted)
+	var sum float64
+	for _, t := range sorted {
+		sum += t
+	}
+	mean := sum / float64(len(sorted))
+	var sq float64
+	for _, t := range sorted {
+		sq += (t - mean) * (t - mean)
+	}
+	median := sorted[len(sorted)/2]
+	if len(sorted)%2 == 0 {
+		median = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
+	}
+	return hyperfineResult{
+		Mean:   mean,
+		Stddev: math.Sqrt(sq / float64(max(1, len(sorted)-1))),
+		Median: median,
+		Min:    sorted[0],
+		Max:    sorted[len(sorted)-1],
+	}
 }
 
 // idleStats is what /proc/PID/status says about an idle wrapper.
