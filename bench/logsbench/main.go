@@ -19,7 +19,9 @@
 // Every cell runs -runs times; a round runs every cell once, each round
 // starting at another cell, so that the cells alternate (ABAB...) and a
 // busy moment on a shared machine spreads over all of them; a sync between
-// runs starts each with no dirty pages. Medians are shown.
+// runs starts each with no dirty pages. Medians are shown; a ratio to cat
+// is the median of the ratios within each round, so that a busy spell that
+// slows cat and the case alike cancels out.
 //
 // For each run: wall time from the start to the exit of the last process
 // (supervisord, which outlives its program, from the writer's spawn until
@@ -37,6 +39,7 @@
 //
 //	go run ./bench/logsbench -tend bin/tend [-quick] [-size 1GiB] [-peer-size 128MiB]
 //	        [-runs 3] [-writers LIST] [-cases LIST] [-peers LIST] [-java DIR] [-dir DIR]
+//	        [-csv PREFIX]
 //
 // It prints markdown on stdout, progress on stderr. Nothing is pass/fail;
 // a run whose output is wrong is shown as FAILED with the first error.
@@ -69,6 +72,7 @@ func main() {
 	peerList := flag.String("peers", "null,cat,tend-files,tend-json,s6-log,svlogd,tini,supervisord", "cases of the peer matrix (those installed)")
 	javaDir := flag.String("java", javaClasses, "directory holding the compiled bench/java/Writer.java")
 	dirFlag := flag.String("dir", "", "scratch directory for the output (default: a new one under $TMPDIR)")
+	csvPrefix := flag.String("csv", "", "also write every run to PREFIX-key.csv and PREFIX-peers.csv")
 	writesLines := flag.Int64("writes-lines", 100000, "lines each writer writes to show its write sizes; 0 leaves that out")
 	flag.Parse()
 
@@ -121,10 +125,16 @@ func main() {
 	m := matrix{title: "Key cells", stream: stream{lines: size / lineSize}, sizeText: *sizeFlag, writers: ws, loggers: keyCases, runs: *runs}
 	m.run(b)
 	m.report()
+	if *csvPrefix != "" {
+		check(m.writeCSV(*csvPrefix + "-key.csv"))
+	}
 	if peerSize > 0 && len(peerCases) > 0 {
 		p := matrix{title: "Peers", stream: stream{lines: peerSize / lineSize}, sizeText: *peerSizeFlag, writers: ws, loggers: peerCases, runs: *runs}
 		p.run(b)
 		p.report()
+		if *csvPrefix != "" {
+			check(p.writeCSV(*csvPrefix + "-peers.csv"))
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -66,6 +67,37 @@ func summarize(rs []result) summary {
 	return s
 }
 
+// medianOf returns the median of v (the mean of the middle two when even).
+func medianOf(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
+// writeCSV writes every run of the matrix, one line each.
+func (m *matrix) writeCSV(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(f, "matrix,writer,case,round,wall_s,logger_cpu_s,logger_peak_rss_kib,error")
+	for wi, w := range m.writers {
+		for li, l := range m.loggers {
+			for r, res := range m.results[[2]int{wi, li}] {
+				errText := ""
+				if res.err != nil {
+					errText = strconv.Quote(res.err.Error())
+				}
+				fmt.Fprintf(f, "%s,%s,%s,%d,%.4f,%.2f,%d,%s\n", m.title, w.name, l.key, r+1, res.wall.Seconds(), res.cpu.Seconds(), res.rss, errText)
+			}
+		}
+	}
+	return f.Close()
+}
+
 // report prints the matrix: every cell in full, then the ratios to cat and
 // the CPU per GiB as writer-by-case grids.
 func (m *matrix) report() {
@@ -75,19 +107,36 @@ func (m *matrix) report() {
 	for k, rs := range m.results {
 		sums[k] = summarize(rs)
 	}
+	// A ratio to cat is the median of the ratios within each round: cat
+	// and the case ran minutes apart at most, with the same writer, so a
+	// busy spell on the machine that slows both cancels out.
 	vsCat := func(w, l int) (float64, float64, bool) {
 		if catIdx < 0 {
 			return 0, 0, false
 		}
-		c, s := sums[[2]int{w, catIdx}], sums[[2]int{w, l}]
-		if !c.ok || !s.ok {
+		cats, cells := m.results[[2]int{w, catIdx}], m.results[[2]int{w, l}]
+		var walls, cpus []float64
+		for r := range min(len(cats), len(cells)) {
+			if cats[r].err != nil || cells[r].err != nil {
+				continue
+			}
+			walls = append(walls, cats[r].wall.Seconds()/cells[r].wall.Seconds())
+			if cats[r].cpu > 0 {
+				cpus = append(cpus, cells[r].cpu.Seconds()/cats[r].cpu.Seconds())
+			}
+		}
+		if len(walls) == 0 {
 			return 0, 0, false
 		}
-		return c.wall.Seconds() / s.wall.Seconds(), s.cpu.Seconds() / c.cpu.Seconds(), true
+		cpuRatio := -1.0 // cat used less than a clock tick
+		if len(cpus) > 0 {
+			cpuRatio = medianOf(cpus)
+		}
+		return medianOf(walls), cpuRatio, true
 	}
 
 	fmt.Printf("### %s: %s of 120-byte lines per run (%d lines)\n\n", m.title, m.sizeText, m.stream.lines)
-	fmt.Printf("Median of %d runs per cell, cells interleaved; load average %s.\n\n", m.runs, m.load)
+	fmt.Printf("Median of %d runs per cell, cells interleaved; ratios to cat are medians of the ratios within a round; load average %s.\n\n", m.runs, m.load)
 	fmt.Println("| writer | case | wall s | min–max s | MB/s | throughput vs cat | logger CPU s per GiB | CPU vs cat | logger peak RSS MiB | output checked |")
 	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	var failures []string
@@ -104,7 +153,7 @@ func (m *matrix) report() {
 			ratio, cpuRatio := "—", "—"
 			if r, c, ok := vsCat(wi, li); ok {
 				ratio = fmt.Sprintf("%.2f", r)
-				if s.cpu >= 0 {
+				if s.cpu >= 0 && c >= 0 {
 					cpuRatio = fmt.Sprintf("%.2f", c)
 				}
 			}
