@@ -38,15 +38,16 @@ type logger struct {
 	run   func(b *bench, w writer, s stream) result
 }
 
-// loggers are every case, in the tables' order.
+// loggers are every case, in the tables' order. A | in a name is escaped:
+// the names go into markdown tables.
 var loggers = []logger{
 	{key: "null", name: "writer > /dev/null (no logger)", run: (*bench).null},
-	{key: "cat", name: "`writer | cat > file`", needs: "cat", run: (*bench).cat},
+	{key: "cat", name: "`writer \\| cat > file`", needs: "cat", run: (*bench).cat},
 	{key: "tend-files", name: "tend, raw to files (TEND_LOG_DIR, defaults)", run: (*bench).tendFiles},
 	{key: "tend-json", name: "tend, json console > file", run: tendConsole("json")},
 	{key: "tend-raw", name: "tend, raw console > file", run: tendConsole("raw")},
-	{key: "s6-log", name: "`writer | s6-log n4 s52428800 DIR`", needs: "s6-log", run: (*bench).s6log},
-	{key: "svlogd", name: "`writer | svlogd DIR` (s52428800, n4)", needs: "svlogd", run: (*bench).svlogd},
+	{key: "s6-log", name: "`writer \\| s6-log n4 s52428800 DIR`", needs: "s6-log", run: (*bench).s6log},
+	{key: "svlogd", name: "`writer \\| svlogd DIR` (s52428800, n4)", needs: "svlogd", run: (*bench).svlogd},
 	{key: "tini", name: "`tini -s -- writer > file`", needs: "tini", run: (*bench).tini},
 	{key: "supervisord", name: "supervisord, stdout_logfile (50MB, backups=4)", needs: "supervisord", run: (*bench).supervisord},
 }
