@@ -57,6 +57,24 @@ func JavaOptions(l Limits, existing string) []string {
 	return opts
 }
 
+// JavaAutotune is what TEND_JAVA_AUTOTUNE adds to the main program's
+// environment: JAVA_TOOL_OPTIONS with the JavaOptions for limits after
+// the options the program already has. argv is the main program's command
+// and env the environment it would get without autotune (tend's, then its
+// own variables; the last entry of a name wins). Options given in either
+// are kept (a heap size set there stays). It returns nil when there is
+// nothing to add; the result goes to the main program only, never to side
+// programs: a heap sized to the whole container is right only for the one
+// service it runs.
+func JavaAutotune(argv, env []string, l Limits) []string {
+	existing := envValue(env, "JAVA_TOOL_OPTIONS")
+	opts := JavaOptions(l, existing+" "+strings.Join(argv, " "))
+	if len(opts) == 0 {
+		return nil
+	}
+	return []string{"JAVA_TOOL_OPTIONS=" + strings.TrimSpace(existing+" "+strings.Join(opts, " "))}
+}
+
 // setsJavaHeap reports whether options already size the heap.
 func setsJavaHeap(options string) bool {
 	for _, s := range []string{"-Xmx", "MaxHeapSize", "MaxRAMPercentage", "MaxRAMFraction", "-XX:MaxRAM="} {

@@ -3,6 +3,7 @@ package resources
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,6 +119,31 @@ func TestJavaOptionsSizeHeapFromLimit(t *testing.T) {
 	}
 	if strings.Contains(opts, "MinRAMPercentage") {
 		t.Errorf("options %q set MinRAMPercentage where the JVM does not read it", opts)
+	}
+}
+
+func TestJavaAutotuneAppendsToTheOptionsTheMainProgramHas(t *testing.T) {
+	// tend's environment, then the program's own variables: the last wins.
+	env := []string{"PATH=/usr/bin", "JAVA_TOOL_OPTIONS=-Dfrom=tend", "JAVA_TOOL_OPTIONS=-Dfrom=program"}
+	before := slices.Clone(env)
+	got := JavaAutotune([]string{"java", "-jar", "app.jar"}, env, Limits{MemoryBytes: 1 << 30, CPUs: 2})
+	want := []string{"JAVA_TOOL_OPTIONS=-Dfrom=program -XX:MaxRAMPercentage=75.0 -XX:ActiveProcessorCount=2 -XX:+ExitOnOutOfMemoryError"}
+	if !slices.Equal(got, want) {
+		t.Errorf("JavaAutotune = %q, want %q", got, want)
+	}
+	if !slices.Equal(env, before) {
+		t.Errorf("JavaAutotune changed its input: %q", env)
+	}
+}
+
+func TestJavaAutotuneKeepsWhatTheCommandLineSets(t *testing.T) {
+	got := JavaAutotune([]string{"java", "-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-jar", "app.jar"}, nil, Limits{MemoryBytes: 1 << 30})
+	if len(got) != 0 {
+		t.Errorf("JavaAutotune = %q, want nothing: the command sets the heap and the OOM exit, and there is no CPU limit", got)
+	}
+	got = JavaAutotune([]string{"java", "-Xmx512m", "-jar", "app.jar"}, nil, Limits{MemoryBytes: 1 << 30})
+	if want := []string{"JAVA_TOOL_OPTIONS=-XX:+ExitOnOutOfMemoryError"}; !slices.Equal(got, want) {
+		t.Errorf("JavaAutotune = %q, want %q", got, want)
 	}
 }
 
