@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -59,6 +60,17 @@ func BecomeSubreaper() error {
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set child subreaper: %w", err)
+	}
+	return nil
+}
+
+// CloseInheritedOnExec marks every descriptor above stderr that tend
+// inherited from whoever started it close-on-exec, so that none leaks into
+// the programs: an inherited pipe held open by a program would keep its
+// reader from ever seeing EOF.
+func CloseInheritedOnExec() error {
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
 	}
 	return nil
 }
