@@ -55,6 +55,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Env is the environment programs inherit (os.Environ in production).
 	Env []string
+	// MainEnv is added to the main program's environment, after its own
+	// variables (the JVM sizing of TEND_JAVA_AUTOTUNE).
+	MainEnv []string
 	// Drainer runs the drain phases of the stop (nil: none).
 	Drainer Drainer
 	// Signals are the caught signals (nil: Run catches them itself).
@@ -68,6 +71,7 @@ type Supervisor struct {
 	logs    Logs
 	reaper  *reaper.Reaper
 	env     []string
+	mainEnv []string
 	drainer Drainer
 	signals *Signals
 
@@ -104,6 +108,7 @@ func New(opts Options) (*Supervisor, error) {
 		logs:     opts.Logs,
 		reaper:   opts.Reaper,
 		env:      opts.Env,
+		mainEnv:  opts.MainEnv,
 		drainer:  opts.Drainer,
 		signals:  opts.Signals,
 		byName:   map[string]*program{},
@@ -332,7 +337,8 @@ func (s *Supervisor) needsMain(p *program) bool {
 }
 
 // environment builds a program's environment: tend's, then the program's
-// own variables, then HOME, USER and LOGNAME of its user.
+// own variables (and, for the main program, MainEnv), then HOME, USER and
+// LOGNAME of its user.
 func (s *Supervisor) environment(p config.Program) []string {
 	vars := map[string]int{}
 	var env []string
@@ -350,6 +356,11 @@ func (s *Supervisor) environment(p config.Program) []string {
 	}
 	for _, kv := range p.Environment {
 		set(kv)
+	}
+	if p.Name == s.cfg.Main.Name {
+		for _, kv := range s.mainEnv {
+			set(kv)
+		}
 	}
 	if c := p.Credential; c != nil {
 		set("HOME=" + c.Home)

@@ -8,13 +8,10 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"tend/admin"
 	"tend/config"
-	"tend/resources"
-	"tend/supervisor"
 )
 
 // socketPath is TEND_SOCKET, or its default.
@@ -138,101 +135,6 @@ func only(flags map[string]bool, allowed ...string) bool {
 		}
 	}
 	return true
-}
-
-func notReadyReason(st *supervisor.Status) string {
-	if st == nil {
-		return "no status"
-	}
-	if st.Stopping {
-		return "stop under way"
-	}
-	var why []string
-	for _, p := range st.Programs {
-		if !p.Ready {
-			r := p.Name + " " + string(p.State)
-			if p.Reason != "" {
-				r += " (" + p.Reason + ")"
-			}
-			why = append(why, r)
-		}
-	}
-	return strings.Join(why, "; ")
-}
-
-// printStatus renders the status as a table, then the last lines of any
-// program that ended.
-func printStatus(w io.Writer, st *supervisor.Status) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tREADY\tPID\tUPTIME\tRESTARTS\tLAST EXIT\tCPU\tRSS")
-	for _, p := range st.Programs {
-		pid, uptime, cpu, rss := "-", "-", "-", "-"
-		if p.Pid != 0 {
-			pid = fmt.Sprint(p.Pid)
-			uptime = (time.Duration(p.Uptime) * time.Second).String()
-		}
-		if u := p.Usage; u != nil {
-			cpu = fmt.Sprintf("%.2fs", u.CPUSeconds)
-			rss = config.FormatSize(u.RSSBytes / (1 << 10) * (1 << 10))
-		}
-		last := "-"
-		if e := p.LastExit; e != nil {
-			last = fmt.Sprintf("%d", e.Code)
-			if e.Signal != "" {
-				last += " (" + e.Signal + ")"
-			}
-			last += fmt.Sprintf(", %s ago", time.Since(e.At).Round(time.Second))
-		}
-		ready := "no"
-		if p.Ready {
-			ready = "yes"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.Name, p.State, ready, pid, uptime, p.Restarts, last, cpu, rss)
-	}
-	tw.Flush()
-	printLogStatus(w, st.Logs)
-	if st.Holding {
-		fmt.Fprintln(w, "\nholding: the main program exited; the container stays up for inspection (readiness fails)")
-	}
-	for _, p := range st.Programs {
-		if p.Reason != "" && (p.State == supervisor.Fatal || p.State == supervisor.Exited) {
-			fmt.Fprintf(w, "\n%s: %s\n", p.Name, p.Reason)
-		}
-		if len(p.LastLines) > 0 {
-			fmt.Fprintf(w, "last lines of %s:\n", p.Name)
-			for _, l := range p.LastLines {
-				fmt.Fprintf(w, "  | %s\n", l)
-			}
-		}
-	}
-}
-
-// printProfile renders the service profile and its recommendation.
-func printProfile(w io.Writer, p *resources.Profile) {
-	fmt.Fprintf(w, "observed for %s; limits: ", p.Observed.Round(time.Second))
-	if p.Limits.CPUs > 0 {
-		fmt.Fprintf(w, "%.2f CPUs", p.Limits.CPUs)
-	} else {
-		fmt.Fprintf(w, "no CPU limit (%d host CPUs)", p.Limits.HostCPUs)
-	}
-	if p.Limits.MemoryBytes > 0 {
-		fmt.Fprintf(w, ", memory %s\n", config.FormatSize(p.Limits.MemoryBytes))
-	} else {
-		fmt.Fprintln(w, ", no memory limit")
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nPROGRAM\tSAMPLES\tCPU AVG\tCPU P95\tCPU MAX\tRSS PEAK\tREAD/S\tWRITE/S")
-	for _, pp := range p.Programs {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\n", pp.Name, pp.Samples, pp.CPUAvg, pp.CPUP95, pp.CPUMax,
-			config.FormatSize(pp.RSSPeak/(1<<10)*(1<<10)), config.FormatSize(int64(pp.ReadRate)/(1<<10)*(1<<10)), config.FormatSize(int64(pp.WriteRate)/(1<<10)*(1<<10)))
-	}
-	tw.Flush()
-	r := p.Recommendation
-	fmt.Fprintf(w, "\nprofile: %s (%s)\n", p.Kind, p.Why)
-	fmt.Fprintf(w, "\nresources:\n  requests:\n    cpu: %s\n    memory: %s\n  limits:\n    cpu: %s\n    memory: %s\n", r.CPURequest, r.MemoryRequest, r.CPULimit, r.MemoryLimit)
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "# %s\n", n)
-	}
 }
 
 // writeJSON prints v as indented JSON, for people and for jq alike.

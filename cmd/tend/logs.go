@@ -1,13 +1,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"io"
 	"os"
-	"strconv"
-	"text/tabwriter"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -30,12 +24,10 @@ var _ supervisor.Logs = (*logship.Pipeline)(nil)
 // TEND_LOG_DIR is set, Fluentd when TEND_FLUENT_ADDR is), with
 // TEND_ON_LOG_CLEANUP run through r after each cleanup.
 func newLogs(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*logship.Pipeline, *budget.Budget, error) {
-	var pl *logship.Pipeline
 	bo := budget.Options{Limit: cfg.Log.DiskBudget, MinFree: cfg.Log.MinFree, Logger: log}
+	cleanup := &hooks.Cleanup{Argv: cfg.Log.OnCleanup, Env: os.Environ(), Reaper: r}
 	if len(cfg.Log.OnCleanup) > 0 {
-		bo.Hook = func(ctx context.Context, rm budget.Removal) error {
-			return runCleanupHook(ctx, r, cfg.Log.OnCleanup, rm, pl)
-		}
+		bo.Hook = cleanup.Run
 	}
 	b := budget.New(bo)
 	var sinks []logship.Sink
@@ -58,7 +50,7 @@ func newLogs(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*logship.Pi
 		}
 		sinks = append(sinks, s)
 	}
-	pl, err = logship.New(cfg.Log, logship.Options{
+	pl, err := logship.New(cfg.Log, logship.Options{
 		Logger:   log,
 		PipeWait: cfg.Stop.FlushReserve,
 		Budget:   b,
@@ -67,6 +59,10 @@ func newLogs(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*logship.Pi
 	if err != nil {
 		return nil, nil, err
 	}
+	// The hook's output goes to the pipeline, which needs the budget
+	// first. The budget cleans up only once files are written or watched,
+	// which starts with the programs and the watcher, after this.
+	cleanup.Out = pl
 	return pl, b, nil
 }
 
@@ -84,85 +80,4 @@ func watchLogs(cfg *config.Config, pl *logship.Pipeline, b *budget.Budget, pids 
 		Logger:   log,
 	})
 	return err
-}
-
-// runCleanupHook runs TEND_ON_LOG_CLEANUP (argv) for one cleanup, through
-// the reaper, its output logged as program "cleanup".
-func runCleanupHook(ctx context.Context, r *reaper.Reaper, argv []string, rm budget.Removal, out hooks.Capturer) error {
-	action := "deleted"
-	if rm.Truncated {
-		action = "truncated"
-	}
-	env := append(os.Environ(),
-		"TEND_CLEANUP_FILE="+rm.Path,
-		"TEND_CLEANUP_BYTES="+strconv.FormatInt(rm.Bytes, 10),
-		"TEND_CLEANUP_REASON="+rm.Reason,
-		"TEND_CLEANUP_ACTION="+action,
-		"TEND_CLEANUP_PROGRAM="+rm.Owner,
-	)
-	code, err := hooks.RunLogged(ctx, r, reaper.Spec{Argv: argv, Env: env}, "cleanup", out)
-	if err != nil {
-		return fmt.Errorf("cleanup hook: %w", err)
-	}
-	if code != 0 {
-		return fmt.Errorf("cleanup hook exited with code %d", code)
-	}
-	return nil
-}
-
-// printLogStatus renders the disk budget, the watched files, the recent
-// cleanups and the Fluentd sink for `tend status`.
-func printLogStatus(w io.Writer, st *logship.Status) {
-	if st == nil {
-		return
-	}
-	var parts struct {
-		watch.Status
-		Fluent *fluent.Status `json:"fluent"`
-	}
-	if err := st.Decode(&parts); err != nil {
-		fmt.Fprintf(w, "\nlogs: %v\n", err)
-	}
-	if st.DiskBudget > 0 {
-		fmt.Fprintf(w, "\nlog disk: %s of %s\n", config.FormatSize(st.DiskUsed), config.FormatSize(st.DiskBudget))
-	}
-	if len(parts.Watched) > 0 {
-		fmt.Fprintln(w, "\nwatched files:")
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  PROGRAM\tSIZE\tOPEN\tTAILED\tFILE")
-		for _, f := range parts.Watched {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.Program, config.FormatSize(f.Bytes), yesNo(f.Open), yesNo(f.Tailed), f.Path)
-		}
-		tw.Flush()
-		if parts.WatchedMore > 0 {
-			fmt.Fprintf(w, "  and %d more\n", parts.WatchedMore)
-		}
-	}
-	if st.CleanupsTotal > 0 {
-		fmt.Fprintf(w, "\nlog cleanups: %d, %s freed", st.CleanupsTotal, config.FormatSize(st.CleanedBytes))
-		if st.HooksSkipped > 0 || st.HooksFailed > 0 {
-			fmt.Fprintf(w, " (hook skipped %d, failed %d)", st.HooksSkipped, st.HooksFailed)
-		}
-		fmt.Fprintln(w)
-		for _, c := range st.Cleanups {
-			fmt.Fprintf(w, "  %s %s %s %s (%s)\n", c.Time.Format(time.TimeOnly), c.Action, c.File, config.FormatSize(c.Bytes), c.Reason)
-		}
-	}
-	if f := parts.Fluent; f != nil {
-		state := "connected"
-		if !f.Connected {
-			state = "not connected"
-		}
-		fmt.Fprintf(w, "\nfluentd %s: %s, %d sent, %d buffered, %d dropped, %d failed sends\n", f.Addr, state, f.Sent, f.Buffered, f.Dropped.Lines, f.Failures)
-		if f.LastError != "" && !f.Connected {
-			fmt.Fprintf(w, "  last error: %s\n", f.LastError)
-		}
-	}
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }

@@ -5,21 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"tend/admin"
 	"tend/config"
 	"tend/hooks"
+	"tend/lifecycle"
 	"tend/reaper"
 	"tend/resources"
 	"tend/supervisor"
 )
+
+// profileInterval is how often program usage is sampled for tend profile.
+const profileInterval = 5 * time.Second
 
 // runSupervisor validates the configuration, then runs argv as the main
 // program with every side program until the stop sequence ends. Nothing
@@ -52,98 +53,107 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 		// Not the value's fault (a read-only /run, say): tend runs on,
 		// without control commands.
 		log.Error("control commands unavailable", zap.Error(err))
-	default:
-		defer closeWithin(ctl.Close)
+		ctl = nil
 	}
-	// Descriptors inherited from whoever started tend (beyond 0, 1, 2) must
-	// not leak into programs: an inherited pipe held open by a program
-	// would keep its reader from ever seeing EOF.
-	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		log.Debug("cannot mark inherited descriptors close-on-exec", zap.Error(err))
+	// Until the actors run, a failure closes the socket here.
+	failed := func(code int) int {
+		if ctl != nil {
+			closeWithin(ctl.Close)
+		}
+		return code
+	}
+
+	if err := reaper.CloseInheritedOnExec(); err != nil {
+		log.Debug("inherited descriptors may reach programs", zap.Error(err))
 	}
 	if err := reaper.BecomeSubreaper(); err != nil {
 		log.Error("cannot become a child subreaper; orphans will not be reaped", zap.Error(err))
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	r := reaper.New(log)
-	reaped := make(chan struct{})
-	go func() {
-		defer close(reaped)
-		r.Run(ctx)
-	}()
-	defer func() { cancel(); <-reaped }()
-
 	limits := func() resources.Limits { return resources.ReadLimits("/sys/fs/cgroup") }
-	if cfg.JavaAutotune {
-		autotuneJava(cfg, limits(), log)
-	}
 	logs, disk, err := newLogs(cfg, r, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "tend: %v\n", err)
-		return exitFailure
+		return failed(exitFailure)
 	}
 	sup, err := supervisor.New(supervisor.Options{
 		Config: cfg, Logs: logs, Reaper: r, Logger: log, Env: os.Environ(),
+		MainEnv: javaAutotune(cfg, limits, log),
 		Drainer: hooks.NewDrainer(cfg.Stop, r, logs, os.Environ(), log),
 		Signals: signals,
 	})
 	if err != nil {
 		log.Error("cannot set up programs", zap.Error(err))
-		return exitFailure
+		return failed(exitFailure)
 	}
 	sampler := resources.NewSampler(profileInterval, limits, sup.Pids)
-	go sampler.Run(ctx)
+	var web *admin.HTTP
+	if cfg.Admin.HTTPAddr != "" {
+		web, err = admin.ServeHTTP(cfg.Admin.HTTPAddr, sup, func() []admin.Metric { return admin.StatusMetrics(sup.Status()) }, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "tend: TEND_HTTP_ADDR=%q: %v; nothing was started\n", cfg.Admin.HTTPAddr, err)
+			return failed(exitFailure)
+		}
+	}
 	if ctl != nil {
 		ctl.Serve(sup, sampler, log)
 	}
-	if cfg.Admin.HTTPAddr != "" {
-		web, err := admin.ServeHTTP(cfg.Admin.HTTPAddr, sup, func() []admin.Metric { return admin.StatusMetrics(sup.Status()) }, log)
-		if err != nil {
-			fmt.Fprintf(stderr, "tend: TEND_HTTP_ADDR=%q: %v; nothing was started\n", cfg.Admin.HTTPAddr, err)
-			return exitFailure
-		}
-		defer closeWithin(web.Close)
-	}
 	log.Info("tend started", zap.String("version", version), zap.Int("pid", os.Getpid()),
 		zap.Strings("main", cfg.Main.Command), zap.Int("side_programs", len(cfg.Programs)))
-	// Files existing now are tailed from their end; the watcher stops
-	// within the log flush at the end of the stop (logs.Close).
+	// Files existing now are tailed from their end; the pipeline's Close,
+	// in the stop sequence, stops the watcher.
 	if err := watchLogs(cfg, logs, disk, sup.Pids, log); err != nil {
 		log.Error("cannot watch TEND_LOG_WATCH; the files are not kept under the budget", zap.Error(err))
 	}
-	code := sup.Run(ctx)
+
+	// The actors stop in the reverse order: the supervisor first (its stop
+	// sequence closes the log pipeline), then the sampler and the admin
+	// servers (they answer until the stop is over), the reaper last (the
+	// stop has processes to reap). The reaper needs no head start: its
+	// first look reaps whatever exited before.
+	code := exitOK
+	var g lifecycle.Group
+	g.Go("reaper", r.Run)
+	if ctl != nil {
+		g.Go("control socket", closeOnInterrupt(ctl.Close))
+	}
+	if web != nil {
+		g.Go("admin HTTP", closeOnInterrupt(web.Close))
+	}
+	g.Go("sampler", func(ctx context.Context) error { sampler.Run(ctx); return nil })
+	g.Go("supervisor", func(ctx context.Context) error { code = sup.Run(ctx); return nil })
+	if err := g.Run(); err != nil {
+		log.Error("stopped early", zap.Error(err))
+	}
 	log.Info("exiting", zap.Int("code", code))
 	return code
 }
 
-// profileInterval is how often program usage is sampled for tend profile.
-const profileInterval = 5 * time.Second
+// javaAutotune returns what TEND_JAVA_AUTOTUNE adds to the main program's
+// environment, if it is on.
+func javaAutotune(cfg *config.Config, limits func() resources.Limits, log *zap.Logger) []string {
+	if !cfg.JavaAutotune {
+		return nil
+	}
+	l := limits()
+	env := resources.JavaAutotune(cfg.Main.Command, append(os.Environ(), cfg.Main.Environment...), l)
+	log.Info("java autotune", zap.Strings("environment", env),
+		zap.Int64("memory_limit", l.MemoryBytes), zap.Float64("cpus", l.CPUs), zap.String("source", l.Source))
+	return env
+}
 
-// autotuneJava adds JVM flags sized to the container's limits to the main
-// program's JAVA_TOOL_OPTIONS (side programs keep theirs: a heap sized to
-// the whole container is only right for the one service it runs).
-func autotuneJava(cfg *config.Config, limits resources.Limits, log *zap.Logger) {
-	existing := os.Getenv("JAVA_TOOL_OPTIONS")
-	for _, kv := range cfg.Main.Environment {
-		if v, ok := strings.CutPrefix(kv, "JAVA_TOOL_OPTIONS="); ok {
-			existing = v
-		}
+// closeOnInterrupt is the actor of a server that is serving already: once
+// interrupted, it closes the server.
+func closeOnInterrupt(close func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		<-ctx.Done()
+		return closeWithin(close)
 	}
-	opts := resources.JavaOptions(limits, existing+" "+strings.Join(cfg.Main.Command, " "))
-	if len(opts) == 0 {
-		return
-	}
-	value := strings.TrimSpace(existing + " " + strings.Join(opts, " "))
-	cfg.Main.Environment = append(cfg.Main.Environment, "JAVA_TOOL_OPTIONS="+value)
-	log.Info("java autotune", zap.String("JAVA_TOOL_OPTIONS", value),
-		zap.Int64("memory_limit", limits.MemoryBytes), zap.Float64("cpus", limits.CPUs), zap.String("source", limits.Source))
 }
 
 // closeWithin closes an admin server, giving requests in flight a moment.
-func closeWithin(close func(context.Context) error) {
+func closeWithin(close func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	close(ctx)
+	return close(ctx)
 }
