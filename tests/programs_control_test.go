@@ -83,7 +83,8 @@ startretries = 0
 			svcLine = l
 		}
 	}
-	if f := strings.Fields(svcLine); len(f) < 4 || f[1] != "RUNNING" || f[2] != "yes" || f[3] != fmt.Sprint(svc.Pid) {
+	// NAME STATE SINCE READY PID ...
+	if f := strings.Fields(svcLine); len(f) < 5 || f[1] != "RUNNING" || f[3] != "yes" || f[4] != fmt.Sprint(svc.Pid) {
 		t.Errorf("svc line %q, want svc RUNNING, ready, with pid %d\n%s", svcLine, svc.Pid, text)
 	}
 

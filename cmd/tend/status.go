@@ -38,12 +38,17 @@ func notReadyReason(st *supervisor.Status) string {
 	return strings.Join(why, "; ")
 }
 
-// printStatus renders the status as a table, then the last lines of any
-// program that ended.
+// printStatus renders the status as a table, then why each program is in
+// its state and the last lines of any program that ended.
 func printStatus(w io.Writer, st *supervisor.Status) {
+	now := time.Now()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tREADY\tPID\tUPTIME\tRESTARTS\tLAST EXIT\tCPU\tRSS")
+	fmt.Fprintln(tw, "NAME\tSTATE\tSINCE\tREADY\tPID\tUPTIME\tRESTARTS\tLAST EXIT\tCPU\tRSS")
 	for _, p := range st.Programs {
+		since := "-"
+		if !p.Since.IsZero() {
+			since = now.Sub(p.Since).Round(time.Second).String()
+		}
 		pid, uptime, cpu, rss := "-", "-", "-", "-"
 		if p.Pid != 0 {
 			pid = fmt.Sprint(p.Pid)
@@ -65,7 +70,7 @@ func printStatus(w io.Writer, st *supervisor.Status) {
 		if p.Ready {
 			ready = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.Name, p.State, ready, pid, uptime, p.Restarts, last, cpu, rss)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.Name, p.State, since, ready, pid, uptime, p.Restarts, last, cpu, rss)
 	}
 	tw.Flush()
 	printLogStatus(w, st.Logs)
@@ -73,7 +78,7 @@ func printStatus(w io.Writer, st *supervisor.Status) {
 		fmt.Fprintln(w, "\nholding: the main program exited; the container stays up for inspection (readiness fails)")
 	}
 	for _, p := range st.Programs {
-		if p.Reason != "" && (p.State == supervisor.Fatal || p.State == supervisor.Exited) {
+		if p.Reason != "" {
 			fmt.Fprintf(w, "\n%s: %s\n", p.Name, p.Reason)
 		}
 		if len(p.LastLines) > 0 {
