@@ -1,39 +1,55 @@
 // Package lifecycle runs the long-running parts of tend together, in one
 // shape: each part (an actor) is started, runs until it is done or
-// interrupted, and is waited for. It is the idea of oklog/run with one
-// difference that a supervisor needs: the actors stop one after another,
-// the last added first, each only once the one added after it has
-// returned. The reaper, added first, thus outlives the supervisor whose
-// stop sequence still has processes to reap, and the control socket
-// answers `tend status` until the stop is over.
+// interrupted, and is waited for. It is the idea of oklog/run with two
+// differences that a supervisor needs. The actors stop one after another,
+// the last started first, each only once the ones started after it have
+// returned: the reaper, started before the supervisor, outlives it, since
+// the stop sequence still has processes to reap, and the control socket
+// answers `tend status` until the stop is over. And an actor starts when
+// it is added, so that the reaper runs before anything else starts.
 package lifecycle
 
 import (
 	"context"
 	"fmt"
+	"sync"
 )
 
 // Group is a set of actors run together. The zero value is an empty group.
+// Its methods are called from one goroutine, the group's owner.
 type Group struct {
-	actors []actor
+	actors []*actor
+	// once and first note the first actor to return.
+	once  sync.Once
+	first chan *actor
 }
 
 type actor struct {
 	name      string
-	execute   func() error
 	interrupt func(error)
+	done      chan struct{} // closed when execute has returned
+	err       error         // what execute returned
 }
 
-// Add adds an actor. execute runs in a goroutine of its own until it is
+// Add starts an actor: execute runs in a goroutine of its own until it is
 // done, or until interrupt makes it return. interrupt is called at most
-// once, from another goroutine, with the error that ended the group; it
+// once, from the group's owner, with the error that ended the group; it
 // must not block for long, and must be harmless when execute has just
 // returned on its own.
 func (g *Group) Add(name string, execute func() error, interrupt func(error)) {
-	g.actors = append(g.actors, actor{name: name, execute: execute, interrupt: interrupt})
+	if g.first == nil {
+		g.first = make(chan *actor, 1)
+	}
+	a := &actor{name: name, interrupt: interrupt, done: make(chan struct{})}
+	g.actors = append(g.actors, a)
+	go func() {
+		a.err = execute()
+		close(a.done)
+		g.once.Do(func() { g.first <- a })
+	}()
 }
 
-// Go adds an actor that runs until its context is cancelled: run must
+// Go starts an actor that runs until its context is cancelled: run must
 // return soon after ctx is done, its clean-up done.
 func (g *Group) Go(name string, run func(ctx context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -43,41 +59,34 @@ func (g *Group) Go(name string, run func(ctx context.Context) error) {
 	}, func(error) { cancel() })
 }
 
-// Run starts every actor and waits for the first to return. It then
-// interrupts the others, the last added first, each after the actors
-// added after it have returned, and returns once every actor has
-// returned: no goroutine of the group is left running. The error is the
-// first actor's, with its name; nil if it returned nil.
-func (g *Group) Run() error {
+// Wait waits for the first actor to return, then stops the others as Stop
+// does. It returns the first actor's error, with its name; nil if that
+// returned nil, or if the group is empty.
+func (g *Group) Wait() error {
 	if len(g.actors) == 0 {
 		return nil
 	}
-	type result struct {
-		index int
-		err   error
-	}
-	results := make(chan result, len(g.actors))
-	for i, a := range g.actors {
-		go func() { results <- result{i, a.execute()} }()
-	}
-	first := <-results
-	returned := make([]bool, len(g.actors))
-	returned[first.index] = true
+	a := <-g.first
 	var err error
-	if first.err != nil {
-		err = fmt.Errorf("%s: %w", g.actors[first.index].name, first.err)
+	if a.err != nil {
+		err = fmt.Errorf("%s: %w", a.name, a.err)
 	}
-	for i := len(g.actors) - 1; i >= 0; i-- {
-		if returned[i] {
-			continue
-		}
-		g.actors[i].interrupt(err)
-		// Actors that return on their own meanwhile are noted here, and
-		// not interrupted when their turn comes.
-		for !returned[i] {
-			r := <-results
-			returned[r.index] = true
-		}
-	}
+	g.Stop(err)
 	return err
+}
+
+// Stop interrupts every actor still running with err, the last started
+// first, each once the ones started after it have returned, and returns
+// when every actor has returned: no goroutine of the group is left.
+func (g *Group) Stop(err error) {
+	for i := len(g.actors) - 1; i >= 0; i-- {
+		a := g.actors[i]
+		select {
+		case <-a.done:
+			continue
+		default:
+		}
+		a.interrupt(err)
+		<-a.done
+	}
 }

@@ -43,21 +43,21 @@ func waiter(g *Group, j *journal, name string) {
 	})
 }
 
-// runWithin runs g and fails the test if Run does not return in time.
-func runWithin(t *testing.T, g *Group) error {
+// within runs f and fails the test if it does not return in time.
+func within(t *testing.T, f func() error) error {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- g.Run() }()
+	go func() { done <- f() }()
 	select {
 	case err := <-done:
 		return err
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return within 10s")
+		t.Fatal("the group did not return within 10s")
 		return nil
 	}
 }
 
-func TestFirstToReturnStopsTheRestLastAddedFirstOneAtATime(t *testing.T) {
+func TestFirstToReturnStopsTheRestLastStartedFirstOneAtATime(t *testing.T) {
 	var g Group
 	var j journal
 	waiter(&g, &j, "reaper")
@@ -69,9 +69,9 @@ func TestFirstToReturnStopsTheRestLastAddedFirstOneAtATime(t *testing.T) {
 	}, func(error) { j.add("http interrupted") })
 	waiter(&g, &j, "supervisor")
 
-	err := runWithin(t, &g)
+	err := within(t, g.Wait)
 	if !errors.Is(err, failed) || err.Error() != "http: listener gone" {
-		t.Errorf("Run returned %v, want the first actor's error with its name", err)
+		t.Errorf("Wait returned %v, want the first actor's error with its name", err)
 	}
 	want := []string{
 		"http returned",
@@ -91,7 +91,7 @@ func TestInterruptIsGivenTheErrorThatEndedTheGroup(t *testing.T) {
 	stop := make(chan struct{})
 	g.Add("waiting", func() error { <-stop; return nil }, func(err error) { got <- err; close(stop) })
 	g.Add("failing", func() error { return failed }, func(error) {})
-	runWithin(t, &g)
+	within(t, g.Wait)
 	if err := <-got; !errors.Is(err, failed) {
 		t.Errorf("interrupt got %v, want the error of the actor that returned first", err)
 	}
@@ -111,8 +111,8 @@ func TestGoActorsStopWhenTheirContextIsCancelled(t *testing.T) {
 		j.add("supervisor done")
 		return nil
 	})
-	if err := runWithin(t, &g); err != nil {
-		t.Errorf("Run returned %v, want nil (the first actor returned nil)", err)
+	if err := within(t, g.Wait); err != nil {
+		t.Errorf("Wait returned %v, want nil (the first actor returned nil)", err)
 	}
 	want := []string{"supervisor done", "sampler stopped", "reaper stopped"}
 	if got := j.list(); !slices.Equal(got, want) {
@@ -120,7 +120,7 @@ func TestGoActorsStopWhenTheirContextIsCancelled(t *testing.T) {
 	}
 }
 
-func TestRunWaitsForEveryActorAndLeavesNoGoroutine(t *testing.T) {
+func TestWaitWaitsForEveryActorAndLeavesNoGoroutine(t *testing.T) {
 	before := runtime.NumGoroutine()
 	var g Group
 	var j journal
@@ -128,9 +128,9 @@ func TestRunWaitsForEveryActorAndLeavesNoGoroutine(t *testing.T) {
 		waiter(&g, &j, name)
 	}
 	g.Go("first", func(ctx context.Context) error { return nil })
-	runWithin(t, &g)
+	within(t, g.Wait)
 	if n := len(j.list()); n != 8 {
-		t.Errorf("Run returned after %d of 8 events: %q", n, j.list())
+		t.Errorf("Wait returned after %d of 8 events: %q", n, j.list())
 	}
 	// Goroutines that have sent their result may still be on their way
 	// out; none may stay.
@@ -140,13 +140,58 @@ func TestRunWaitsForEveryActorAndLeavesNoGoroutine(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines before Run, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+		t.Errorf("%d goroutines before the group, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }
 
 func TestEmptyGroupReturnsAtOnce(t *testing.T) {
 	var g Group
-	if err := runWithin(t, &g); err != nil {
-		t.Errorf("Run of an empty group returned %v", err)
+	if err := within(t, g.Wait); err != nil {
+		t.Errorf("Wait of an empty group returned %v", err)
+	}
+	within(t, func() error { g.Stop(nil); return nil })
+}
+
+func TestActorsRunFromTheMomentTheyAreAdded(t *testing.T) {
+	var g Group
+	running := make(chan struct{})
+	g.Go("reaper", func(ctx context.Context) error {
+		close(running)
+		<-ctx.Done()
+		return nil
+	})
+	select {
+	case <-running:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an added actor did not run before Wait")
+	}
+	g.Stop(nil)
+}
+
+// A failure before the group is complete stops what was started: Stop
+// interrupts every actor, the last started first, and waits for each.
+func TestStopEndsEveryActorStartedSoFar(t *testing.T) {
+	var g Group
+	var j journal
+	waiter(&g, &j, "socket")
+	waiter(&g, &j, "reaper")
+	aborted := errors.New("cannot set up programs")
+	var got error
+	stop := make(chan struct{})
+	g.Add("sampler", func() error {
+		<-stop
+		j.add("sampler returned")
+		return nil
+	}, func(err error) {
+		got = err
+		close(stop)
+	})
+	within(t, func() error { g.Stop(aborted); return nil })
+	want := []string{"sampler returned", "reaper interrupted", "reaper returned", "socket interrupted", "socket returned"}
+	if got := j.list(); !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	if !errors.Is(got, aborted) {
+		t.Errorf("interrupt got %v, want the error given to Stop", got)
 	}
 }

@@ -40,13 +40,13 @@ func newLogs(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*logship.Pi
 	}
 	c, err := console.New(cfg.Log, os.Stdout, os.Stderr, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, closeSinks(sinks, err)
 	}
 	sinks = append(sinks, c)
 	if cfg.Log.Dir != "" {
 		s, err := logfile.New(cfg.Log, b, log)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, closeSinks(sinks, err)
 		}
 		sinks = append(sinks, s)
 	}
@@ -57,13 +57,22 @@ func newLogs(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*logship.Pi
 		Programs: append([]config.Program{cfg.Main}, cfg.Programs...),
 	}, sinks...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, closeSinks(sinks, err)
 	}
 	// The hook's output goes to the pipeline, which needs the budget
 	// first. The budget cleans up only once files are written or watched,
 	// which starts with the programs and the watcher, after this.
 	cleanup.Out = pl
 	return pl, b, nil
+}
+
+// closeSinks closes the sinks built before err stopped newLogs, and
+// returns err.
+func closeSinks(sinks []logship.Sink, err error) error {
+	for _, s := range sinks {
+		closeWithin(s.Close)
+	}
+	return err
 }
 
 // watchLogs starts watching TEND_LOG_WATCH, if set; pids gives the running

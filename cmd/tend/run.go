@@ -29,7 +29,7 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	// The handlers come first, before anything that can take time: until
 	// they are installed, a TERM takes Go's default action (exit 2 as PID
 	// 1) instead of starting the stop. What remains unprotected is the Go
-	// runtime's own start, before main, about a millisecond.
+	// runtime's own start, before main.
 	signals := supervisor.CatchSignals()
 	cfg, err := config.Load(config.Options{Env: os.Environ(), Args: argv, RequireMain: true})
 	if err != nil {
@@ -55,26 +55,44 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 		log.Error("control commands unavailable", zap.Error(err))
 		ctl = nil
 	}
-	// Until the actors run, a failure closes the socket here.
+
+	// The long-running parts are the actors of one group, each started
+	// as soon as what it needs exists. On the way out they stop in the
+	// reverse order: the supervisor first (its stop sequence closes the
+	// log pipeline), then the sampler and the admin servers (they answer
+	// until the stop is over), then the reaper (the stop has processes to
+	// reap), and the socket last. A failure before the supervisor starts
+	// stops what was started (failed).
+	var g lifecycle.Group
+	if ctl != nil {
+		g.Go("control socket", closeOnInterrupt(ctl.Close))
+	}
 	failed := func(code int) int {
-		if ctl != nil {
-			closeWithin(ctl.Close)
-		}
+		g.Stop(nil)
 		return code
 	}
-
 	if err := reaper.CloseInheritedOnExec(); err != nil {
 		log.Debug("inherited descriptors may reach programs", zap.Error(err))
 	}
 	if err := reaper.BecomeSubreaper(); err != nil {
 		log.Error("cannot become a child subreaper; orphans will not be reaped", zap.Error(err))
 	}
+	// The reaper runs before anything can start a process.
 	r := reaper.New(log)
+	g.Go("reaper", r.Run)
+
 	limits := func() resources.Limits { return resources.ReadLimits("/sys/fs/cgroup") }
 	logs, disk, err := newLogs(cfg, r, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "tend: %v\n", err)
 		return failed(exitFailure)
+	}
+	// Until the supervisor runs (its stop sequence closes the pipeline),
+	// a failure closes the pipeline here.
+	failed = func(code int) int {
+		closeWithin(logs.Close)
+		g.Stop(nil)
+		return code
 	}
 	sup, err := supervisor.New(supervisor.Options{
 		Config: cfg, Logs: logs, Reaper: r, Logger: log, Env: os.Environ(),
@@ -87,13 +105,14 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 		return failed(exitFailure)
 	}
 	sampler := resources.NewSampler(profileInterval, limits, sup.Pids)
-	var web *admin.HTTP
+	g.Go("sampler", func(ctx context.Context) error { sampler.Run(ctx); return nil })
 	if cfg.Admin.HTTPAddr != "" {
-		web, err = admin.ServeHTTP(cfg.Admin.HTTPAddr, sup, func() []admin.Metric { return admin.StatusMetrics(sup.Status()) }, log)
+		web, err := admin.ServeHTTP(cfg.Admin.HTTPAddr, sup, func() []admin.Metric { return admin.StatusMetrics(sup.Status()) }, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "tend: TEND_HTTP_ADDR=%q: %v; nothing was started\n", cfg.Admin.HTTPAddr, err)
 			return failed(exitFailure)
 		}
+		g.Go("admin HTTP", closeOnInterrupt(web.Close))
 	}
 	if ctl != nil {
 		ctl.Serve(sup, sampler, log)
@@ -105,24 +124,9 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	if err := watchLogs(cfg, logs, disk, sup.Pids, log); err != nil {
 		log.Error("cannot watch TEND_LOG_WATCH; the files are not kept under the budget", zap.Error(err))
 	}
-
-	// The actors stop in the reverse order: the supervisor first (its stop
-	// sequence closes the log pipeline), then the sampler and the admin
-	// servers (they answer until the stop is over), the reaper last (the
-	// stop has processes to reap). The reaper needs no head start: its
-	// first look reaps whatever exited before.
 	code := exitOK
-	var g lifecycle.Group
-	g.Go("reaper", r.Run)
-	if ctl != nil {
-		g.Go("control socket", closeOnInterrupt(ctl.Close))
-	}
-	if web != nil {
-		g.Go("admin HTTP", closeOnInterrupt(web.Close))
-	}
-	g.Go("sampler", func(ctx context.Context) error { sampler.Run(ctx); return nil })
 	g.Go("supervisor", func(ctx context.Context) error { code = sup.Run(ctx); return nil })
-	if err := g.Run(); err != nil {
+	if err := g.Wait(); err != nil {
 		log.Error("stopped early", zap.Error(err))
 	}
 	log.Info("exiting", zap.Int("code", code))
