@@ -16,8 +16,13 @@ import (
 // to preempt goroutines), PIPE (raised by tend's own writes to a closed
 // pipe, handled below), KILL and STOP (cannot be caught), and the
 // synchronous faults (SEGV, BUS, FPE, ILL, TRAP, SYS).
+//
+// The order is the order of installation, one round trip to the runtime's
+// signal thread each: TERM and INT first, so that a stop asked for in
+// tend's first moments is never Go's default exit, then the other signals
+// whose default would end tend (QUIT, HUP).
 var forwardedSignals = []os.Signal{
-	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM,
 	// A program reading a terminal in the background gets TTIN and TTOU;
 	// tend must not be stopped by them itself, so it catches and relays them.
@@ -43,8 +48,8 @@ type Signals struct {
 
 // CatchSignals installs a handler for every forwarded and ignored signal.
 // It takes most of a millisecond (the runtime enables each signal in a
-// round trip to its signal thread), so tend starts it first thing, in
-// parallel with the rest of its start-up.
+// round trip to its signal thread); tend calls it first thing, before it
+// reads its configuration.
 func CatchSignals() *Signals {
 	s := &Signals{forwarded: make(chan os.Signal, 32), ignored: make(chan os.Signal, 1)}
 	signal.Notify(s.forwarded, forwardedSignals...)
