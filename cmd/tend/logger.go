@@ -10,7 +10,9 @@ import (
 )
 
 // newLogger builds tend's own event log: one line per event on stderr,
-// text or JSON, never mixed into a program's stdout.
+// text or JSON, never mixed into a program's stdout. Each event is one
+// unbuffered write, so the logger needs no Sync at exit (which would
+// fsync stderr: a disk flush when stderr is a file).
 func newLogger(ev config.Events) *zap.Logger {
 	level, err := zapcore.ParseLevel(ev.Level)
 	if err != nil {

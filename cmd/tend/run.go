@@ -37,7 +37,6 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 		return exitBadInput
 	}
 	log := newLogger(cfg.Events)
-	defer log.Sync()
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration", zap.String("warning", w))
 	}
