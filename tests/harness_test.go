@@ -64,13 +64,13 @@ func goTool() string {
 }
 
 // goBuild runs `go build` in the module root with extra arguments, as a
-// static binary like the one `make build` makes.
+// static binary like the one `make build` makes (with its build tags).
 func goBuild(args ...string) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(goTool(), append([]string{"build", "-trimpath"}, args...)...)
+	cmd := exec.Command(goTool(), append([]string{"build", "-trimpath", "-tags", "nethttpomithttp2"}, args...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()

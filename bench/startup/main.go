@@ -275,7 +275,8 @@ func dependencyCost() {
 	check(err)
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "tend")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/tend")
+	// The build tags of `make build`.
+	build := exec.Command("go", "build", "-trimpath", "-tags", "nethttpomithttp2", "-o", bin, "./cmd/tend")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Printf("(dependency sizes unavailable: go build: %v\n%s)\n", err, out)
