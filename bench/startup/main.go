@@ -6,7 +6,10 @@
 //     the runs are split into -rounds hyperfine calls of every command, each
 //     round in another order, so that the commands alternate and a busy
 //     moment on a shared machine falls on all of them; the figures are
-//     over every run of every round;
+//     over every run of every round, and the overheads are differences of
+//     medians (a few runs slowed down by other work move a mean, not a
+//     median). With -fifo (root), hyperfine and the commands run in the
+//     real-time FIFO class, ahead of the machine's other work;
 //   - idle memory: VmRSS of tend (and of tini and dumb-init) one second
 //     after starting with a sleeping main program;
 //   - binary size: the stripped static binary, and what each dependency
@@ -14,7 +17,7 @@
 //
 // Usage (bench/startup.sh runs it):
 //
-//	go run ./bench/startup -tend bin/tend [-json DIR] [-runs N] [-rounds N]
+//	go run ./bench/startup -tend bin/tend [-json DIR] [-runs N] [-rounds N] [-fifo]
 //
 // Peers that are not installed are left out of the tables. Nothing here is
 // a pass/fail check: the figures are for reading and comparing.
@@ -30,6 +33,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +46,7 @@ func main() {
 	jsonDir := flag.String("json", "", "directory for hyperfine's JSON export (default: a temporary directory)")
 	runs := flag.Int("runs", 300, "hyperfine runs per command, over all rounds")
 	rounds := flag.Int("rounds", 5, "hyperfine calls the runs are split into, commands in another order each time")
+	fifo := flag.Bool("fifo", false, "run hyperfine and the commands in the real-time FIFO class (chrt -f 50; needs root), ahead of other work on a shared machine")
 	flag.Parse()
 
 	tend, err := filepath.Abs(*tendBin)
@@ -52,6 +57,14 @@ func main() {
 	hyperfine, err := exec.LookPath("hyperfine")
 	if err != nil {
 		fail("hyperfine is not installed (apt-get install hyperfine)")
+	}
+	var prefix []string // what hyperfine runs under
+	if *fifo {
+		chrt, err := exec.LookPath("chrt")
+		if err != nil {
+			fail("-fifo: chrt is not installed (util-linux)")
+		}
+		prefix = []string{chrt, "-f", "50"}
 	}
 	truePath, err := exec.LookPath("true")
 	check(err)
@@ -104,7 +117,8 @@ func main() {
 			i := (k + round) % len(cmds)
 			args = append(args, "-n", names[i], cmds[i])
 		}
-		hf := exec.Command(hyperfine, args...)
+		argv := append(append(append([]string{}, prefix...), hyperfine), args...)
+		hf := exec.Command(argv[0], argv[1:]...)
 		hf.Stderr = os.Stderr
 		if out, err := hf.Output(); err != nil {
 			fail("hyperfine: %v\n%s", err, out)
@@ -119,25 +133,42 @@ func main() {
 	}
 	base := results["true"]
 	tini, haveTini := results["tini -- true"]
-	fmt.Printf("## start-up: wrapper -- true (hyperfine -N, warm-up 20, %d runs in %d interleaved rounds)\n", *runs / *rounds * *rounds, *rounds)
+	class := ""
+	if *fifo {
+		class = ", real-time FIFO class"
+	}
+	fmt.Printf("## start-up: wrapper -- true (hyperfine -N, warm-up 20, %d runs in %d interleaved rounds%s)\n", *runs / *rounds * *rounds, *rounds, class)
 	fmt.Println()
-	fmt.Println("| command | mean | ± sd | median | min | overhead vs true | vs tini |")
+	fmt.Println("| command | mean | ± sd | median | min | overhead vs true (medians) | vs tini (medians) |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, n := range names {
 		r := results[n]
 		vsTini := "-"
 		if haveTini {
-			vsTini = fmt.Sprintf("%+.2f ms (%.2fx)", ms(r.Mean-tini.Mean), r.Mean/tini.Mean)
+			vsTini = fmt.Sprintf("%+.2f ms (%.2fx)", ms(r.Median-tini.Median), r.Median/tini.Median)
 		}
 		fmt.Printf("| %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %+.2f ms (%.2fx) | %s |\n",
-			n, ms(r.Mean), ms(r.Stddev), ms(r.Median), ms(r.Min), ms(r.Mean-base.Mean), r.Mean/base.Mean, vsTini)
+			n, ms(r.Mean), ms(r.Stddev), ms(r.Median), ms(r.Min), ms(r.Median-base.Median), r.Median/base.Median, vsTini)
 	}
 	if haveTini {
-		d := ms(results["tend -- true"].Mean - tini.Mean)
-		fmt.Printf("\ntend vs tini: %+.2f ms per start (target: within 2 ms) -> %s\n", d, verdict(d <= 2))
-		fmt.Printf("of which Go runtime start and exit (tend version vs tini): %+.2f ms\n", ms(results["tend version"].Mean-tini.Mean))
+		d := ms(results["tend -- true"].Median - tini.Median)
+		fmt.Printf("\ntend vs tini: %+.2f ms per start, medians (target: within 2 ms) -> %s\n", d, verdict(d <= 2))
+		fmt.Printf("of which Go runtime start and exit (tend version vs tini): %+.2f ms\n", ms(results["tend version"].Median-tini.Median))
 	}
 	fmt.Printf("hyperfine JSON: %s/startup-*.json\n\n", *jsonDir)
+
+	// What each start costs the kernel: the page faults (on a virtual
+	// machine each can take tens of microseconds), context switches and
+	// CPU time of the command and its children, from wait4's rusage.
+	fmt.Println("## start-up: page faults, context switches and CPU per start (wait4 rusage, medians of 50 runs)")
+	fmt.Println()
+	fmt.Println("| command | page faults | context switches | CPU (user+sys) |")
+	fmt.Println("| --- | ---: | ---: | ---: |")
+	for i, n := range names {
+		u := usage(strings.Fields(cmds[i]), 50)
+		fmt.Printf("| %s | %d | %d | %.2f ms |\n", n, u.faults, u.switches, ms(u.cpu.Seconds()))
+	}
+	fmt.Println()
 
 	// Idle memory.
 	fmt.Println("## idle memory: VmRSS 1 s after start, main program `sleep 30`")
@@ -217,6 +248,34 @@ func summarize(times []float64) hyperfineResult {
 		Min:    sorted[0],
 		Max:    sorted[len(sorted)-1],
 	}
+}
+
+// startUsage is what one start of a command cost, from wait4's rusage.
+type startUsage struct {
+	faults, switches int64
+	cpu              time.Duration
+}
+
+// usage runs argv n times (output to /dev/null) and returns the median of
+// each figure.
+func usage(argv []string, n int) startUsage {
+	var faults, switches []int64
+	var cpus []time.Duration
+	for range n {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		check(cmd.Run())
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		faults = append(faults, ru.Minflt+ru.Majflt)
+		switches = append(switches, ru.Nvcsw+ru.Nivcsw)
+		cpus = append(cpus, time.Duration(ru.Utime.Nano()+ru.Stime.Nano()))
+	}
+	return startUsage{faults: median(faults), switches: median(switches), cpu: median(cpus)}
+}
+
+func median[T int64 | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // idleStats is what /proc/PID/status says about an idle wrapper.
