@@ -46,6 +46,11 @@ type Config struct {
 	MainOnExit string
 	// HoldFor bounds how long MainHold keeps the container up (0: forever).
 	HoldFor time.Duration
+	// WaitFor are the outside services that must answer before the main
+	// program starts (TEND_WAIT_FOR), checked with its own wait_for.
+	WaitFor []Dependency
+	// WaitTimeout bounds each program's wait for its outside services.
+	WaitTimeout time.Duration
 
 	Stop   Stop
 	Log    Log
@@ -55,6 +60,8 @@ type Config struct {
 
 	// JavaAutotune sizes the JVM from the container's cgroup limits.
 	JavaAutotune bool
+	// Memory holds the settings of the watch on the cgroup's memory.
+	Memory Memory
 
 	// Warnings are non-fatal findings, such as supervisord keys tend
 	// reads but does not act on.
@@ -147,6 +154,21 @@ type Admin struct {
 	HTTPAddr string
 }
 
+// Memory holds the settings of the memory watch: the warning before the
+// limit and the commands run on memory pressure and on an OOM kill.
+type Memory struct {
+	// Warn is the share of the memory limit the working set must stay
+	// above for a warning (0: no warnings).
+	Warn float64
+	// OnPressure is a command (argv) run once per warning.
+	OnPressure []string
+	// OnOOM is a command (argv) run after each OOM kill.
+	OnOOM []string
+	// CgroupRoot is where the cgroup filesystem is mounted; only tests
+	// change it, to read files laid out as the kernel lays them out.
+	CgroupRoot string
+}
+
 // Events holds the settings of tend's own log.
 type Events struct {
 	// Format is "text" or "json".
@@ -198,6 +220,8 @@ type Program struct {
 	Priority int
 	// DependsOn names programs that must be ready before this one starts.
 	DependsOn []string
+	// WaitFor are outside services that must answer before each start.
+	WaitFor []Dependency
 	// AutoStart starts the program with tend; false waits for `tend start`.
 	AutoStart bool
 	// Ready is the readiness probe.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -75,6 +76,7 @@ const (
 	formExitMap  = "a comma-separated list of FROM:TO exit codes, such as 143:0,130:0"
 	formHTTPHook = "METHOD URL [BODY], such as `PUT http://localhost:8080/actuator/service-registry {\"status\":\"OUT_OF_SERVICE\"}`"
 	formLevel    = "one of debug, info, warn, error"
+	formShare    = "a share from 0 to 1 such as 0.9, or a percentage such as 90%"
 )
 
 // Settings returns the table of global settings, in documentation order.
@@ -109,6 +111,14 @@ func Settings() []Setting {
 			Doc: "with MAIN_ON_EXIT=hold, how long to hold before exiting (0: until stopped)",
 			set: func(c *Config, v string) error { return setDuration(&c.HoldFor, v) },
 			get: func(c *Config) string { return c.HoldFor.String() }},
+		{Name: "WAIT_FOR", Area: "programs", Form: formDepends, AllowEmpty: true,
+			Doc: "outside services that must answer before the main program starts, checked together with its own wait_for, each with backoff; while they do not, the main program is WAITING, `tend status` names each with its last error and readiness fails; when TEND_WAIT_TIMEOUT passes first, tend exits 1 naming each that never answered",
+			set: func(c *Config, v string) error { return setDependencies(&c.WaitFor, v) },
+			get: func(c *Config) string { return JoinDependencies(c.WaitFor) }},
+		{Name: "WAIT_TIMEOUT", Area: "programs", Default: "60s", Form: DurationForm,
+			Doc: "how long a program waits for its outside services (TEND_WAIT_FOR, wait_for) at each start",
+			set: func(c *Config, v string) error { return setPositiveDuration(&c.WaitTimeout, v) },
+			get: func(c *Config) string { return c.WaitTimeout.String() }},
 
 		// stop
 		{Name: "STOP_TIMEOUT", Area: "stop", Default: "10s", Form: DurationForm,
@@ -275,6 +285,24 @@ func Settings() []Setting {
 			Doc: "size the JVM heap from the container's cgroup limits (adds to JAVA_TOOL_OPTIONS)",
 			set: func(c *Config, v string) error { return setBool(&c.JavaAutotune, v) },
 			get: func(c *Config) string { return strconv.FormatBool(c.JavaAutotune) }},
+
+		// memory
+		{Name: "MEMORY_WARN", Area: "memory", Default: "0.9", Form: formShare,
+			Doc: "warn when the container's working set stays above this share of its memory limit for 3s: one warning per episode (it ends 5% below), with the programs using most; 0: off; no warning without a memory limit",
+			set: func(c *Config, v string) error { return setShare(&c.Memory.Warn, v) },
+			get: func(c *Config) string { return strconv.FormatFloat(c.Memory.Warn, 'g', -1, 64) }},
+		{Name: "ON_MEMORY_PRESSURE", Area: "memory", Form: formCommand, AllowEmpty: true,
+			Doc: "command run once per memory warning, its output logged as program pressure, never holding anything up (TEND_MEMORY_WORKING_SET, _LIMIT in bytes and _TOP, such as `main=512000000,agent=30000000`, in its environment)",
+			set: func(c *Config, v string) error { return setCommand(&c.Memory.OnPressure, v) },
+			get: func(c *Config) string { return JoinCommand(c.Memory.OnPressure) }},
+		{Name: "ON_OOM", Area: "memory", Form: formCommand, AllowEmpty: true,
+			Doc: "command run after each OOM kill, its output logged as program oom, never holding anything up (TEND_OOM_PROGRAM, _PID, _COMMAND, and _LIMIT and _PEAK in bytes, in its environment); OOM kills are always named in an error event, `tend status` and /metrics",
+			set: func(c *Config, v string) error { return setCommand(&c.Memory.OnOOM, v) },
+			get: func(c *Config) string { return JoinCommand(c.Memory.OnOOM) }},
+		{Name: "CGROUP_ROOT", Area: "memory", Default: "/sys/fs/cgroup", Form: formPath,
+			Doc: "where the cgroup filesystem is mounted, for the memory watch; leave it unset: tests set it to read cgroup files laid out as the kernel lays them out",
+			set: func(c *Config, v string) error { return setPath(&c.Memory.CgroupRoot, v) },
+			get: func(c *Config) string { return c.Memory.CgroupRoot }},
 	}
 }
 
@@ -322,6 +350,26 @@ func setBoundedInt(dst *int, v string, min, max int) error {
 		return fmt.Errorf("more than the limit of %d", max)
 	}
 	*dst = n
+	return nil
+}
+
+// setShare reads a share of a whole, from 0 to 1, written as a fraction
+// (0.9) or a percentage (90%).
+func setShare(dst *float64, v string) error {
+	t := strings.TrimSpace(v)
+	scale := 1.0
+	if rest, ok := strings.CutSuffix(t, "%"); ok {
+		t, scale = strings.TrimSpace(rest), 100
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(f) {
+		return fmt.Errorf("not a number")
+	}
+	f /= scale
+	if f < 0 || f > 1 {
+		return fmt.Errorf("not between 0 and 1 (0%% and 100%%)")
+	}
+	*dst = f
 	return nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -36,131 +35,6 @@ const (
 	waitMaxBackoff   = 5 * time.Second
 	waitAttemptLimit = 5 * time.Second // bounds one attempt
 )
-
-// Dependency kinds.
-const (
-	DependTCP  = "tcp"
-	DependHTTP = "http"
-	DependExec = "exec"
-)
-
-// Dependency is an outside service that must answer before the programs
-// start: a TCP port that accepts, a URL that answers 2xx, or a command
-// that exits 0.
-type Dependency struct {
-	// Spec is the dependency as written ("tcp:db:5432"); it names the
-	// dependency in progress reports and errors.
-	Spec string
-	// Kind is DependTCP, DependHTTP or DependExec.
-	Kind string
-	// Address is HOST:PORT for DependTCP and the URL for DependHTTP.
-	Address string
-	// Command is the argv for DependExec.
-	Command []string
-}
-
-// dependForms is the expected form, for errors.
-const dependForms = "tcp:HOST:PORT, http://URL, https://URL or exec:COMMAND"
-
-// ParseDependencies reads a comma-separated list of dependencies
-// (TEND_WAIT_FOR, a program's wait_for): tcp:HOST:PORT, http://... or
-// https://..., and exec:COMMAND. A comma inside a URL or a command stays
-// part of it unless what follows it starts another dependency. An error
-// quotes the entry at fault and the form expected; the caller adds the
-// variable or file:line.
-func ParseDependencies(s string) ([]Dependency, error) {
-	var deps []Dependency
-	for i, item := range splitDependencies(s) {
-		if item == "" {
-			return nil, fmt.Errorf("entry %d is empty (expected a comma-separated list of %s)", i+1, dependForms)
-		}
-		d, err := ParseDependency(item)
-		if err != nil {
-			return nil, err
-		}
-		deps = append(deps, d)
-	}
-	return deps, nil
-}
-
-// ParseDependency reads one dependency; see ParseDependencies.
-func ParseDependency(s string) (Dependency, error) {
-	s = strings.TrimSpace(s)
-	d := Dependency{Spec: s}
-	switch {
-	case strings.HasPrefix(s, "tcp:"):
-		addr := strings.TrimPrefix(s, "tcp:")
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil || host == "" {
-			return d, fmt.Errorf("%q: not HOST:PORT after tcp: (expected tcp:HOST:PORT, such as tcp:db:5432)", s)
-		}
-		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-			return d, fmt.Errorf("%q: %q is not a TCP port 1-65535 (expected tcp:HOST:PORT)", s, port)
-		}
-		d.Kind, d.Address = DependTCP, addr
-	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			return d, fmt.Errorf("%q: not a valid URL (expected http://HOST[:PORT]/PATH or https://...)", s)
-		}
-		d.Kind, d.Address = DependHTTP, s
-	case strings.HasPrefix(s, "exec:"):
-		argv, err := config.SplitCommand(strings.TrimPrefix(s, "exec:"))
-		if err != nil {
-			return d, fmt.Errorf("%q: %v (expected exec:COMMAND ARGS...)", s, err)
-		}
-		if len(argv) == 0 {
-			return d, fmt.Errorf("%q: no command after exec: (expected exec:COMMAND ARGS...)", s)
-		}
-		d.Kind, d.Command = DependExec, argv
-	default:
-		return d, fmt.Errorf("%q: unknown kind of dependency (expected %s)", s, dependForms)
-	}
-	return d, nil
-}
-
-// dependPrefixes start a dependency; a comma followed by one of them
-// (after spaces) ends the entry before it.
-var dependPrefixes = []string{"tcp:", "http://", "https://", "exec:"}
-
-// splitDependencies cuts s at its commas, except commas inside a URL or a
-// command that are not followed by the start of another dependency.
-func splitDependencies(s string) []string {
-	if strings.TrimSpace(s) == "" {
-		return nil
-	}
-	var items []string
-	rest := s
-	for {
-		item := strings.TrimSpace(rest)
-		greedy := strings.HasPrefix(item, "exec:") || strings.HasPrefix(item, "http://") || strings.HasPrefix(item, "https://")
-		end := -1
-		for i := 0; i < len(rest); i++ {
-			if rest[i] != ',' {
-				continue
-			}
-			if !greedy || startsDependency(rest[i+1:]) {
-				end = i
-				break
-			}
-		}
-		if end < 0 {
-			return append(items, strings.TrimSpace(rest))
-		}
-		items = append(items, strings.TrimSpace(rest[:end]))
-		rest = rest[end+1:]
-	}
-}
-
-func startsDependency(s string) bool {
-	s = strings.TrimSpace(s)
-	for _, p := range dependPrefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
 
 // DependencyState is how the wait for one dependency stands.
 type DependencyState struct {
@@ -225,7 +99,7 @@ func (e *WaitError) Unwrap() error { return e.Cause }
 // with tend's environment, and are killed with their process group when
 // the wait ends. HTTP checks go straight to the server (no proxy) and
 // keep no connection open.
-func WaitFor(ctx context.Context, deps []Dependency, timeout time.Duration, r *reaper.Reaper, progress func([]DependencyState)) error {
+func WaitFor(ctx context.Context, deps []config.Dependency, timeout time.Duration, r *reaper.Reaper, progress func([]DependencyState)) error {
 	if len(deps) == 0 {
 		return nil
 	}
@@ -307,18 +181,18 @@ func WaitFor(ctx context.Context, deps []Dependency, timeout time.Duration, r *r
 }
 
 // checkDependency makes one check of d.
-func checkDependency(ctx context.Context, d Dependency, r *reaper.Reaper, client *http.Client) error {
+func checkDependency(ctx context.Context, d config.Dependency, r *reaper.Reaper, client *http.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, waitAttemptLimit)
 	defer cancel()
 	switch d.Kind {
-	case DependTCP:
+	case config.DependTCP:
 		var dialer net.Dialer
 		conn, err := dialer.DialContext(ctx, "tcp", d.Address)
 		if err != nil {
 			return err
 		}
 		return conn.Close()
-	case DependHTTP:
+	case config.DependHTTP:
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.Address, nil)
 		if err != nil {
 			return err
@@ -333,7 +207,7 @@ func checkDependency(ctx context.Context, d Dependency, r *reaper.Reaper, client
 			return statusError(resp.StatusCode)
 		}
 		return nil
-	case DependExec:
+	case config.DependExec:
 		return runDependCommand(ctx, r, d.Command)
 	}
 	return fmt.Errorf("unknown kind of dependency %q", d.Kind)

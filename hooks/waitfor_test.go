@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"tend/config"
 	"tend/reaper"
 )
 
@@ -84,55 +84,13 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-func mustParse(t *testing.T, s string) []Dependency {
+func mustParse(t *testing.T, s string) []config.Dependency {
 	t.Helper()
-	deps, err := ParseDependencies(s)
+	deps, err := config.ParseDependencies(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return deps
-}
-
-func TestParseDependenciesReadsEveryKind(t *testing.T) {
-	got := mustParse(t, "tcp:db:5432, http://cfg:8888/health?probe=a,b ,https://[::1]:8443/ready,exec:pg_isready -h db -t 'a,b',tcp:[::1]:6379")
-	want := []Dependency{
-		{Spec: "tcp:db:5432", Kind: DependTCP, Address: "db:5432"},
-		{Spec: "http://cfg:8888/health?probe=a,b", Kind: DependHTTP, Address: "http://cfg:8888/health?probe=a,b"},
-		{Spec: "https://[::1]:8443/ready", Kind: DependHTTP, Address: "https://[::1]:8443/ready"},
-		{Spec: "exec:pg_isready -h db -t 'a,b'", Kind: DependExec, Command: []string{"pg_isready", "-h", "db", "-t", "a,b"}},
-		{Spec: "tcp:[::1]:6379", Kind: DependTCP, Address: "[::1]:6379"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("parsed\n%+v\nwant\n%+v", got, want)
-	}
-	if deps, err := ParseDependencies("  "); err != nil || deps != nil {
-		t.Errorf("an empty list parses to %v, %v", deps, err)
-	}
-}
-
-func TestParseDependenciesErrorsQuoteTheEntryAndTheForm(t *testing.T) {
-	cases := map[string][]string{
-		"tcp:db":                {`"tcp:db"`, "tcp:HOST:PORT"},
-		"tcp::5432":             {`"tcp::5432"`, "tcp:HOST:PORT"},
-		"tcp:db:99999":          {`"99999" is not a TCP port`, "tcp:HOST:PORT"},
-		"tcp:db:5432,db:6379":   {`"db:6379": unknown kind`, "tcp:HOST:PORT, http://URL, https://URL or exec:COMMAND"},
-		"tcp:a:1,,tcp:b:2":      {"entry 2 is empty", "comma-separated"},
-		"exec:":                 {`"exec:": no command`, "exec:COMMAND"},
-		"exec:echo 'unfinished": {`"exec:echo 'unfinished"`, "exec:COMMAND"},
-		"http://":               {`"http://": not a valid URL`, "http://HOST"},
-	}
-	for in, wants := range cases {
-		_, err := ParseDependencies(in)
-		if err == nil {
-			t.Errorf("%q parses", in)
-			continue
-		}
-		for _, want := range wants {
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("%q: error %q lacks %q", in, err, want)
-			}
-		}
-	}
 }
 
 func TestWaitForEndsRightAfterATCPListenerAppears(t *testing.T) {
@@ -311,41 +269,4 @@ func TestWaitForReturnsWhenCancelledAndKillsItsCommand(t *testing.T) {
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("the check command (pid %d) outlived the wait: kill -0 says %v", pid, err)
 	}
-}
-
-// A list that parses is the list of its entries: joined again with
-// commas, the entries parse to the same dependencies.
-func FuzzParseDependencies(f *testing.F) {
-	for _, s := range []string{
-		"tcp:db:5432", "tcp:db:5432, http://cfg:8888/health?probe=a,b ,https://[::1]:8443/ready",
-		"exec:pg_isready -h db -t 'a,b',tcp:[::1]:6379", "exec:sh -c \"a, b\"", "tcp:a:1,,tcp:b:2", "db:5432",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		deps, err := ParseDependencies(s)
-		if err != nil {
-			return
-		}
-		var specs []string
-		for _, d := range deps {
-			switch d.Kind {
-			case DependTCP, DependHTTP:
-				if d.Address == "" {
-					t.Fatalf("%q: %+v has no address", s, d)
-				}
-			case DependExec:
-				if len(d.Command) == 0 {
-					t.Fatalf("%q: %+v has no command", s, d)
-				}
-			default:
-				t.Fatalf("%q: %+v has no kind", s, d)
-			}
-			specs = append(specs, d.Spec)
-		}
-		again, err := ParseDependencies(strings.Join(specs, ","))
-		if err != nil || !reflect.DeepEqual(again, deps) {
-			t.Fatalf("%q parses to %+v; its entries joined parse to %+v, %v", s, deps, again, err)
-		}
-	})
 }
