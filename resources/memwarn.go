@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -34,13 +35,33 @@ type MemoryWarning struct {
 	LimitBytes int64 `json:"limit_bytes"`
 	// Share is the warning threshold as a share of the limit.
 	Share float64 `json:"share"`
+	// Top are the programs holding the most memory, the largest first
+	// (set by MemoryWatch; empty from WatchMemory).
+	Top []ProgramMemory `json:"top,omitempty"`
 }
 
 // String describes the warning in one line.
 func (w MemoryWarning) String() string {
-	return fmt.Sprintf("working set %s is %.0f%% of the %s memory limit (warning at %.0f%%) for %s",
+	s := fmt.Sprintf("working set %s is %.0f%% of the %s memory limit (warning at %.0f%%) for %s",
 		human(w.WorkingSetBytes), 100*float64(w.WorkingSetBytes)/float64(w.LimitBytes), human(w.LimitBytes),
 		100*w.Share, w.Time.Sub(w.Since).Round(time.Second))
+	if len(w.Top) > 0 {
+		s += "; most held by " + w.TopString()
+	}
+	return s
+}
+
+// TopString lists the programs holding the most memory, as
+// "main 512.0MiB (3 processes), agent 30.0MiB".
+func (w MemoryWarning) TopString() string {
+	parts := make([]string, len(w.Top))
+	for i, p := range w.Top {
+		parts[i] = p.Program + " " + human(p.RSSBytes)
+		if p.Processes > 1 {
+			parts[i] += fmt.Sprintf(" (%d processes)", p.Processes)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // MemoryWarnPlan says in one line when memory warnings will be given for

@@ -3,7 +3,9 @@ package resources
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -31,32 +33,59 @@ type Death struct {
 	// SentByTend is true when tend itself sent that signal (a stop that
 	// ran out of time): such a death is never an OOM kill.
 	SentByTend bool `json:"sent_by_tend,omitempty"`
+	// Member is true for a process of the program other than the one
+	// tend started (a child of it): its parent reaped it, so tend saw
+	// only that it was gone from /proc, not how it ended (Signal is 0).
+	Member bool `json:"member,omitempty"`
 	// RSSBytes is the process's last sampled resident memory (0: unknown).
 	RSSBytes int64 `json:"rss_bytes"`
-	// Time is when the process was reaped.
+	// OOMScore is the badness the OOM killer last gave the process (0:
+	// unknown); it kills the highest first.
+	OOMScore int `json:"oom_score,omitempty"`
+	// Time is when the process was reaped; for a Member, when it was last
+	// seen alive.
 	Time time.Time `json:"time"`
 }
 
 // OOMVictims picks, from recent deaths, the processes that OOM kill ev
-// most likely took: killed by a SIGKILL tend did not send, within
-// OOMVictimWindow of the event, at most ev.New of them, the largest last
-// RSS first (the OOM killer picks the largest process). None is returned
-// when the victim was not one of the programs (a child of one).
+// most likely took: killed by a SIGKILL tend did not send, or gone from
+// a program's processes (Member), within OOMVictimWindow of the event, at
+// most ev.New of them, the highest OOM score and then the largest last
+// RSS first (the OOM killer picks the process with the highest score,
+// which is mostly its memory). None is returned when no such death is
+// known: the victim was a process tend never saw.
 func OOMVictims(ev OOMEvent, deaths []Death) []Death {
 	var found []Death
 	for _, d := range deaths {
 		gap := d.Time.Sub(ev.Time)
-		if d.Signal == syscall.SIGKILL && !d.SentByTend && gap >= -OOMVictimWindow && gap <= OOMVictimWindow {
+		if (d.Signal == syscall.SIGKILL || d.Member) && !d.SentByTend && gap >= -OOMVictimWindow && gap <= OOMVictimWindow {
 			found = append(found, d)
 		}
 	}
 	sort.SliceStable(found, func(i, j int) bool {
+		if found[i].OOMScore != found[j].OOMScore {
+			return found[i].OOMScore > found[j].OOMScore
+		}
 		if found[i].RSSBytes != found[j].RSSBytes {
 			return found[i].RSSBytes > found[j].RSSBytes
 		}
 		return absDuration(found[i].Time.Sub(ev.Time)) < absDuration(found[j].Time.Sub(ev.Time))
 	})
 	return found[:min(len(found), int(max(1, ev.New)))]
+}
+
+// Who names the process: the program for its own process, and the
+// program and command for another of its processes ("main's process
+// java (pid 42)").
+func (d Death) Who() string {
+	if !d.Member {
+		return d.Program
+	}
+	cmd := "pid " + strconv.Itoa(d.Pid)
+	if len(d.Command) > 0 {
+		cmd = filepath.Base(d.Command[0]) + " (" + cmd + ")"
+	}
+	return d.Program + "'s process " + cmd
 }
 
 func absDuration(d time.Duration) time.Duration {
@@ -81,7 +110,7 @@ func OOMAdvice(ev OOMEvent, victim *Death, hostBytes int64) string {
 		return "no memory limit is set on this cgroup: the machine, or a cgroup above this one, ran out of memory; set a memory limit so the container's use is bounded and measured"
 	}
 	if victim == nil {
-		return fmt.Sprintf("the process killed was not a program but a child of one, at the %s memory limit: raise the limit or lower the programs' memory use", human(limit))
+		return fmt.Sprintf("the process killed was none tend had seen (one that lived less than a sample, or outside the programs), at the %s memory limit: raise the limit or lower the programs' memory use", human(limit))
 	}
 	rss := ""
 	if victim.RSSBytes > 0 {
@@ -89,17 +118,17 @@ func OOMAdvice(ev OOMEvent, victim *Death, hostBytes int64) string {
 	}
 	heap, isJava := JavaMaxHeap(victim.Command, victim.Env, limit, hostBytes)
 	if !isJava || heap.MaxBytes <= 0 {
-		return fmt.Sprintf("%s%s was killed at the %s memory limit: raise the limit or lower its memory use", victim.Program, rss, human(limit))
+		return fmt.Sprintf("%s%s was killed at the %s memory limit: raise the limit or lower its memory use", victim.Who(), rss, human(limit))
 	}
 	allowance := nonHeapAllowance(limit)
 	left := limit - heap.MaxBytes
 	if left >= allowance {
 		if victim.RSSBytes > 0 && victim.RSSBytes < limit/2 {
 			return fmt.Sprintf("%s%s used under half of the %s limit: other processes in the container took the rest; raise the limit or lower their use",
-				victim.Program, rss, human(limit))
+				victim.Who(), rss, human(limit))
 		}
 		return fmt.Sprintf("heap up to %s (%s) leaves %s of the %s limit, yet %s%s went over it: memory outside the heap grew (direct buffers, threads, metaspace, native code); cap -XX:MaxDirectMemorySize and -XX:MaxMetaspaceSize or raise the limit",
-			human(heap.MaxBytes), heap.Flag, human(max(left, 0)), human(limit), victim.Program, rss)
+			human(heap.MaxBytes), heap.Flag, human(max(left, 0)), human(limit), victim.Who(), rss)
 	}
 	what := fmt.Sprintf("heap up to %s (%s) leaves %s of the %s limit for metaspace, threads, code cache and direct buffers, which need about %s",
 		human(heap.MaxBytes), heap.Flag, human(max(left, 0)), human(limit), human(allowance))

@@ -76,10 +76,33 @@ func TestOOMAdviceWhenTheHeapFitsOrTheVictimIsNoJVM(t *testing.T) {
 	if advice := OOMAdvice(OOMEvent{LimitBytes: 64 << 20}, tail, 8<<30); advice != "sidecar (last RSS 60.0MiB) was killed at the 64.0MiB memory limit: raise the limit or lower its memory use" {
 		t.Errorf("advice for tail is %q", advice)
 	}
-	if advice := OOMAdvice(OOMEvent{LimitBytes: 64 << 20}, nil, 8<<30); !strings.Contains(advice, "child of one") {
+	if advice := OOMAdvice(OOMEvent{LimitBytes: 64 << 20}, nil, 8<<30); !strings.Contains(advice, "none tend had seen") {
 		t.Errorf("advice without a victim is %q", advice)
 	}
 	if advice := OOMAdvice(OOMEvent{}, tail, 8<<30); !strings.Contains(advice, "no memory limit") {
 		t.Errorf("advice without a limit is %q", advice)
+	}
+}
+
+// A process of a program other than its own (a child its parent reaped)
+// counts by its disappearance, whatever ended it; the OOM killer's own
+// ranking, the OOM score, comes before the RSS.
+func TestOOMVictimsTakeVanishedMembersByOOMScore(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	ev := OOMEvent{Time: at, Kills: 1, New: 1, LimitBytes: 64 << 20}
+	deaths := []Death{
+		{Pid: 30, Program: "main", Member: true, Command: []string{"worker"}, RSSBytes: 40 << 20, OOMScore: 600, Time: at.Add(-300 * time.Millisecond)},
+		{Pid: 31, Program: "main", Member: true, Command: []string{"date"}, RSSBytes: 1 << 20, OOMScore: 2, Time: at},
+		{Pid: 32, Program: "agent", Signal: syscall.SIGKILL, RSSBytes: 50 << 20, OOMScore: 500, Time: at},
+	}
+	got := OOMVictims(ev, deaths)
+	if len(got) != 1 || got[0].Pid != 30 {
+		t.Fatalf("victims = %+v, want main's worker (pid 30)", got)
+	}
+	if who := got[0].Who(); who != "main's process worker (pid 30)" {
+		t.Errorf("who = %q", who)
+	}
+	if advice := OOMAdvice(ev, &got[0], 8<<30); !strings.HasPrefix(advice, "main's process worker (pid 30) (last RSS 40.0MiB) was killed") {
+		t.Errorf("advice %q", advice)
 	}
 }

@@ -1,0 +1,293 @@
+package resources
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// How often a MemoryWatch reads the cgroup and samples the programs'
+// processes: every second, and ten times a second while the working set
+// is above trackNearShare of the limit, where a process about to be
+// OOM-killed grows (the faster it grows, the less of it a sample sees).
+const (
+	trackInterval     = time.Second
+	trackNearInterval = 100 * time.Millisecond
+	trackNearShare    = 0.75
+)
+
+// OOMKill is one OOM kill, named: the cgroup's figures, the victim when
+// tend knows it, and what to change.
+type OOMKill struct {
+	OOMEvent
+	// Victim is the process killed (nil: none tend had seen).
+	Victim *Death `json:"victim,omitempty"`
+	// Heap is the victim's JVM heap limit (nil: not a JVM).
+	Heap *JavaHeap `json:"heap,omitempty"`
+	// Advice says in one line what to change.
+	Advice string `json:"advice"`
+}
+
+// MemoryWatchOptions configure a MemoryWatch.
+type MemoryWatchOptions struct {
+	// Share is the memory warning's threshold, a share of the limit
+	// (TEND_MEMORY_WARN; 0: no warnings).
+	Share float64
+	// Pids returns the PID of the process tend started for each running
+	// program, by name.
+	Pids func() map[string]int
+	// OnWarning is called once per episode of memory use above Share.
+	OnWarning func(MemoryWarning)
+	// OnOOM is called for each OOM kill, once the victim is known or
+	// cannot be; at most a second after the kill.
+	OnOOM func(OOMKill)
+}
+
+// MemoryWatch watches the memory of tend's cgroup for tend's programs:
+// it warns when the working set stays near the limit, and it names the
+// process each OOM kill takes.
+//
+// A kill of a program's own process is named the moment tend reaps it
+// (Died): the kernel raises the cgroup's OOM kill counter before it sends
+// the SIGKILL, so a death by a SIGKILL tend did not send, with a kill on
+// the counter that no death has claimed yet, is that kill. A kill of
+// another process of a program (a child, whose parent reaps it) is named
+// from the Tracker's samples: the counter rises, and the process gone
+// from /proc at that moment with the highest OOM score is the victim.
+type MemoryWatch struct {
+	cg      Cgroup
+	opts    MemoryWatchOptions
+	tracker *Tracker
+
+	mu     sync.Mutex
+	memory Memory
+	named  int64 // the OOM kill counter up to which kills are named
+}
+
+// NewMemoryWatch returns a watch on cg's memory. It fails when the cgroup
+// has no memory accounting or no OOM kill counter to read.
+func NewMemoryWatch(cg Cgroup, opts MemoryWatchOptions) (*MemoryWatch, error) {
+	m, err := cg.ReadMemory()
+	if err != nil {
+		return nil, err
+	}
+	return &MemoryWatch{cg: cg, opts: opts, tracker: NewTracker(opts.Pids), memory: m, named: m.OOMKills}, nil
+}
+
+// Memory returns the last reading of the cgroup's memory.
+func (w *MemoryWatch) Memory() Memory {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.memory
+}
+
+// Run watches until ctx is done.
+func (w *MemoryWatch) Run(ctx context.Context) {
+	// Kills before the watch began are not news (NewMemoryWatch counted
+	// them); a counter that cannot be watched leaves only Died.
+	ooms, _ := w.cg.WatchOOM(ctx)
+	episode := memoryEpisode{share: w.opts.Share}
+	var settling []OOMEvent
+	var settle <-chan time.Time
+	tick := time.NewTimer(0)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-ooms:
+			if !ok {
+				ooms = nil
+				continue
+			}
+			// See at once which processes the kill took, before a later
+			// sample blurs when they went.
+			w.tracker.Sample(time.Now())
+			settling = append(settling, ev)
+			if settle == nil {
+				settle = time.After(OOMVictimWindow)
+			}
+		case <-settle:
+			// Give the reaper the window to bring the deaths of
+			// programs' own processes to Died first.
+			now := time.Now()
+			w.tracker.Sample(now)
+			var later []OOMEvent
+			for _, ev := range settling {
+				if now.Sub(ev.Time) >= OOMVictimWindow {
+					w.nameOthers(ev)
+				} else {
+					later = append(later, ev)
+				}
+			}
+			settling, settle = later, nil
+			if len(later) > 0 {
+				settle = time.After(OOMVictimWindow - now.Sub(later[0].Time))
+			}
+		case <-tick.C:
+			now := time.Now()
+			next := trackInterval
+			if m, err := w.cg.ReadMemory(); err == nil {
+				w.mu.Lock()
+				w.memory = m
+				w.mu.Unlock()
+				if m.LimitBytes > 0 && float64(m.WorkingSetBytes) >= trackNearShare*float64(m.LimitBytes) {
+					next = trackNearInterval
+				}
+				w.tracker.Sample(now)
+				if w.opts.Share > 0 {
+					if warn, ok := episode.observe(now, m); ok && w.opts.OnWarning != nil {
+						warn.Top = w.tracker.Top(3)
+						w.opts.OnWarning(warn)
+					}
+				}
+			}
+			tick.Reset(next)
+		}
+	}
+}
+
+// Died is told of the death of a program's own process, when tend reaps
+// it, and reports whether an OOM kill took it: d itself, killed by a
+// SIGKILL tend did not send, or (when d exited otherwise, as a shell does
+// after its child was killed) another process of d's program that went
+// at the same time. The kill is then named at once, through OnOOM.
+func (w *MemoryWatch) Died(d Death) bool {
+	k, err := w.cg.readOOMKills()
+	if err != nil || !w.unnamed(k.kills) {
+		return false
+	}
+	var victim Death
+	switch {
+	case d.Signal == syscall.SIGKILL && !d.SentByTend:
+		victim = d
+		if rss, score := w.tracker.Last(d.Pid); rss > 0 {
+			victim.RSSBytes, victim.OOMScore = rss, score
+		}
+	case d.SentByTend:
+		return false
+	default:
+		w.tracker.Sample(time.Now())
+		var own []Death
+		for _, v := range w.tracker.Vanished() {
+			if v.Program == d.Program {
+				own = append(own, v)
+			}
+		}
+		found := OOMVictims(OOMEvent{Time: d.Time, New: 1}, own)
+		if len(found) == 0 {
+			return false
+		}
+		victim = found[0]
+	}
+	if !w.claim(k.kills, 1) {
+		return false
+	}
+	if victim.Member {
+		w.tracker.forget(victim.Pid)
+	}
+	ev := OOMEvent{Time: d.Time, Kills: k.kills, New: 1, GroupKills: k.groupKills}
+	if m, err := w.cg.ReadMemory(); err == nil {
+		ev.LimitBytes, ev.PeakBytes, ev.UsageBytes = m.LimitBytes, m.PeakBytes, m.UsageBytes
+	}
+	w.report(ev, &victim)
+	return true
+}
+
+// nameOthers names the kills of ev that no death of a program's own
+// process claimed: the other processes of the programs that went then, or
+// a process tend never saw.
+func (w *MemoryWatch) nameOthers(ev OOMEvent) {
+	w.mu.Lock()
+	pending := ev.Kills - w.named
+	w.mu.Unlock()
+	if pending <= 0 {
+		return
+	}
+	ev.New = pending
+	for _, v := range OOMVictims(ev, w.tracker.Vanished()) {
+		if !w.claim(ev.Kills, 1) {
+			return
+		}
+		w.tracker.forget(v.Pid)
+		one := ev
+		one.New = 1
+		w.report(one, &v)
+		pending--
+	}
+	if pending > 0 && w.claim(ev.Kills, pending) {
+		ev.New = pending
+		w.report(ev, nil)
+	}
+}
+
+// unnamed reports whether the counter at kills holds a kill not named yet.
+func (w *MemoryWatch) unnamed(kills int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return kills > w.named
+}
+
+// claim names n of the kills up to counter value kills, if they are not
+// named yet.
+func (w *MemoryWatch) claim(kills, n int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if kills-w.named < n {
+		return false
+	}
+	w.named += n
+	return true
+}
+
+// report hands one named kill to OnOOM.
+func (w *MemoryWatch) report(ev OOMEvent, victim *Death) {
+	k := OOMKill{OOMEvent: ev, Victim: victim, Advice: OOMAdvice(ev, victim, w.cg.hostMemory)}
+	if victim != nil {
+		if heap, isJava := JavaMaxHeap(victim.Command, victim.Env, ev.LimitBytes, w.cg.hostMemory); isJava {
+			k.Heap = &heap
+		}
+	}
+	if w.opts.OnOOM != nil {
+		w.opts.OnOOM(k)
+	}
+}
+
+// Summary describes the kill in one line, for an event.
+func (k OOMKill) Summary() string {
+	var b strings.Builder
+	if v := k.Victim; v != nil {
+		b.WriteString(v.Who())
+		if !v.Member {
+			b.WriteString(" (pid " + strconv.Itoa(v.Pid) + ")")
+		}
+	} else {
+		b.WriteString("a process tend had not seen")
+		if k.New > 1 {
+			b.WriteString(" (" + strconv.FormatInt(k.New, 10) + " processes)")
+		}
+	}
+	b.WriteString(" was killed by the kernel's OOM killer")
+	if k.LimitBytes > 0 {
+		b.WriteString(" at the " + human(k.LimitBytes) + " memory limit")
+	} else {
+		b.WriteString(" (no memory limit on the container)")
+	}
+	if k.PeakBytes > 0 {
+		b.WriteString("; peak usage " + human(k.PeakBytes))
+	}
+	if v := k.Victim; v != nil {
+		if v.RSSBytes > 0 {
+			b.WriteString(", its last RSS " + human(v.RSSBytes))
+		} else {
+			b.WriteString(", its RSS never sampled (it grew within a sample)")
+		}
+	}
+	if h := k.Heap; h != nil && h.MaxBytes > 0 {
+		b.WriteString(", JVM heap up to " + human(h.MaxBytes) + " (" + h.From + ")")
+	}
+	return b.String()
+}

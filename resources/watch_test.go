@@ -1,0 +1,251 @@
+package resources
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"tend/procfs"
+)
+
+// kills collects what a MemoryWatch reports.
+type kills struct {
+	mu    sync.Mutex
+	kills []OOMKill
+	warns []MemoryWarning
+}
+
+func (k *kills) oom(x OOMKill) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.kills = append(k.kills, x)
+}
+
+func (k *kills) warn(w MemoryWarning) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.warns = append(k.warns, w)
+}
+
+func (k *kills) all() []OOMKill {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]OOMKill(nil), k.kills...)
+}
+
+func (k *kills) warnings() []MemoryWarning {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]MemoryWarning(nil), k.warns...)
+}
+
+// startProgram starts a shell script as a program's process in a group of
+// its own, as tend starts programs, and kills the group when the test ends.
+func startProgram(t *testing.T, script string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	return cmd
+}
+
+// watchFiles starts a MemoryWatch on a cgroup v2 laid out in files, at
+// 60 % of a 64 MiB limit, for the programs pids returns.
+func watchFiles(t *testing.T, fs cgroupFiles, pids map[string]int, share float64) (*MemoryWatch, *kills) {
+	t.Helper()
+	fs.v2("", "67108864", 40<<20, 50<<20, 0, 0)
+	var got kills
+	w, err := NewMemoryWatch(FindCgroup(fs.root), MemoryWatchOptions{
+		Share: share, Pids: func() map[string]int { return pids }, OnOOM: got.oom, OnWarning: got.warn,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w, &got
+}
+
+// seen waits until the watch's tracker has sampled pid.
+func seen(t *testing.T, w *MemoryWatch, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if rss, _ := w.tracker.Last(pid); rss > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d never sampled", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// childOf returns the PID of the process below parent running comm.
+func childOf(t *testing.T, parent int, comm string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, pid := range procfs.Descendants(parent) {
+			if cmd := readCmdline(pid); len(cmd) > 0 && cmd[0] == comm {
+				return pid
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s below %d", comm, parent)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The kernel raises the counter before it sends the SIGKILL: the death
+// of a program's own process by a SIGKILL tend did not send, with a kill
+// on the counter, is that kill, named at once with the process's RSS.
+func TestDiedNamesTheProgramTheCounterRoseFor(t *testing.T) {
+	fs := newCgroupFiles(t)
+	prog := startProgram(t, "exec sleep 600")
+	w, got := watchFiles(t, fs, map[string]int{"main": prog.Process.Pid}, DefaultMemoryWarn)
+	seen(t, w, prog.Process.Pid)
+
+	death := Death{Pid: prog.Process.Pid, Program: "main", Command: []string{"sleep", "600"}, Signal: syscall.SIGKILL, Time: time.Now()}
+	if w.Died(death) {
+		t.Fatal("a SIGKILL with no OOM kill on the counter (kill -9 from outside) was taken for one")
+	}
+	fs.events("", 1)
+	if w.Died(Death{Pid: 99, Program: "main", Signal: syscall.SIGKILL, SentByTend: true, Time: time.Now()}) {
+		t.Fatal("a SIGKILL tend sent was taken for the OOM kill")
+	}
+	if !w.Died(death) {
+		t.Fatal("the SIGKILL after the counter rose was not taken for the OOM kill")
+	}
+	ks := got.all()
+	if len(ks) != 1 || ks[0].Victim == nil || ks[0].Victim.Program != "main" || ks[0].Victim.RSSBytes == 0 || ks[0].Victim.Member {
+		t.Fatalf("kills named: %+v", ks)
+	}
+	k := ks[0]
+	if k.LimitBytes != 64<<20 || k.PeakBytes != 50<<20 || k.Kills != 1 {
+		t.Errorf("kill figures: %+v", k.OOMEvent)
+	}
+	if s := k.Summary(); !strings.Contains(s, "main (pid ") || !strings.Contains(s, "at the 64.0MiB memory limit; peak usage 50.0MiB, its last RSS") {
+		t.Errorf("summary %q", s)
+	}
+	// One kill is named once: the watcher's event for it finds it named.
+	if w.Died(death) {
+		t.Error("one kill was named twice")
+	}
+	time.Sleep(OOMVictimWindow + 500*time.Millisecond)
+	if n := len(got.all()); n != 1 {
+		t.Errorf("%d kills named, want 1: %+v", n, got.all())
+	}
+}
+
+// A process inside a program's group killed while its leader lives on is
+// reaped by its parent, not by tend: it is named from the samples, as the
+// program's process that vanished when the counter rose.
+func TestAKillInsideAProgramsGroupIsNamedFromTheSamples(t *testing.T) {
+	fs := newCgroupFiles(t)
+	prog := startProgram(t, "sleep 600 & sleep 601 & wait")
+	victim := childOf(t, prog.Process.Pid, "sleep")
+	w, got := watchFiles(t, fs, map[string]int{"agent": prog.Process.Pid}, DefaultMemoryWarn)
+	seen(t, w, victim)
+
+	fs.events("", 1)
+	syscall.Kill(victim, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got.all()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ks := got.all()
+	if len(ks) != 1 || ks[0].Victim == nil {
+		t.Fatalf("kills named: %+v", ks)
+	}
+	v := ks[0].Victim
+	if v.Pid != victim || v.Program != "agent" || !v.Member || v.Command[0] != "sleep" {
+		t.Errorf("victim %+v, want agent's sleep %d", v, victim)
+	}
+	if s := ks[0].Summary(); !strings.Contains(s, "agent's process sleep (pid ") {
+		t.Errorf("summary %q", s)
+	}
+}
+
+// A shell that exits after its child was killed (exit 137, not a SIGKILL
+// of its own) takes its program down with the kill: the kill is named
+// when tend reaps the shell, before the program's exit is decided on.
+func TestDiedNamesTheChildAShellLostToTheKill(t *testing.T) {
+	fs := newCgroupFiles(t)
+	prog := startProgram(t, "sleep 600; exit 137")
+	victim := childOf(t, prog.Process.Pid, "sleep")
+	w, got := watchFiles(t, fs, map[string]int{"main": prog.Process.Pid}, DefaultMemoryWarn)
+	seen(t, w, victim)
+	fs.events("", 1)
+	syscall.Kill(victim, syscall.SIGKILL)
+	prog.Wait()
+	if !w.Died(Death{Pid: prog.Process.Pid, Program: "main", Command: []string{"sh"}, Time: time.Now()}) {
+		t.Fatal("the shell's exit after its child's kill was not tied to the kill")
+	}
+	if ks := got.all(); len(ks) != 1 || ks[0].Victim == nil || ks[0].Victim.Pid != victim || !ks[0].Victim.Member {
+		t.Errorf("kills named: %+v", ks)
+	}
+}
+
+// A kill tend cannot tie to any process it saw is still reported, once.
+func TestAKillOfAnUnseenProcessIsReported(t *testing.T) {
+	fs := newCgroupFiles(t)
+	_, got := watchFiles(t, fs, map[string]int{}, DefaultMemoryWarn)
+	time.Sleep(100 * time.Millisecond)
+	fs.events("", 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got.all()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ks := got.all()
+	if len(ks) != 1 || ks[0].Victim != nil || ks[0].New != 2 {
+		t.Fatalf("kills named: %+v", ks)
+	}
+	if s := ks[0].Summary(); !strings.Contains(s, "a process tend had not seen (2 processes)") {
+		t.Errorf("summary %q", s)
+	}
+}
+
+// Above the share for the hold time: one warning, naming the programs
+// that hold the most.
+func TestMemoryWatchWarnsOnceWithTheTopPrograms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the warning's hold time")
+	}
+	fs := newCgroupFiles(t)
+	prog := startProgram(t, "exec sleep 600")
+	w, got := watchFiles(t, fs, map[string]int{"main": prog.Process.Pid}, DefaultMemoryWarn)
+	seen(t, w, prog.Process.Pid)
+	fs.write("memory.current", "64000000\n")
+	deadline := time.Now().Add(15 * time.Second)
+	for len(got.warnings()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	ws := got.warnings()
+	if len(ws) != 1 {
+		t.Fatalf("%d warnings, want 1: %+v", len(ws), ws)
+	}
+	if len(ws[0].Top) != 1 || ws[0].Top[0].Program != "main" || ws[0].Top[0].RSSBytes == 0 {
+		t.Errorf("top programs %+v", ws[0].Top)
+	}
+	if s := ws[0].String(); !strings.Contains(s, "most held by main ") {
+		t.Errorf("warning reads %q", s)
+	}
+	if m := w.Memory(); m.UsageBytes != 64000000 || m.LimitBytes != 64<<20 {
+		t.Errorf("last reading %+v", m)
+	}
+}
