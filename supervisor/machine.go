@@ -27,6 +27,8 @@ import (
 //	STOPPED, EXITED, FATAL  start, restart                      ─▶ WAITING
 //	WAITING                 dependencies ready                  ─▶ STARTING (spawns the process)
 //	                        dependencies ready [tend stops]     ─▶ STOPPED
+//	                        outside services timed out          ─▶ FATAL (for the main program, tend exits 1)
+//	                        outside services timed out [tend stops] ─▶ STOPPED
 //	                        stop                                ─▶ STOPPED
 //	STARTING                startsecs passed                    ─▶ RUNNING
 //	                        exited or spawn failed [retries left] ─▶ BACKOFF
@@ -60,7 +62,8 @@ const (
 	evStart                    // start requested: autostart, or tend start
 	evRestart                  // restart requested: tend restart
 	evStop                     // stop requested: tend stop, or the stop sequence
-	evDepsReady                // every dependency has been ready once
+	evDepsReady                // every dependency has been ready once, and every outside service answered
+	evWaitFailed               // an outside service did not answer within TEND_WAIT_TIMEOUT
 	evSpawned                  // the process was started
 	evSpawnFailed              // the command is missing or cannot be executed
 	evNoResources              // the start failed for lack of descriptors, processes or memory
@@ -74,7 +77,7 @@ const (
 
 var eventNames = [...]string{
 	evNone: "none", evStart: "start requested", evRestart: "restart requested", evStop: "stop requested",
-	evDepsReady: "dependencies ready", evSpawned: "spawned", evSpawnFailed: "spawn failed",
+	evDepsReady: "dependencies ready", evWaitFailed: "outside services timed out", evSpawned: "spawned", evSpawnFailed: "spawn failed",
 	evNoResources: "no resources", evStartSecs: "startsecs passed", evProbePassed: "probe passed",
 	evExited: "exited", evStopTimeout: "stop timed out", evForce: "stop forced", evBackoffElapsed: "backoff elapsed",
 }
@@ -86,7 +89,7 @@ type event struct {
 	kind eventKind
 	ctl  *control // evStart, evRestart, evStop: the request to answer
 	exit *Exit    // evExited, evSpawnFailed: how it ended
-	err  error    // evSpawnFailed, evNoResources: why the start failed
+	err  error    // evSpawnFailed, evNoResources, evWaitFailed: why the start failed
 }
 
 // effect is what a transition counts.
@@ -136,6 +139,8 @@ var transitions = []transition{
 	{from: states(Waiting), on: evStop, to: Stopped},
 	{from: states(Waiting), on: evDepsReady, when: stopUnderWay, to: Stopped},
 	{from: states(Waiting), on: evDepsReady, to: Starting},
+	{from: states(Waiting), on: evWaitFailed, when: stopUnderWay, to: Stopped},
+	{from: states(Waiting), on: evWaitFailed, to: Fatal},
 
 	// Starting: the entry action spawns the process.
 	{from: states(Starting), on: evSpawned, count: clearShortage, do: (*program).watchStart},
@@ -309,13 +314,15 @@ func (p *program) describe(from, to State, ev event) string {
 	switch to {
 	case Stopped:
 		switch {
-		case ev.kind == evDepsReady:
+		case ev.kind == evDepsReady || ev.kind == evWaitFailed:
 			return "not started: stop under way"
 		case ev.kind == evStopTimeout:
 			return "did not exit after SIGKILL"
 		}
 		return "stopped"
 	case Waiting:
+		// What the outside services answered is added by status, as it
+		// changes while the program waits.
 		if names := p.cfg.DependsOn; len(names) > 0 {
 			return "waiting for " + strings.Join(names, ", ") + " to be ready"
 		}
@@ -335,7 +342,7 @@ func (p *program) describe(from, to State, ev event) string {
 			return fmt.Sprintf("failed start %d of %d: exited with code %d within startsecs (%s); retrying in %s",
 				p.failures, p.cfg.StartRetries+1, ev.exit.Code, p.cfg.StartPeriod, wait)
 		}
-		return fmt.Sprintf("exited with code %d; restarting in %s", ev.exit.Code, wait)
+		return fmt.Sprintf("%s; restarting in %s", exitText(ev.exit), wait)
 	case Stopping:
 		if ev.kind == evRestart {
 			return "restart requested"
@@ -349,11 +356,14 @@ func (p *program) describe(from, to State, ev event) string {
 			return ev.err.Error()
 		case from == Starting || from == Running:
 			if p.sup.stopping.Load() {
-				return fmt.Sprintf("exited with code %d during the stop", ev.exit.Code)
+				return exitText(ev.exit) + " during the stop"
 			}
 		}
-		return fmt.Sprintf("exited with code %d", ev.exit.Code)
+		return exitText(ev.exit)
 	case Fatal:
+		if ev.kind == evWaitFailed {
+			return ev.err.Error()
+		}
 		reason := fmt.Sprintf("exited %d times within startsecs (%s); last exit code %d", p.failures, p.cfg.StartPeriod, p.lastExit.Code)
 		if ev.err != nil {
 			reason += ": " + ev.err.Error()
@@ -361,4 +371,13 @@ func (p *program) describe(from, to State, ev event) string {
 		return reason
 	}
 	return ""
+}
+
+// exitText says how a process ended, for a reason: its exit code, and
+// whether the OOM killer took it.
+func exitText(ex *Exit) string {
+	if ex.Reason == ExitOOMKilled {
+		return fmt.Sprintf("killed by the kernel's OOM killer (exit code %d)", ex.Code)
+	}
+	return fmt.Sprintf("exited with code %d", ex.Code)
 }

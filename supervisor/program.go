@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -55,6 +56,12 @@ type program struct {
 	failures  int // failed starts in a row: quick exits and spawn errors
 	shortages int // starts in a row that failed for lack of resources
 	lastExit  *Exit
+	oomKills  int
+	// waitStates is how the wait for outside services stands (WAITING);
+	// waitGen tells the current wait's reports from a late one of a wait
+	// that was given up.
+	waitStates []hooks.DependencyState
+	waitGen    int
 
 	launched     chan struct{} // closed after the first start attempt
 	firstUp      chan struct{} // closed the first time the program is ready
@@ -76,6 +83,8 @@ type program struct {
 	starts      []control       // start and restart requests, answered once the process started (or cannot)
 	stops       []control       // stop requests, answered once the process is gone
 	deps        <-chan struct{} // WAITING: a dependency not ready yet
+	outside     <-chan error    // WAITING: the end of the wait for outside services
+	cancelWait  context.CancelFunc
 	exited      <-chan struct{} // STARTING, RUNNING, STOPPING: the process's end
 	probeOK     <-chan struct{} // STARTING, RUNNING: the readiness probe passed
 	cancelProbe context.CancelFunc
@@ -208,12 +217,26 @@ func (p *program) next(ctx context.Context) (ev event, ok bool) {
 		case c := <-p.ctl:
 			return event{kind: c.kind, ctl: &c}, true
 		case <-p.deps:
-			// One dependency is ready; the event is when all are.
+			// One dependency is ready; the event is when all are, and
+			// the outside services have answered.
 			if pending := p.sup.pendingDependencies(p); len(pending) > 0 {
 				p.deps = pending[0]
 				continue
 			}
 			p.deps = nil
+			if p.outside != nil {
+				continue
+			}
+			return event{kind: evDepsReady}, true
+		case err := <-p.outside:
+			p.outside = nil
+			if err != nil {
+				return event{kind: evWaitFailed, err: err}, true
+			}
+			p.log.Info("outside services answered")
+			if p.deps != nil {
+				continue
+			}
 			return event{kind: evDepsReady}, true
 		case <-p.exited:
 			if p.state == Starting && p.proc.Ended().Sub(p.proc.Started) >= p.cfg.StartPeriod {
@@ -244,6 +267,7 @@ func (p *program) leave(from, to State) {
 	switch from {
 	case Waiting:
 		p.deps = nil
+		p.stopWaiting()
 	case Starting, Running:
 		if to != Running {
 			p.stopProbe()
@@ -291,6 +315,7 @@ func (p *program) answerStops(err error) {
 func (p *program) shutdown() {
 	p.disarm()
 	p.stopProbe()
+	p.stopWaiting()
 	p.answerStarts(errors.New("tend is stopping"))
 	p.answerStops(nil)
 	if p.exited != nil {
@@ -338,25 +363,90 @@ func (p *program) rest(ev event) event {
 	case Exited:
 		p.sup.report(ending{prog: p, exit: p.lastExit, reason: p.reason})
 	case Fatal:
-		p.log.Warn("fatal", zap.String("reason", p.reason))
-		p.sup.report(ending{prog: p, fatal: true, exit: p.lastExit, reason: p.reason})
+		waitFailed := ev.kind == evWaitFailed
+		switch {
+		case waitFailed && p.main:
+			p.log.Error("outside services did not answer: the main program cannot start; tend exits 1", zap.String("reason", p.reason))
+		case waitFailed:
+			p.log.Error("outside services did not answer: the program is FATAL", zap.String("reason", p.reason))
+		default:
+			p.log.Warn("fatal", zap.String("reason", p.reason))
+		}
+		p.sup.report(ending{prog: p, fatal: true, waitFailed: waitFailed, exit: p.lastExit, reason: p.reason})
 	}
 	return event{}
 }
 
 // awaitDependencies enters WAITING: the program starts once each of its
 // dependencies has been ready (and, for the main program, the side
-// programs have been started).
+// programs have been started), and each of its outside services has
+// answered.
 func (p *program) awaitDependencies(event) event {
+	deps := p.outsideDependencies()
 	pending := p.sup.pendingDependencies(p)
-	if len(pending) == 0 {
+	if len(pending) == 0 && len(deps) == 0 {
 		return event{kind: evDepsReady}
 	}
-	p.deps = pending[0]
+	if len(pending) > 0 {
+		p.deps = pending[0]
+	}
+	if len(deps) > 0 {
+		p.waitOutside(deps)
+	}
 	// The next program's turn need not wait with it.
 	p.passTurn()
-	p.log.Info("waiting", zap.String("for", p.reason))
+	p.log.Info("waiting", zap.String("for", p.reason), zap.String("outside", config.JoinDependencies(deps)))
 	return event{}
+}
+
+// outsideDependencies are the outside services the program waits for:
+// its wait_for, and for the main program TEND_WAIT_FOR too.
+func (p *program) outsideDependencies() []config.Dependency {
+	if p.main {
+		return append(append([]config.Dependency(nil), p.sup.cfg.WaitFor...), p.cfg.WaitFor...)
+	}
+	return p.cfg.WaitFor
+}
+
+// waitOutside checks deps, all at once and each with its backoff, within
+// TEND_WAIT_TIMEOUT; p.outside delivers the outcome. Commands run through
+// the reaper like every child of tend.
+func (p *program) waitOutside(deps []config.Dependency) {
+	begin := time.Now()
+	states := make([]hooks.DependencyState, len(deps))
+	for i, d := range deps {
+		states[i] = hooks.DependencyState{Target: d.Spec, Since: begin}
+	}
+	p.mu.Lock()
+	p.waitGen++
+	gen := p.waitGen
+	p.waitStates = states
+	p.mu.Unlock()
+	progress := func(states []hooks.DependencyState) {
+		p.mu.Lock()
+		if p.waitGen == gen {
+			p.waitStates = states
+		}
+		p.mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hooks.WaitFor(ctx, deps, p.sup.cfg.WaitTimeout, p.sup.reaper, progress) }()
+	p.outside, p.cancelWait = done, cancel
+}
+
+// stopWaiting gives up the wait for outside services, if one is under
+// way: its checks end at once, a check command killed with its group.
+func (p *program) stopWaiting() {
+	if p.cancelWait != nil {
+		p.cancelWait()
+		p.cancelWait = nil
+	}
+	p.outside = nil
+	p.mu.Lock()
+	p.waitGen++
+	p.waitStates = nil
+	p.mu.Unlock()
 }
 
 // spawn enters STARTING: it starts the process and answers the start
@@ -565,12 +655,24 @@ func (p *program) setReady(ready bool) {
 	}
 }
 
-// reaped records the exit of the program's process.
+// reaped records the exit of the program's process. The memory watch is
+// told first, so that an OOM kill is named, and recorded as the exit's
+// reason, before anything decides what the exit means.
 func (p *program) reaped() *Exit {
 	proc := p.proc
 	ex := exitOf(proc)
+	if w := p.sup.memoryWatch(); w != nil {
+		d := resources.Death{Pid: proc.Pid, Program: p.cfg.Name, Command: p.cfg.Command, Env: p.sup.environment(p.cfg),
+			SentByTend: p.state == Stopping && p.stop.stage == stopKilled, Time: proc.Ended()}
+		if ws := proc.Status(); ws.Signaled() {
+			d.Signal = ws.Signal()
+		}
+		if w.Died(d) {
+			ex.Reason = ExitOOMKilled
+		}
+	}
 	p.recordExit(ex)
-	p.log.Info("exited", zap.Int("code", ex.Code), zap.Duration("ran", ex.Ran))
+	p.log.Info("exited", zap.Int("code", ex.Code), zap.Duration("ran", ex.Ran), zap.String("reason", ex.Reason))
 	if p.cfg.KillAsGroup {
 		// Members of the group that outlive their leader would otherwise
 		// run on unsupervised; the leader's exit ends the group.
@@ -699,7 +801,11 @@ func (p *program) status() ProgramStatus {
 	p.mu.Lock()
 	st := ProgramStatus{
 		Name: p.cfg.Name, Main: p.main, State: p.state, Since: p.since, Ready: p.ready,
-		Restarts: p.restarts, LastExit: p.lastExit, Reason: p.reason,
+		Restarts: p.restarts, LastExit: p.lastExit, Reason: p.reason, OOMKills: p.oomKills,
+	}
+	if p.state == Waiting && len(p.waitStates) > 0 {
+		st.WaitingFor = append([]hooks.DependencyState(nil), p.waitStates...)
+		st.Reason = joinReasons(waitingReason(st.WaitingFor, time.Now()), p.reason)
 	}
 	proc := p.proc
 	p.mu.Unlock()
@@ -731,4 +837,41 @@ func (p *program) statusWithUsage() ProgramStatus {
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// waitingReason says what a WAITING program still waits for outside, for
+// how long, and why each check failed last: "waiting 12s for tcp:db:5432
+// (connection refused, 8 attempts)".
+func waitingReason(states []hooks.DependencyState, now time.Time) string {
+	var pending []string
+	var since time.Time
+	for _, s := range states {
+		if s.Answered {
+			continue
+		}
+		since = s.Since
+		what := s.Target
+		switch {
+		case s.LastError != "":
+			what += fmt.Sprintf(" (%s, %d attempts)", s.LastError, s.Attempts)
+		case s.Attempts == 0:
+			what += " (first check under way)"
+		}
+		pending = append(pending, what)
+	}
+	if len(pending) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("waiting %s for %s", now.Sub(since).Round(time.Second), strings.Join(pending, ", "))
+}
+
+// joinReasons joins the reasons that are not empty.
+func joinReasons(reasons ...string) string {
+	var out []string
+	for _, r := range reasons {
+		if r != "" {
+			out = append(out, r)
+		}
+	}
+	return strings.Join(out, "; ")
 }

@@ -78,6 +78,12 @@ type rig struct {
 // impossible transition.
 func startRig(t *testing.T, argv []string, env ...string) *rig {
 	t.Helper()
+	return startRigWith(t, nil, argv, env...)
+}
+
+// startRigWith is startRig with setup called on the supervisor before Run.
+func startRigWith(t *testing.T, setup func(*Supervisor), argv []string, env ...string) *rig {
+	t.Helper()
 	core, events := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
 
@@ -102,6 +108,9 @@ func startRig(t *testing.T, argv []string, env ...string) *rig {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(sup)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rg := &rig{t: t, sup: sup, events: events, cancel: cancel, done: make(chan struct{})}

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"time"
 
+	"tend/hooks"
 	"tend/logship"
 	"tend/resources"
 )
@@ -33,7 +34,13 @@ type Exit struct {
 	At time.Time `json:"at"`
 	// Ran is how long the program ran.
 	Ran time.Duration `json:"ran_ns"`
+	// Reason is ExitOOMKilled when the kernel's OOM killer took the
+	// program's process, or a process of it whose end ended it.
+	Reason string `json:"reason,omitempty"`
 }
+
+// ExitOOMKilled is Exit.Reason for a program the OOM killer took.
+const ExitOOMKilled = "oom-killed"
 
 // ProgramStatus is a snapshot of one program for `tend status`.
 type ProgramStatus struct {
@@ -47,6 +54,13 @@ type ProgramStatus struct {
 	Uptime   float64   `json:"uptime_seconds"`
 	Restarts int       `json:"restarts"`
 	LastExit *Exit     `json:"last_exit,omitempty"`
+	// OOMKills counts the program's processes the OOM killer took: its
+	// own, and its children's.
+	OOMKills int `json:"oom_kills,omitempty"`
+	// WaitingFor is how the wait of a WAITING program for its outside
+	// services (TEND_WAIT_FOR, wait_for) stands: each target, since when,
+	// whether it answered, and why its last check failed.
+	WaitingFor []hooks.DependencyState `json:"waiting_for,omitempty"`
 	// Usage is what the running process uses (nil when not running).
 	Usage *resources.Usage `json:"usage,omitempty"`
 	// Logs are the program's log counters: lines in, and what was dropped.
@@ -74,4 +88,7 @@ type Status struct {
 	// Logs is the log pipeline's state beyond per-program counters: disk
 	// budget, watched files, recent cleanups, Fluentd.
 	Logs *logship.Status `json:"logs,omitempty"`
+	// Memory is the last reading of the container's memory (nil: its
+	// memory is not watched).
+	Memory *resources.Memory `json:"memory,omitempty"`
 }

@@ -71,6 +71,10 @@ func (s *Supervisor) stopSequence(force context.Context, cause string) int {
 		s.phase("stop "+p.cfg.Name, func() { s.stopProgram(force, p, pl.sidesEnd) })
 	}
 
+	// Hooks run beside the programs (TEND_ON_OOM after the kill that
+	// ends the container, say) may finish while there is time, and what
+	// they write is flushed with the rest.
+	s.phase("hooks", func() { s.tasks.wait(force, pl.sidesEnd) })
 	s.phase("log flush", func() {
 		for _, p := range s.all {
 			p.closePipes()

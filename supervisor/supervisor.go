@@ -21,6 +21,7 @@ import (
 	"tend/config"
 	"tend/logship"
 	"tend/reaper"
+	"tend/resources"
 )
 
 // Logs is the log pipeline as the supervisor sees it.
@@ -45,6 +46,17 @@ type Drainer interface {
 	PreStop(ctx context.Context)
 	Delay(ctx context.Context)
 	WaitConnections(ctx context.Context)
+}
+
+// MemoryWatch is what the supervisor asks of the watch on the
+// container's memory (resources.MemoryWatch).
+type MemoryWatch interface {
+	// Died is told of each death of a program's own process, when it is
+	// reaped, and reports whether the OOM killer took it (or a process of
+	// the program whose end ended it).
+	Died(resources.Death) bool
+	// Memory returns the last reading of the container's memory.
+	Memory() resources.Memory
 }
 
 // Options are what New needs.
@@ -86,18 +98,26 @@ type Supervisor struct {
 	stopped  chan struct{} // closed when the stop sequence has finished
 	finished chan struct{} // closed when Run returns
 
+	// tasks are the hooks run beside the programs (TEND_ON_OOM, ...),
+	// which the stop sequence lets finish before the log flush.
+	tasks tasks
+
 	mu        sync.Mutex
 	stopCause string
-	fatalCode int // exit code forced by a critical program, 0 if none
+	fatalCode int         // exit code forced by a critical program or a main that could not start, 0 if none
+	memory    MemoryWatch // nil: the container's memory is not watched
 }
 
 // ending is what a program reports when it ends for good: EXITED, or
 // FATAL after too many failed starts.
 type ending struct {
-	prog   *program
-	fatal  bool
-	exit   *Exit
-	reason string
+	prog  *program
+	fatal bool
+	// waitFailed: FATAL because outside services did not answer; the
+	// program may never have run (exit is then nil).
+	waitFailed bool
+	exit       *Exit
+	reason     string
 }
 
 // New creates every program and its pipes. Nothing starts before Run.
@@ -117,6 +137,7 @@ func New(opts Options) (*Supervisor, error) {
 		stopped:  make(chan struct{}),
 		finished: make(chan struct{}),
 	}
+	s.tasks.ctx, s.tasks.cancel = context.WithCancel(context.Background())
 	for i, pc := range s.cfg.Programs {
 		p, err := newProgram(s, pc, false)
 		if err != nil {
@@ -249,6 +270,13 @@ func (s *Supervisor) onEnding(ev ending) (cause string, hold bool) {
 	}
 	p := ev.prog
 	if p.main {
+		if ev.waitFailed {
+			// The main program never started: its exit code, if any, is
+			// an earlier run's; tend's is a failure of its own.
+			s.mu.Lock()
+			s.fatalCode = exitFailure
+			s.mu.Unlock()
+		}
 		if ev.fatal {
 			return p.cfg.Name + " is FATAL: " + ev.reason, false
 		}
@@ -265,9 +293,9 @@ func (s *Supervisor) onEnding(ev ending) (cause string, hold bool) {
 	if !ev.fatal && p.expected(ev.exit.Code) {
 		return "", false
 	}
-	code := ev.exit.Code
-	if code == 0 {
-		code = 1
+	code := exitFailure
+	if ev.exit != nil && ev.exit.Code != 0 && !ev.waitFailed {
+		code = ev.exit.Code
 	}
 	s.mu.Lock()
 	s.fatalCode = code
@@ -406,7 +434,48 @@ func (s *Supervisor) Status() Status {
 	if l, ok := s.logs.(interface{ Status() *logship.Status }); ok {
 		st.Logs = l.Status()
 	}
+	if w := s.memoryWatch(); w != nil {
+		m := w.Memory()
+		st.Memory = &m
+	}
 	return st
+}
+
+// WatchMemory gives the supervisor the watch on the container's memory:
+// every death of a program's own process is told to it, and its readings
+// are part of the status. Call it before Run.
+func (s *Supervisor) WatchMemory(w MemoryWatch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.memory = w
+}
+
+func (s *Supervisor) memoryWatch() MemoryWatch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.memory
+}
+
+// RecordOOMKill counts an OOM kill of one of program's processes, for
+// its status and metrics.
+func (s *Supervisor) RecordOOMKill(program string) {
+	p, ok := s.byName[program]
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	p.oomKills++
+	p.mu.Unlock()
+}
+
+// Go runs task, a hook beside the programs, on a goroutine of its own,
+// never holding anything up. The stop sequence lets tasks run until the
+// side programs' deadline, then cancels ctx, and waits for them to
+// return before the log flush, so that what they write is flushed too.
+// It returns false, and task does not run, once the stop sequence has
+// got that far.
+func (s *Supervisor) Go(task func(ctx context.Context)) bool {
+	return s.tasks.start(task)
 }
 
 // Pids returns the PID of every running program, by name.
@@ -490,4 +559,63 @@ func (s *Supervisor) requestStop(cause string) {
 	case s.drains <- cause:
 	default:
 	}
+}
+
+// exitFailure is tend's exit code for a failure of its own, such as a
+// main program that could not start.
+const exitFailure = 1
+
+// taskCancelWait bounds the wait for tasks once they are cancelled.
+const taskCancelWait = 500 * time.Millisecond
+
+// tasks are goroutines the stop sequence waits for (Supervisor.Go).
+type tasks struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func (t *tasks) start(task func(ctx context.Context)) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		task(t.ctx)
+	}()
+	return true
+}
+
+// wait lets the tasks run until deadline or force, then cancels them and
+// waits a moment more for them to return. No task starts after wait.
+func (t *tasks) wait(force context.Context, deadline time.Time) {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		t.wg.Wait()
+		close(done)
+	}()
+	ctx, cancel := context.WithDeadline(force, deadline)
+	defer cancel()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.cancel()
+		// A cancelled hook's command is killed with its group and reaped
+		// within moments; the bound keeps a stuck one from eating into
+		// the log flush's reserve.
+		select {
+		case <-done:
+		case <-time.After(taskCancelWait):
+		}
+	}
+	t.cancel()
 }
