@@ -71,6 +71,8 @@ func MemoryWarnPlan(l Limits, share float64) (plan string, on bool) {
 	switch {
 	case share <= 0:
 		return "memory warnings off", false
+	case l.MemoryBytes <= 0 && (l.Source == "none" || l.Source == ""):
+		return "no memory warnings: no cgroup filesystem was found, so no memory limit to measure against", false
 	case l.MemoryBytes <= 0:
 		return fmt.Sprintf("no memory warnings: %s sets no memory limit", l.Source), false
 	}

@@ -60,7 +60,7 @@ type Tracker struct {
 	mu       sync.Mutex
 	procs    map[int]*tracked
 	lastAt   time.Time // when procs was read
-	vanished []Death   // processes other than leaders that went away, oldest first
+	vanished []Death   // processes that went away, oldest first
 }
 
 // NewTracker follows the programs that pids returns (name to the PID of
@@ -71,8 +71,7 @@ func NewTracker(pids func() map[string]int) *Tracker {
 
 // Sample reads every process of every running program. A process seen
 // before that is gone now, or a zombie (whose memory is already freed),
-// is recorded as vanished, with the time it was last seen alive, unless
-// it was a program's leader, whose end tend learns from its exit status.
+// is recorded as vanished, with the time it was last seen alive.
 func (t *Tracker) Sample(now time.Time) {
 	leaders := t.pids()
 	trees := procfs.Tree(leaders)
@@ -100,7 +99,7 @@ func (t *Tracker) Sample(now time.Time) {
 		}
 	}
 	for pid, p := range t.procs {
-		if _, still := next[pid]; still || p.leader {
+		if _, still := next[pid]; still {
 			continue
 		}
 		// A process that left its program's tree (reparented after its
@@ -109,8 +108,10 @@ func (t *Tracker) Sample(now time.Time) {
 		if st, err := procfs.ReadStat(pid); err == nil && st.RSS > 0 {
 			continue
 		}
+		// A leader is kept too, for Last: tend may sample between its
+		// death and the moment it reaps it and asks.
 		t.vanished = append(t.vanished, Death{Pid: pid, Program: p.program, Command: p.command, Env: p.env,
-			Member: true, RSSBytes: p.rss, OOMScore: p.oomScore, Time: t.lastAt})
+			Member: !p.leader, RSSBytes: p.rss, OOMScore: p.oomScore, Time: t.lastAt})
 	}
 	t.procs, t.lastAt = next, now
 	t.prune(now)
@@ -125,8 +126,9 @@ func (t *Tracker) prune(now time.Time) {
 	t.vanished = append(t.vanished[:0], t.vanished[i:]...)
 }
 
-// Vanished returns the processes of the programs, other than leaders,
-// that went away in the last half minute, oldest first.
+// Vanished returns the processes of the programs that went away in the
+// last half minute, oldest first; a program's leader among them is not a
+// Member (tend learns how it ended from its exit status).
 func (t *Tracker) Vanished() []Death {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -146,13 +148,18 @@ func (t *Tracker) forget(pid int) {
 	}
 }
 
-// Last returns what the last sample saw of pid: its resident memory and
-// OOM score (zero when it was not seen).
+// Last returns what the last sample that saw pid alive saw of it: its
+// resident memory and OOM score (zero when it was never seen).
 func (t *Tracker) Last(pid int) (rssBytes int64, oomScore int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.procs[pid]; p != nil {
 		return p.rss, p.oomScore
+	}
+	for i := len(t.vanished) - 1; i >= 0; i-- {
+		if d := t.vanished[i]; d.Pid == pid {
+			return d.RSSBytes, d.OOMScore
+		}
 	}
 	return 0, 0
 }

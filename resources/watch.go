@@ -10,13 +10,20 @@ import (
 )
 
 // How often a MemoryWatch reads the cgroup and samples the programs'
-// processes: every second, and ten times a second while the working set
-// is above trackNearShare of the limit, where a process about to be
-// OOM-killed grows (the faster it grows, the less of it a sample sees).
+// processes. The whole accounting (memory.stat is slow to make on cgroup
+// v1) is read every second. The usage alone, one small file, is read four
+// times a second, and ten times once it is above trackNearShare of the
+// limit. The programs' processes, a scan of /proc, are sampled every
+// second, and at a reading of the usage once it has grown by trackGrowth
+// of the limit since the last scan: a process growing towards an OOM kill
+// is seen with its memory a few times on the way (one that takes the rest
+// of the limit within a tenth of a second is seen smaller, or not at all).
 const (
-	trackInterval     = time.Second
-	trackNearInterval = 100 * time.Millisecond
-	trackNearShare    = 0.75
+	trackInterval  = time.Second
+	trackPoll      = 250 * time.Millisecond
+	trackNearPoll  = 100 * time.Millisecond
+	trackNearShare = 0.5
+	trackGrowth    = 1.0 / 32
 )
 
 // OOMKill is one OOM kill, named: the cgroup's figures, the victim when
@@ -94,6 +101,8 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 	var settle <-chan time.Time
 	tick := time.NewTimer(0)
 	defer tick.Stop()
+	var readAt, scannedAt time.Time
+	var limit, scannedUsage int64
 	for {
 		select {
 		case <-ctx.Done():
@@ -129,21 +138,29 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 			}
 		case <-tick.C:
 			now := time.Now()
-			next := trackInterval
-			if m, err := w.cg.ReadMemory(); err == nil {
-				w.mu.Lock()
-				w.memory = m
-				w.mu.Unlock()
-				if m.LimitBytes > 0 && float64(m.WorkingSetBytes) >= trackNearShare*float64(m.LimitBytes) {
-					next = trackNearInterval
-				}
-				w.tracker.Sample(now)
-				if w.opts.Share > 0 {
-					if warn, ok := episode.observe(now, m); ok && w.opts.OnWarning != nil {
-						warn.Top = w.tracker.Top(3)
-						w.opts.OnWarning(warn)
+			if now.Sub(readAt) >= trackInterval {
+				readAt = now
+				if m, err := w.cg.ReadMemory(); err == nil {
+					w.mu.Lock()
+					w.memory = m
+					w.mu.Unlock()
+					limit = m.LimitBytes
+					if w.opts.Share > 0 {
+						if warn, ok := episode.observe(now, m); ok && w.opts.OnWarning != nil {
+							warn.Top = w.tracker.Top(3)
+							w.opts.OnWarning(warn)
+						}
 					}
 				}
+			}
+			usage := w.cg.readUsage()
+			if now.Sub(scannedAt) >= trackInterval || (limit > 0 && float64(usage-scannedUsage) >= trackGrowth*float64(limit)) {
+				w.tracker.Sample(now)
+				scannedAt, scannedUsage = now, usage
+			}
+			next := trackPoll
+			if limit > 0 && float64(usage) >= trackNearShare*float64(limit) {
+				next = trackNearPoll
 			}
 			tick.Reset(next)
 		}
