@@ -82,6 +82,13 @@ func StatusMetrics(st supervisor.Status) []Metric {
 		{Name: "tend_stopping", Help: "1 once the stop sequence has begun.", Type: "gauge", Value: b2f(st.Stopping)},
 		{Name: "tend_orphans_reaped_total", Help: "Exit statuses of processes tend did not start, reaped as PID 1 or subreaper.", Type: "counter", Value: float64(st.OrphansReaped)},
 	}
+	if m := st.Memory; m != nil {
+		ms = append(ms,
+			Metric{Name: "tend_memory_usage_bytes", Help: "Memory charged to the container's cgroup, page cache included.", Type: "gauge", Value: float64(m.UsageBytes)},
+			Metric{Name: "tend_memory_working_set_bytes", Help: "The container's memory usage less the inactive file cache: what its memory limit is measured against.", Type: "gauge", Value: float64(m.WorkingSetBytes)},
+			Metric{Name: "tend_memory_limit_bytes", Help: "The container's memory limit (0: none).", Type: "gauge", Value: float64(m.LimitBytes)},
+		)
+	}
 	if lg := st.Logs; lg != nil {
 		ms = append(ms,
 			Metric{Name: "tend_log_disk_used_bytes", Help: "Bytes of every file under the disk budget, tend's and watched ones.", Type: "gauge", Value: float64(lg.DiskUsed)},
@@ -108,6 +115,7 @@ func StatusMetrics(st supervisor.Status) []Metric {
 			Metric{Name: "tend_program_up", Help: "1 while the program's process runs.", Type: "gauge", Labels: l, Value: b2f(p.Pid != 0)},
 			Metric{Name: "tend_program_ready", Help: "1 while the program is ready.", Type: "gauge", Labels: l, Value: b2f(p.Ready)},
 			Metric{Name: "tend_program_restarts_total", Help: "Restarts of the program.", Type: "counter", Labels: l, Value: float64(p.Restarts)},
+			Metric{Name: "tend_oom_kills_total", Help: "Processes of the program (its own, or a child of it) the kernel's OOM killer took.", Type: "counter", Labels: l, Value: float64(p.OOMKills)},
 		)
 		states := programStates()
 		if !slices.Contains(states, p.State) {

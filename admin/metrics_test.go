@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"tend/logship"
+	"tend/resources"
 	"tend/supervisor"
 )
 
@@ -52,5 +53,31 @@ func TestFluentCountersAreExported(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("metrics lack %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// The memory watch's figures and each program's OOM kills reach /metrics;
+// a program never killed has its series at 0, so that rate() works.
+func TestMemoryAndOOMKillsAreExported(t *testing.T) {
+	st := supervisor.Status{
+		Memory: &resources.Memory{UsageBytes: 70 << 20, WorkingSetBytes: 60 << 20, LimitBytes: 64 << 20},
+		Programs: []supervisor.ProgramStatus{
+			{Name: "hog", State: supervisor.Running, OOMKills: 2},
+			{Name: "main", State: supervisor.Running},
+		},
+	}
+	var out bytes.Buffer
+	writeMetrics(&out, StatusMetrics(st))
+	for _, want := range []string{"tend_memory_usage_bytes 7.340032e+07\n", "tend_memory_working_set_bytes 6.291456e+07\n",
+		"tend_memory_limit_bytes 6.7108864e+07\n", `tend_oom_kills_total{program="hog"} 2` + "\n", `tend_oom_kills_total{program="main"} 0` + "\n",
+		"# TYPE tend_oom_kills_total counter\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	writeMetrics(&out, StatusMetrics(supervisor.Status{}))
+	if strings.Contains(out.String(), "tend_memory_") {
+		t.Errorf("memory series without a memory watch:\n%s", out.String())
 	}
 }
