@@ -7,6 +7,7 @@ import (
 
 	"tend/admin"
 	"tend/config"
+	"tend/resources"
 )
 
 // runCheck validates the configuration and prints the effective values.
@@ -46,6 +47,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "# settings")
 	for _, s := range eff.Settings {
 		fmt.Fprintf(stdout, "%s=%s\n", s.Name, s.Value)
+	}
+	fmt.Fprintln(stdout, "\n# memory")
+	for _, line := range eff.Memory {
+		fmt.Fprintln(stdout, line)
 	}
 	for _, p := range eff.Programs {
 		fmt.Fprintf(stdout, "\n# program %s (%s)\n", p.Name, p.Source)
@@ -93,6 +98,8 @@ type effectiveConfig struct {
 	Settings []namedValue       `json:"settings"`
 	Programs []effectiveProgram `json:"programs"`
 	Warnings []string           `json:"warnings,omitempty"`
+	// Memory says what the memory watch does in this cgroup.
+	Memory []string `json:"memory"`
 }
 
 func effective(cfg *config.Config) effectiveConfig {
@@ -110,5 +117,20 @@ func effective(cfg *config.Config) effectiveConfig {
 		eff.Programs = append(eff.Programs, ep)
 	}
 	eff.Warnings = cfg.Warnings
+	eff.Memory = memoryPlan(cfg)
 	return eff
+}
+
+// memoryPlan says, in a line each, when the memory watch will warn in the
+// cgroup tend runs in (never without a memory limit) and whether it can
+// name OOM kills.
+func memoryPlan(cfg *config.Config) []string {
+	cg := resources.FindCgroup(cfg.Memory.CgroupRoot)
+	limits := cg.Limits()
+	warn, _ := resources.MemoryWarnPlan(limits, cfg.Memory.Warn)
+	oom := "OOM kills are named, from the " + limits.Source + " memory controller"
+	if _, err := cg.ReadMemory(); err != nil {
+		oom = "OOM kills cannot be named: " + err.Error()
+	}
+	return []string{warn, oom}
 }

@@ -116,6 +116,9 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	if ctl != nil {
 		ctl.Serve(sup, sampler, log)
 	}
+	if watch := memoryWatch(cfg, sup, r, logs, log); watch != nil {
+		g.Go("memory watch", watch)
+	}
 	log.Info("tend started", zap.String("version", version), zap.Int("pid", os.Getpid()),
 		zap.Strings("main", cfg.Main.Command), zap.Int("side_programs", len(cfg.Programs)))
 	// Files existing now are tailed from their end; the pipeline's Close,

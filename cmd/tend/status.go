@@ -64,6 +64,9 @@ func printStatus(w io.Writer, st *supervisor.Status) {
 			if e.Signal != "" {
 				last += " (" + e.Signal + ")"
 			}
+			if e.Reason != "" {
+				last += " " + e.Reason
+			}
 			last += fmt.Sprintf(", %s ago", time.Since(e.At).Round(time.Second))
 		}
 		ready := "no"
