@@ -336,18 +336,6 @@ func (c Cgroup) ReadMemory() (Memory, error) {
 	return m, nil
 }
 
-// readUsage reads the memory charged to the cgroup, page cache included,
-// from its one small file (0 when it cannot be read).
-func (c Cgroup) readUsage() int64 {
-	switch c.Version {
-	case 2:
-		return readInt(filepath.Join(c.MemoryDir, "memory.current"))
-	case 1:
-		return readInt(filepath.Join(c.MemoryDir, "memory.usage_in_bytes"))
-	}
-	return 0
-}
-
 // oomCounts are the cgroup's OOM kill counters.
 type oomCounts struct {
 	kills, groupKills int64

@@ -18,7 +18,7 @@ const oomPoll = 500 * time.Millisecond
 const oomSafetyPoll = 5 * time.Second
 
 // OOMEvent says that the kernel's OOM killer killed processes of tend's
-// cgroup, with the cgroup's memory figures just after the kill.
+// cgroup, with the cgroup's memory figures a moment after the kill.
 type OOMEvent struct {
 	// Time is when the watcher saw the counter rise.
 	Time time.Time `json:"time"`
@@ -97,6 +97,13 @@ func (c Cgroup) WatchOOM(ctx context.Context) (<-chan OOMEvent, error) {
 			}
 			ev := OOMEvent{Time: time.Now(), Kills: k.kills, New: max(0, k.kills-last.kills), GroupKills: k.groupKills}
 			last = oomCounts{kills: max(k.kills, last.kills), groupKills: max(k.groupKills, last.groupKills)}
+			// Reading memory.stat while the victim's memory is still
+			// charged could make the kernel kill again (see oomQuiet).
+			select {
+			case <-time.After(oomQuiet):
+			case <-ctx.Done():
+				return
+			}
 			if m, err := c.ReadMemory(); err == nil {
 				ev.LimitBytes, ev.PeakBytes, ev.UsageBytes = m.LimitBytes, m.PeakBytes, m.UsageBytes
 			}

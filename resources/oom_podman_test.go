@@ -65,6 +65,9 @@ func TestOOMKillInPodmanIsNamed(t *testing.T) {
 	cmd := exec.Command("podman", "--runtime", "runc", "run", "--rm",
 		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
 		"--memory", "64m", "--rootfs", "/:O", helper)
+	// conmon leaves a file called "oom" in its working directory when
+	// the kernel kills a process of the container.
+	cmd.Dir = t.TempDir()
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", cmd, err, out)

@@ -7,24 +7,40 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 )
 
 // How often a MemoryWatch reads the cgroup and samples the programs'
-// processes. The whole accounting (memory.stat is slow to make on cgroup
-// v1) is read every second. The usage alone, one small file, is read four
-// times a second, and ten times once it is above trackNearShare of the
-// limit. The programs' processes, a scan of /proc, are sampled every
+// processes. The OOM kill counter and the usage, two small files, are
+// read four times a second, and ten times once the usage is above
+// trackNearShare of the limit (on cgroup v2 the kernel also announces
+// each change of the counter at once). The whole accounting is read every
+// second. The programs' processes, a scan of /proc, are sampled every
 // second, and at a reading of the usage once it has grown by trackGrowth
 // of the limit since the last scan: a process growing towards an OOM kill
 // is seen with its memory a few times on the way (one that takes the rest
 // of the limit within a tenth of a second is seen smaller, or not at all).
+// Above trackGrowthCeiling of the limit there is no scan at all: a scan
+// allocates, in tend and in the kernel, and right after a kill the usage
+// is still at the limit (see oomQuiet). A process started while the
+// usage is that high is therefore not seen until it falls again.
 const (
-	trackInterval  = time.Second
-	trackPoll      = 250 * time.Millisecond
-	trackNearPoll  = 100 * time.Millisecond
-	trackNearShare = 0.5
-	trackGrowth    = 1.0 / 32
+	trackInterval      = time.Second
+	trackPoll          = 250 * time.Millisecond
+	trackNearPoll      = 100 * time.Millisecond
+	trackNearShare     = 0.5
+	trackGrowth        = 1.0 / 32
+	trackGrowthCeiling = 0.9
 )
+
+// oomQuiet is how long after the counter rises the watch reads nothing
+// but the counter, through its open file. Until the victim's memory is
+// freed the cgroup stays at its limit, and anything charged to it then
+// (the kernel's buffer for a file opened afresh, a page of tend's own
+// heap) can make the kernel kill again, with tend perhaps the only
+// process left to pick; see openFiles.
+const oomQuiet = 250 * time.Millisecond
 
 // OOMKill is one OOM kill, named: the cgroup's figures, the victim when
 // tend knows it, and what to change.
@@ -64,10 +80,16 @@ type MemoryWatchOptions struct {
 // another process of a program (a child, whose parent reaps it) is named
 // from the Tracker's samples: the counter rises, and the process gone
 // from /proc at that moment with the highest OOM score is the victim.
+//
+// Every cgroup file is read through a descriptor kept open (openFiles),
+// and after a kill the watch keeps still for oomQuiet, so that tend
+// charges as little as it can to a cgroup at its limit.
 type MemoryWatch struct {
 	cg      Cgroup
 	opts    MemoryWatchOptions
 	tracker *Tracker
+	files   *openFiles
+	mem     *memoryFiles
 
 	mu     sync.Mutex
 	memory Memory
@@ -77,11 +99,14 @@ type MemoryWatch struct {
 // NewMemoryWatch returns a watch on cg's memory. It fails when the cgroup
 // has no memory accounting or no OOM kill counter to read.
 func NewMemoryWatch(cg Cgroup, opts MemoryWatchOptions) (*MemoryWatch, error) {
-	m, err := cg.ReadMemory()
+	files := newOpenFiles()
+	mem := newMemoryFiles(cg, files)
+	m, err := mem.readMemory()
 	if err != nil {
+		files.close()
 		return nil, err
 	}
-	return &MemoryWatch{cg: cg, opts: opts, tracker: NewTracker(opts.Pids), memory: m, named: m.OOMKills}, nil
+	return &MemoryWatch{cg: cg, opts: opts, tracker: NewTracker(opts.Pids), files: files, mem: mem, memory: m, named: m.OOMKills}, nil
 }
 
 // Memory returns the last reading of the cgroup's memory.
@@ -93,35 +118,49 @@ func (w *MemoryWatch) Memory() Memory {
 
 // Run watches until ctx is done.
 func (w *MemoryWatch) Run(ctx context.Context) {
-	// Kills before the watch began are not news (NewMemoryWatch counted
-	// them); a counter that cannot be watched leaves only Died.
-	ooms, _ := w.cg.WatchOOM(ctx)
+	defer w.files.close()
+	// On cgroup v2 the kernel announces each change of memory.events.
+	var changed <-chan fsnotify.Event
+	var lost <-chan error
+	if fw := w.cg.watchEvents(); fw != nil {
+		defer fw.Close()
+		changed, lost = fw.Events, fw.Errors
+	}
 	episode := memoryEpisode{share: w.opts.Share}
+	// Kills before the watch began are not news (NewMemoryWatch counted
+	// them).
+	seen := w.named
 	var settling []OOMEvent
 	var settle <-chan time.Time
+	var quietUntil, readAt, scannedAt time.Time
+	var limit, scannedUsage int64
 	tick := time.NewTimer(0)
 	defer tick.Stop()
-	var readAt, scannedAt time.Time
-	var limit, scannedUsage int64
+	// checkKills reads the counter and, when it rose, notes the kill for
+	// naming a window later, and keeps still meanwhile.
+	checkKills := func(now time.Time) {
+		k, err := w.mem.readKills()
+		if err != nil || k.kills <= seen {
+			return
+		}
+		settling = append(settling, OOMEvent{Time: now, Kills: k.kills, New: k.kills - seen, GroupKills: k.groupKills})
+		seen, quietUntil = k.kills, now.Add(oomQuiet)
+		if settle == nil {
+			settle = time.After(OOMVictimWindow)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-ooms:
-			if !ok {
-				ooms = nil
-				continue
-			}
-			// See at once which processes the kill took, before a later
-			// sample blurs when they went.
-			w.tracker.Sample(time.Now())
-			settling = append(settling, ev)
-			if settle == nil {
-				settle = time.After(OOMVictimWindow)
-			}
+		case <-changed:
+			checkKills(time.Now())
+		case <-lost:
+			// An overflowed inotify queue lost notifications: read now.
+			checkKills(time.Now())
 		case <-settle:
-			// Give the reaper the window to bring the deaths of
-			// programs' own processes to Died first.
+			// The reaper had the window to bring the deaths of programs'
+			// own processes to Died; the rest are named here.
 			now := time.Now()
 			w.tracker.Sample(now)
 			var later []OOMEvent
@@ -138,9 +177,15 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 			}
 		case <-tick.C:
 			now := time.Now()
+			checkKills(now)
+			next := trackPoll
+			if now.Before(quietUntil) {
+				tick.Reset(time.Until(quietUntil))
+				continue
+			}
 			if now.Sub(readAt) >= trackInterval {
 				readAt = now
-				if m, err := w.cg.ReadMemory(); err == nil {
+				if m, err := w.mem.readMemory(); err == nil {
 					w.mu.Lock()
 					w.memory = m
 					w.mu.Unlock()
@@ -153,12 +198,16 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 					}
 				}
 			}
-			usage := w.cg.readUsage()
-			if now.Sub(scannedAt) >= trackInterval || (limit > 0 && float64(usage-scannedUsage) >= trackGrowth*float64(limit)) {
+			usage := w.mem.readUsage()
+			// Near the limit the processes are not scanned at all: the
+			// last scans on the way up name the processes that may be
+			// killed.
+			below := limit == 0 || float64(usage) < trackGrowthCeiling*float64(limit)
+			grew := limit > 0 && float64(usage-scannedUsage) >= trackGrowth*float64(limit)
+			if below && (now.Sub(scannedAt) >= trackInterval || grew) {
 				w.tracker.Sample(now)
 				scannedAt, scannedUsage = now, usage
 			}
-			next := trackPoll
 			if limit > 0 && float64(usage) >= trackNearShare*float64(limit) {
 				next = trackNearPoll
 			}
@@ -173,7 +222,7 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 // after its child was killed) another process of d's program that went
 // at the same time. The kill is then named at once, through OnOOM.
 func (w *MemoryWatch) Died(d Death) bool {
-	k, err := w.cg.readOOMKills()
+	k, err := w.mem.readKills()
 	if err != nil || !w.unnamed(k.kills) {
 		return false
 	}
@@ -207,7 +256,8 @@ func (w *MemoryWatch) Died(d Death) bool {
 		w.tracker.forget(victim.Pid)
 	}
 	ev := OOMEvent{Time: d.Time, Kills: k.kills, New: 1, GroupKills: k.groupKills}
-	if m, err := w.cg.ReadMemory(); err == nil {
+	// The process is reaped: its memory is freed, and reading is safe.
+	if m, err := w.mem.readMemory(); err == nil {
 		ev.LimitBytes, ev.PeakBytes, ev.UsageBytes = m.LimitBytes, m.PeakBytes, m.UsageBytes
 	}
 	w.report(ev, &victim)
@@ -225,6 +275,9 @@ func (w *MemoryWatch) nameOthers(ev OOMEvent) {
 		return
 	}
 	ev.New = pending
+	if m, err := w.mem.readMemory(); err == nil {
+		ev.LimitBytes, ev.PeakBytes, ev.UsageBytes = m.LimitBytes, m.PeakBytes, m.UsageBytes
+	}
 	for _, v := range OOMVictims(ev, w.tracker.Vanished()) {
 		if !w.claim(ev.Kills, 1) {
 			return

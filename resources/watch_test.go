@@ -249,3 +249,36 @@ func TestMemoryWatchWarnsOnceWithTheTopPrograms(t *testing.T) {
 		t.Errorf("last reading %+v", m)
 	}
 }
+
+// The readings a MemoryWatch makes while memory is short allocate
+// nothing, in tend or in the kernel (files kept open), so that they never
+// charge a cgroup at its limit.
+func TestMemoryReadingsAllocateNothing(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		fs := newCgroupFiles(t)
+		if v == 2 {
+			fs.v2("", "67108864", 40<<20, 50<<20, 1<<20, 3)
+		} else {
+			fs.v1(64<<20, 40<<20, 50<<20, 1<<20, 3)
+		}
+		cg := FindCgroup(fs.root)
+		files := newOpenFiles()
+		defer files.close()
+		mem := newMemoryFiles(cg, files)
+		m, err := mem.readMemory()
+		want, _ := cg.ReadMemory()
+		if err != nil || m != want {
+			t.Fatalf("v%d: read %+v, %v; ReadMemory reads %+v", v, m, err, want)
+		}
+		if n := testing.AllocsPerRun(100, func() {
+			mem.readMemory()
+			mem.readKills()
+			mem.readUsage()
+		}); n != 0 {
+			t.Errorf("v%d: %.0f allocations per reading, want none", v, n)
+		}
+		if len(files.files) == 0 {
+			t.Errorf("v%d: no file kept open", v)
+		}
+	}
+}
