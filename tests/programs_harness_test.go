@@ -93,9 +93,21 @@ type programDoc struct {
 	LastExit *struct {
 		Code   int    `json:"code"`
 		Signal string `json:"signal"`
+		Reason string `json:"reason"`
 	} `json:"last_exit"`
-	Reason    string   `json:"reason"`
-	LastLines []string `json:"last_lines"`
+	OOMKills   int            `json:"oom_kills"`
+	WaitingFor []waitStateDoc `json:"waiting_for"`
+	Reason     string         `json:"reason"`
+	LastLines  []string       `json:"last_lines"`
+}
+
+// waitStateDoc is one outside service a WAITING program waits for.
+type waitStateDoc struct {
+	Target    string    `json:"target"`
+	Since     time.Time `json:"since"`
+	Attempts  int       `json:"attempts"`
+	Answered  bool      `json:"answered"`
+	LastError string    `json:"last_error"`
 }
 
 // program returns the status of the program called name.
