@@ -2,7 +2,9 @@ package resources
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -281,4 +283,29 @@ func TestMemoryReadingsAllocateNothing(t *testing.T) {
 			t.Errorf("v%d: no file kept open", v)
 		}
 	}
+}
+
+// Above 90 % of the limit the watch scans no processes (a scan allocates,
+// and right after a kill anything charged may make the kernel kill tend):
+// a process started there is not seen until the usage falls again.
+func TestNoProcessScanNearTheLimit(t *testing.T) {
+	fs := newCgroupFiles(t)
+	start := filepath.Join(t.TempDir(), "start")
+	prog := startProgram(t, "while [ ! -e "+start+" ]; do sleep 0.05; done; tail -f /dev/null & wait")
+	w, _ := watchFiles(t, fs, map[string]int{"agent": prog.Process.Pid}, 0)
+	seen(t, w, prog.Process.Pid)
+
+	fs.v2("", "67108864", 61<<20, 61<<20, 0, 0)
+	time.Sleep(500 * time.Millisecond)
+	if err := os.WriteFile(start, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	child := childOf(t, prog.Process.Pid, "tail")
+	// Two of the scans the watch makes every second below the line.
+	time.Sleep(2*trackInterval + 500*time.Millisecond)
+	if rss, _ := w.tracker.Last(child); rss != 0 {
+		t.Fatalf("pid %d, started at 95%% of the limit, was sampled there", child)
+	}
+	fs.v2("", "67108864", 40<<20, 50<<20, 0, 0)
+	seen(t, w, child)
 }
