@@ -195,14 +195,14 @@ func TestWaitForTimeoutNamesEveryDependencyThatNeverAnswered(t *testing.T) {
 	down := closedPort(t)
 	deps := mustParse(t, "tcp:"+up.Addr().String()+",tcp:"+down+","+tlsSrv.URL+",exec:sh -c 'echo checking; echo no response from db >&2; exit 2'")
 	var progress progressLog
-	err = WaitFor(context.Background(), deps, 2*time.Second, runningReaper(t), progress.record)
+	err = WaitFor(context.Background(), deps, 5*time.Second, runningReaper(t), progress.record)
 	var werr *WaitError
 	if !errors.As(err, &werr) || !errors.Is(err, ErrWaitTimeout) {
 		t.Fatalf("error = %v, want a *WaitError for the timeout", err)
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		"did not answer within 2s",
+		"did not answer within 5s",
 		"tcp:" + down + " (connection refused",
 		tlsSrv.URL + " (TLS certificate signed by an unknown authority",
 		"exec:sh -c 'echo checking; echo no response from db >&2; exit 2' (exited 2: no response from db",
