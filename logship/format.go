@@ -1,6 +1,8 @@
 package logship
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -27,18 +29,60 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 
 const hexDigits = "0123456789abcdef"
 
+// Eight bytes at a time: lsb has 1 in every byte, msb the top bit of every
+// byte.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainLen returns how many bytes at the start of s are printable ASCII
+// other than '"' and '\\', the bytes a JSON string holds as they are. It
+// looks at eight bytes at a time: a log line is nearly all such bytes, and
+// a byte-by-byte loop was most of the cost of the json format.
+func plainLen(s []byte) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(s[i:])
+		// Bit 7 of a byte of special is set when that byte is below
+		// 0x20, is '"' or '\\' (its XOR with them is zero), or has bit 7
+		// set itself. A borrow can mark a byte wrongly only above one
+		// marked rightly, so the lowest byte marked is the first special
+		// one.
+		q, bs := w^(lsb*'"'), w^(lsb*'\\')
+		special := (w - lsb*0x20) & ^w & msb
+		special |= (q - lsb) & ^q & msb
+		special |= (bs - lsb) & ^bs & msb
+		special |= w & msb
+		if special != 0 {
+			return i + bits.TrailingZeros64(special)/8
+		}
+	}
+	for ; i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]]; i++ {
+	}
+	return i
+}
+
 // appendJSONString appends s as a JSON string, quotes included.
 func appendJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
+	dst = appendJSONChars(dst, s)
+	return append(dst, '"')
+}
+
+// appendJSONChars appends s escaped for a JSON string, without quotes:
+// '"', '\\' and control characters escaped, valid UTF-8 as it is, and
+// U+FFFD for each byte that is not part of valid UTF-8.
+func appendJSONChars(dst, s []byte) []byte {
+	for {
+		n := plainLen(s)
+		dst = append(dst, s[:n]...)
+		s = s[n:]
+		if len(s) == 0 {
+			return dst
+		}
+		c := s[0]
 		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
 				dst = append(dst, '\\', c)
@@ -51,36 +95,46 @@ func appendJSONString(dst, s []byte) []byte {
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
-			i++
-			start = i
+			s = s[1:]
 			continue
 		}
-		r, size := utf8.DecodeRune(s[i:])
+		r, size := utf8.DecodeRune(s)
 		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
+		} else {
+			dst = append(dst, s[:size]...)
 		}
-		i += size
+		s = s[size:]
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // AppendJSONRecord appends the JSON object of one record and a newline. ts
 // is the record's time, formatted by AppendTime; marker marks tend's own
 // lines ("tend":true).
 func AppendJSONRecord(dst, ts []byte, program string, stream Stream, msg []byte, partial, marker bool) []byte {
+	dst = AppendJSONStart(dst, ts, program, stream)
+	return AppendJSONEnd(dst, msg, partial, marker)
+}
+
+// AppendJSONStart appends the start of a record's JSON object, the same
+// for every record of a batch: time, program and stream, up to the
+// message's opening quote. A sink formats it once per batch, then calls
+// AppendJSONEnd for each record after a copy of it.
+func AppendJSONStart(dst, ts []byte, program string, stream Stream) []byte {
 	dst = append(dst, `{"time":"`...)
 	dst = append(dst, ts...)
-	dst = append(dst, `","program":`...)
-	dst = appendJSONString(dst, []byte(program))
-	dst = append(dst, `,"stream":"`...)
+	dst = append(dst, `","program":"`...)
+	dst = appendJSONChars(dst, []byte(program))
+	dst = append(dst, `","stream":"`...)
 	dst = append(dst, stream.String()...)
-	dst = append(dst, `","message":`...)
-	dst = appendJSONString(dst, msg)
+	return append(dst, `","message":"`...)
+}
+
+// AppendJSONEnd appends the rest of a record's JSON object after its
+// start (AppendJSONStart): the message, the flags, and a newline.
+func AppendJSONEnd(dst, msg []byte, partial, marker bool) []byte {
+	dst = appendJSONChars(dst, msg)
+	dst = append(dst, '"')
 	if partial {
 		dst = append(dst, `,"partial":true`...)
 	}

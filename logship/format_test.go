@@ -2,6 +2,7 @@ package logship
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,58 @@ func FuzzJSONEscape(f *testing.F) {
 		if r.Message != want {
 			t.Fatalf("message %q, want %q", r.Message, want)
 		}
+		if got, want := appendJSONString(nil, msg), escapeByteByByte(msg); string(got) != string(want) {
+			t.Fatalf("escaped %q, byte by byte %q", got, want)
+		}
 	})
+}
+
+// escapeByteByByte is the plain loop the eight-bytes-at-a-time escaping
+// must agree with, byte for byte.
+func escapeByteByByte(s []byte) []byte {
+	dst := []byte{'"'}
+	for len(s) > 0 {
+		c := s[0]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, `\n`...)
+		case c == '\r':
+			dst = append(dst, `\r`...)
+		case c == '\t':
+			dst = append(dst, `\t`...)
+		case c < 0x20:
+			dst = fmt.Appendf(dst, `\u%04x`, c)
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+		default:
+			r, n := utf8.DecodeRune(s)
+			if r == utf8.RuneError && n == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[:n]...)
+			}
+			s = s[n:]
+			continue
+		}
+		s = s[1:]
+	}
+	return append(dst, '"')
+}
+
+// Every byte value at every position of an eight-byte word, between plain
+// bytes, is found by the word-at-a-time scan.
+func TestJSONEscapeFindsEverySpecialByteInAWord(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 17; pos++ {
+			msg := []byte(strings.Repeat("a", 17))
+			msg[pos] = byte(c)
+			if got, want := appendJSONString(nil, msg), escapeByteByByte(msg); string(got) != string(want) {
+				t.Fatalf("byte %#x at %d: escaped %q, want %q", c, pos, got, want)
+			}
+		}
+	}
 }
 
 // replaceInvalid replaces each byte that is not part of valid UTF-8 with

@@ -18,7 +18,7 @@ import (
 )
 
 // flushSize is how much formatted output the sink gathers before a write.
-const flushSize = 64 << 10
+const flushSize = 256 << 10
 
 // Stream aliases, to index the per-stream arrays.
 const (
@@ -38,17 +38,20 @@ const (
 // and json formats records are formatted into a buffer that is written when
 // it is full or when the queue is empty.
 type Sink struct {
-	log    *zap.Logger
-	format string
-	q      *logship.Queue
-	out    [3]io.Writer        // by Stream
-	buf    [3][]byte           // formatted output waiting, by Stream
-	lastNL [3]bool             // the last byte written on the stream was a newline
-	last   [3]*logship.Program // whose bytes were written last on the stream
-	werr   [3]bool             // a write error was reported on the stream
-	ts     []byte              // formatted time of the current batch
-	tsOf   time.Time
-	msg    []byte // a marker's text
+	log         *zap.Logger
+	format      string
+	q           *logship.Queue
+	out         [3]io.Writer        // by Stream
+	buf         [3][]byte           // formatted output waiting, by Stream
+	lastNL      [3]bool             // the last byte written on the stream was a newline
+	last        [3]*logship.Program // whose bytes were written last on the stream
+	werr        [3]bool             // a write error was reported on the stream
+	ts          []byte              // formatted time of the current batch
+	tsOf        time.Time
+	start       []byte // start of the JSON object of tsOf, startProg and startStream
+	startProg   *logship.Program
+	startStream logship.Stream
+	msg         []byte // a marker's text
 
 	progs       map[*logship.Program]*program // the goroutine's own
 	suppressing []*program                    // programs whose suppression has no marker yet
@@ -218,10 +221,15 @@ func (c *Sink) add(stream logship.Stream, t time.Time, p *logship.Program, msg [
 	out := outputOf(stream)
 	switch c.format {
 	case config.FormatJSON:
-		if !t.Equal(c.tsOf) || c.ts == nil {
+		if !t.Equal(c.tsOf) || c.ts == nil || p != c.startProg || stream != c.startStream {
+			// The start of the object is the same for every record of a
+			// batch: format it once.
 			c.ts, c.tsOf = logship.AppendTime(c.ts[:0], t), t
+			c.start = logship.AppendJSONStart(c.start[:0], c.ts, p.Name, stream)
+			c.startProg, c.startStream = p, stream
 		}
-		c.buf[out] = logship.AppendJSONRecord(c.buf[out], c.ts, p.Name, stream, msg, partial, marker)
+		c.buf[out] = append(c.buf[out], c.start...)
+		c.buf[out] = logship.AppendJSONEnd(c.buf[out], msg, partial, marker)
 	default:
 		c.buf[out] = logship.AppendPrefixed(c.buf[out], p.Name, msg)
 	}

@@ -172,6 +172,7 @@ type writer struct {
 	buf    []byte // json records, and a marker line with what follows it
 	ts     []byte
 	tsOf   time.Time
+	start  []byte        // the start of the JSON objects of the batch being written
 	lost   logship.Drops // dropped since the last write that succeeded
 	reason logship.Loss  // why
 	errLog bool          // a write error was logged since the last success
@@ -272,11 +273,13 @@ func (w *writer) writeJSON(b *logship.Batch) {
 	if !b.Time.Equal(w.tsOf) || w.ts == nil {
 		w.ts, w.tsOf = logship.AppendTime(w.ts[:0], b.Time), b.Time
 	}
+	w.start = logship.AppendJSONStart(w.start[:0], w.ts, w.prog.Name, b.Stream)
 	w.buf = w.buf[:0]
 	lines, raw := int64(0), int64(0)
 	for _, r := range b.Records {
 		mark := len(w.buf)
-		w.buf = logship.AppendJSONRecord(w.buf, w.ts, w.prog.Name, b.Stream, b.Message(r), r.Partial(), false)
+		w.buf = append(w.buf, w.start...)
+		w.buf = logship.AppendJSONEnd(w.buf, b.Message(r), r.Partial(), false)
 		if w.size+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && lines == 0) {
 			lines++
 			raw += r.RawLen()
