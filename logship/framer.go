@@ -1,10 +1,15 @@
 package logship
 
-import "bytes"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // Framer cuts a program's byte stream into records: lines, pieces of lines
-// longer than maxLine (marked partial), and, with joining on, Java stack
-// traces joined into the record of the line before them.
+// longer than maxLine (marked partial, cut between characters when the
+// text is UTF-8), and, with joining on, Java stack traces joined into the
+// record of the line before them. The records do not depend on how the
+// bytes were cut into reads.
 //
 // It works in place on the buffer the capture reads into and keeps only
 // offsets: Frame is called after every read with the whole buffer, appends
@@ -37,6 +42,9 @@ func NewFramer(maxLine int, multiline string) Framer {
 
 // Frame appends to recs every record that is complete in data.
 func (f *Framer) Frame(data []byte, recs []Record) []Record {
+	if !f.join {
+		return f.frameLines(data, recs)
+	}
 	for {
 		limit := f.pos + f.maxLine + 1 // a newline right after maxLine bytes still ends a whole line
 		stop := min(len(data), limit)
@@ -52,10 +60,75 @@ func (f *Framer) Frame(data []byte, recs []Record) []Record {
 			return recs
 		}
 		// maxLine+1 bytes and no newline: cut a piece of maxLine bytes.
-		end := f.pos + f.maxLine
+		end, ok := pieceEnd(data, f.pos, f.pos+f.maxLine, false)
+		if !ok {
+			// A character the cut would split is not all read yet.
+			f.scan = stop
+			return recs
+		}
 		recs = f.line(data, recs, Record{Off: int32(f.pos), End: int32(end), Flags: Partial})
 		f.pos, f.scan = end, end
 	}
+}
+
+// frameLines is Frame without joining, the loop every byte of output goes
+// through: one search for the next newline per line, and the record
+// appended in place.
+func (f *Framer) frameLines(data []byte, recs []Record) []Record {
+	pos, scan := f.pos, f.scan
+	for {
+		limit := pos + f.maxLine + 1 // a newline right after maxLine bytes still ends a whole line
+		stop := min(len(data), limit)
+		if i := bytes.IndexByte(data[scan:stop], '\n'); i >= 0 {
+			nl := scan + i
+			recs = append(recs, Record{Off: int32(pos), End: int32(nl), Flags: Newline})
+			pos, scan = nl+1, nl+1
+			continue
+		}
+		if stop < limit {
+			// Not enough bytes to decide; wait for more.
+			f.pos, f.scan = pos, stop
+			return recs
+		}
+		// maxLine+1 bytes and no newline: cut a piece of maxLine bytes.
+		end, ok := pieceEnd(data, pos, pos+f.maxLine, false)
+		if !ok {
+			// A character the cut would split is not all read yet.
+			f.pos, f.scan = pos, stop
+			return recs
+		}
+		recs = append(recs, Record{Off: int32(pos), End: int32(end), Flags: Partial})
+		pos, scan = end, end
+	}
+}
+
+// pieceEnd returns where a piece of a line longer than maxLine, starting
+// at pos, ends: at end (pos+maxLine), or up to three bytes before it when
+// end would fall inside a valid UTF-8 sequence, so that the character
+// travels whole in the next piece. Cut in two, it would become two U+FFFD
+// in JSON and in Fluentd; with text of three bytes a character (Chinese,
+// Japanese) nearly every cut would. Bytes that are not valid UTF-8 are cut
+// at end, and a piece is never left empty. data holds at least the bytes
+// to end. ok is false when the answer needs bytes not read yet (a sequence
+// that is valid so far runs past data); at EOF (eof) such a sequence is
+// cut short, so it is not valid, and the piece ends at end.
+func pieceEnd(data []byte, pos, end int, eof bool) (cut int, ok bool) {
+	if end >= len(data) || utf8.RuneStart(data[end]) {
+		return end, true
+	}
+	for s := end - 1; s > pos && s >= end-(utf8.UTFMax-1); s-- {
+		if !utf8.RuneStart(data[s]) {
+			continue
+		}
+		if !utf8.FullRune(data[s:]) {
+			return end, eof
+		}
+		if _, size := utf8.DecodeRune(data[s:]); size > 1 && s+size > end {
+			return s, true
+		}
+		break
+	}
+	return end, true
 }
 
 // line hands one framed line to the joiner, or straight out without joining.
@@ -89,6 +162,12 @@ func (f *Framer) Flush(recs []Record) []Record {
 // Finish frames everything left at EOF: the pending record and a last line
 // without a newline.
 func (f *Framer) Finish(data []byte, recs []Record) []Record {
+	for len(data)-f.pos > f.maxLine {
+		// Frame waited for the rest of a character that never came.
+		end, _ := pieceEnd(data, f.pos, f.pos+f.maxLine, true)
+		recs = f.line(data, recs, Record{Off: int32(f.pos), End: int32(end), Flags: Partial})
+		f.pos, f.scan = end, end
+	}
 	if f.pos < len(data) {
 		recs = f.line(data, recs, Record{Off: int32(f.pos), End: int32(len(data))})
 		f.pos, f.scan = len(data), len(data)

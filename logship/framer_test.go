@@ -2,8 +2,11 @@ package logship
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // frameAll runs the framer the way a capture does: data arrives in reads
@@ -48,6 +51,7 @@ func checkFramed(t *testing.T, in []byte, raws [][]byte, flags []uint8, maxLine 
 	if got := bytes.Join(raws, nil); !bytes.Equal(got, in) {
 		t.Fatalf("pieces do not rebuild the input:\n in %q\nout %q", in, got)
 	}
+	off := 0 // of raw in the input
 	for i, raw := range raws {
 		fl := flags[i]
 		msg := raw
@@ -64,9 +68,29 @@ func checkFramed(t *testing.T, in []byte, raws [][]byte, flags []uint8, maxLine 
 			t.Fatalf("piece %d holds a newline: %q", i, raw)
 		}
 		partial := fl&Partial != 0
-		if partial && (len(msg) != maxLine || fl&Newline != 0) {
+		if partial && (len(msg) < maxLine-(utf8.UTFMax-1) || fl&Newline != 0) {
 			t.Fatalf("piece %d partial but %d bytes, flags %b", i, len(msg), fl)
 		}
+		if partial && len(msg) < maxLine {
+			// Shorter only to keep a character whole: the next piece
+			// starts with it, and it would have been cut.
+			next := in[off+len(raw):]
+			r, size := utf8.DecodeRune(next)
+			if (r == utf8.RuneError && size <= 1) || len(msg)+size <= maxLine {
+				t.Fatalf("piece %d is %d bytes, max %d, and the next starts with %q", i, len(msg), maxLine, next[:min(len(next), 4)])
+			}
+		}
+		if partial {
+			// No valid UTF-8 sequence spans the cut, unless it starts
+			// the piece (a piece is never empty).
+			cut := off + len(raw)
+			for s := max(off+1, cut-(utf8.UTFMax-1)); s < cut; s++ {
+				if r, size := utf8.DecodeRune(in[s:]); r != utf8.RuneError && size > 1 && s+size > cut {
+					t.Fatalf("piece %d ends inside %q", i, in[s:s+size])
+				}
+			}
+		}
+		off += len(raw)
 		if !partial && fl&Newline == 0 && i != len(raws)-1 {
 			t.Fatalf("piece %d neither partial nor ended by a newline, and not last", i)
 		}
@@ -81,6 +105,9 @@ func FuzzFramer(f *testing.F) {
 	f.Add([]byte("no newline at end"), []byte{1, 1, 1}, uint8(3))
 	f.Add([]byte("exactly4\n1234\n12345\n\n\n"), []byte{}, uint8(4))
 	f.Add([]byte{0xff, 0xfe, 0, '\n', 0x80, 'a'}, []byte{2}, uint8(1))
+	f.Add([]byte("€€€€€€€€€€€€€€€€€€€€\n"), []byte{7, 2}, uint8(9))
+	f.Add([]byte("日本語のテキスト、中文文本\n😀😀😀😀\n"), []byte{5}, uint8(6))
+	f.Add([]byte("a\xe2\x82\xe2\x82\xac\xf0\x9f\x98\n\xed\xa0\x80\xf4\x90\x80\x80"), []byte{}, uint8(4))
 	f.Fuzz(func(t *testing.T, data []byte, splits []byte, max uint8) {
 		maxLine := int(max%16) + 1
 		reads := make([]int, len(splits))
@@ -89,12 +116,39 @@ func FuzzFramer(f *testing.F) {
 		}
 		raws, flags := frameAll(t, data, reads, maxLine, "")
 		checkFramed(t, data, raws, flags, maxLine)
+		// The records do not depend on how the bytes came in reads.
+		if whole, _ := frameAll(t, data, nil, maxLine, ""); !slices.EqualFunc(raws, whole, bytes.Equal) {
+			t.Fatalf("reads %v give pieces %q, one read %q", reads, raws, whole)
+		}
 		// With Java joining, records still rebuild the input exactly.
 		joined, _ := frameAll(t, data, reads, maxLine, "java")
 		if got := bytes.Join(joined, nil); !bytes.Equal(got, data) {
 			t.Fatalf("joined records do not rebuild the input:\n in %q\nout %q", data, got)
 		}
 	})
+}
+
+// A piece of a long line ends on a character boundary: the character the
+// cut would split starts the next piece, so every piece of valid UTF-8
+// text is valid UTF-8 itself.
+func TestFramerCutsLongLinesBetweenCharacters(t *testing.T) {
+	in := []byte(strings.Repeat("€", 20000) + "\n" + strings.Repeat("中文", 100) + "\n")
+	raws, flags := frameAll(t, in, []int{4096, 1000, 7}, 16<<10, "")
+	checkFramed(t, in, raws, flags, 16<<10)
+	for i, raw := range raws {
+		if !utf8.Valid(raw) {
+			t.Fatalf("piece %d is not valid UTF-8: it ends with %q", i, raw[max(0, len(raw)-4):])
+		}
+	}
+	if len(raws) != 5 || len(raws[0]) != 16383 || flags[0]&Partial == 0 {
+		t.Fatalf("%d pieces, the first %d bytes; want 5, the first 16383 (16 KiB less the euro sign's first byte)", len(raws), len(raws[0]))
+	}
+	// Bytes that are not valid UTF-8 are cut where the limit falls.
+	bad := append(bytes.Repeat([]byte{'a'}, 15), 0xe2, 0x82, 0x28, '\n')
+	raws, _ = frameAll(t, bad, nil, 16, "")
+	if len(raws[0]) != 16 {
+		t.Fatalf("first piece %q; an invalid sequence must not move the cut", raws[0])
+	}
 }
 
 func TestFramerSplitsLongLinesIntoPartialPieces(t *testing.T) {
@@ -114,5 +168,23 @@ func TestFramerSplitsLongLinesIntoPartialPieces(t *testing.T) {
 	}
 	if flags[4] != 0 {
 		t.Fatalf("last line without newline: flags %b, want 0", flags[4])
+	}
+}
+
+// BenchmarkFrame frames 1 MiB of 120-byte lines per op, as a capture
+// frames a large read.
+func BenchmarkFrame(b *testing.B) {
+	var data []byte
+	for i := 0; len(data)+120 <= 1<<20; i++ {
+		line := fmt.Appendf(nil, "%012d ", i)
+		data = append(data, line...)
+		data = append(data, bytes.Repeat([]byte{'x'}, 120-len(line)-1)...)
+		data = append(data, '\n')
+	}
+	recs := make([]Record, 0, len(data)/100)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		f := NewFramer(16<<10, "")
+		recs = f.Frame(data, recs[:0])
 	}
 }

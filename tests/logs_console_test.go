@@ -227,6 +227,53 @@ func TestJSONRecordsParseBackWithBinaryInput(t *testing.T) {
 	}
 }
 
+// TestJSONKeepsCharactersWholeInPiecesOfLongLines: lines of text in
+// euro signs, Chinese and emoji (3 and 4 bytes a character), longer than
+// the default TEND_LOG_MAX_LINE of 16 KiB, reach the json console and the
+// json file in pieces cut between characters: no U+FFFD anywhere (every
+// byte the program wrote is valid UTF-8), every piece at most 16 KiB, and
+// the pieces give back the lines.
+func TestJSONKeepsCharactersWholeInPiecesOfLongLines(t *testing.T) {
+	t.Parallel()
+	text := strings.Repeat("€", 20000) + "\n" +
+		strings.Repeat("日志不会填满磁盘。", 5000) + "\n" +
+		strings.Repeat("😀", 9000) + "\n"
+	in := filepath.Join(t.TempDir(), "text")
+	if err := os.WriteFile(in, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "logs")
+	code, stdout, stderr := runTend(t, tendOptions{
+		Env:  []string{"TEND_LOG_FORMAT=json", "TEND_LOG_DIR=" + dir},
+		Args: []string{"--", "cat", in},
+	}, 30*time.Second)
+	if code != 0 {
+		t.Fatalf("tend exited with %d\nstderr:\n%s", code, tail(stderr))
+	}
+	file, err := os.ReadFile(filepath.Join(dir, "main.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []struct{ name, got string }{{"console", stdout}, {"main.log", string(file)}} {
+		recs := parseJSONLines(t, out.name, out.got)
+		for i, r := range recs {
+			if strings.ContainsRune(r.Message, utf8.RuneError) {
+				at := strings.IndexRune(r.Message, utf8.RuneError)
+				t.Fatalf("%s: record %d holds U+FFFD at byte %d of %d: a character was cut", out.name, i, at, len(r.Message))
+			}
+			if len(r.Message) > 16<<10 {
+				t.Fatalf("%s: record %d is %d bytes; TEND_LOG_MAX_LINE is 16 KiB", out.name, i, len(r.Message))
+			}
+		}
+		// 60,000 bytes of euro signs: 3 pieces of 16,383 bytes (16 KiB less
+		// the euro sign's first byte) and the rest.
+		if len(recs) < 4 || len(recs[0].Message) != 16383 || !recs[0].Partial || recs[3].Partial {
+			t.Fatalf("%s: the euro line came in %d records, the first of %d bytes; want 4, the first of 16383", out.name, min(len(recs), 4), len(recs[0].Message))
+		}
+		assertSameBytes(t, out.name+" messages", rebuild(recs, "main", "stdout"), []byte(text))
+	}
+}
+
 // TestLongLinesSplitAtMaxLine: with TEND_LOG_MAX_LINE=4KiB a line of
 // 10,000 bytes reaches the console in pieces of 4 KiB and a rest: in
 // prefix format each piece is a line "main | piece"; in json the pieces
