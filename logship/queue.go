@@ -15,6 +15,14 @@ import (
 // A refused batch is counted as dropped (BufferFull) in its program's
 // counters, and the next batch of the same program that is queued carries
 // the count (Item.Lost), so the sink can write its marker where the gap is.
+//
+// One writer at a time: the sink's goroutine holds the queue from Next
+// until Done, and in blocking mode a pusher that finds the queue empty and
+// nobody writing may write its batch itself, holding the queue from Claim
+// until Done. Handing a batch to an idle sink's goroutine costs a wake-up
+// of that goroutine (and often of a thread) for every batch; writing it
+// in the pusher's goroutine costs nothing more, and in blocking mode the
+// pusher would wait for that write anyway once the queue was full.
 type Queue struct {
 	mu      sync.Mutex
 	space   sync.Cond // signalled when bytes leave the queue or it is aborted
@@ -23,6 +31,8 @@ type Queue struct {
 	bytes   int64
 	limit   int64
 	block   bool
+	busy    bool                // a writer holds the queue (Next or Claim, until Done)
+	waiter  bool                // Next waits for the writer's Done
 	closed  bool                // no more pushes: the consumer stops once empty
 	aborted bool                // pushes fail and the consumer stops now
 	lost    map[*Program]*Drops // refused since the program's last batch queued
@@ -94,16 +104,69 @@ func (q *Queue) refuse(b *Batch) {
 	d.Bytes += size
 }
 
-// Next returns the oldest item. It waits until one arrives, or wake fires
-// (then it returns an empty item and true), or the queue is closed and
-// empty or aborted (then it returns false). The caller releases the
-// item's batch when done with it.
+// Claim reports whether the caller may write its batch itself instead of
+// pushing it: in blocking mode, when nothing is queued and nobody writes.
+// The caller then holds the queue, as the writer, until it calls Done;
+// batches pushed meanwhile wait for the sink's goroutine. Batches of one
+// stream keep their order: a batch is written directly only when none is
+// queued before it.
+func (q *Queue) Claim() bool {
+	if !q.block {
+		// Non-blocking: the pusher must never wait on the sink's output.
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.busy || q.closed || q.aborted || q.head < len(q.items) {
+		return false
+	}
+	q.busy = true
+	return true
+}
+
+// Done ends the caller's turn as the writer, taken by Claim or by Next,
+// and wakes the sink's goroutine when items were queued meanwhile (or the
+// queue was closed): with nothing to do, it is left asleep.
+func (q *Queue) Done() {
+	q.mu.Lock()
+	q.busy = false
+	waiting := q.waiter || q.head < len(q.items) || q.closed || q.aborted
+	q.mu.Unlock()
+	if waiting {
+		q.wake()
+	}
+}
+
+// Next returns the oldest item, and makes the caller the writer until it
+// calls Done. It waits until an item arrives and no other writer holds the
+// queue, or wake fires (then it returns an empty item and true, also
+// holding the queue), or the queue is closed and empty or aborted, with
+// no other writer (then it returns false). The caller releases the item's
+// batch when done with it.
 func (q *Queue) Next(wake <-chan time.Time) (Item, bool) {
+	woken := false
 	for {
 		q.mu.Lock()
+		q.waiter = false
+		if q.busy {
+			// A pusher writes its own batch; its Done wakes us.
+			q.waiter = true
+			q.mu.Unlock()
+			select {
+			case <-q.ready:
+			case <-wake:
+				woken, wake = true, nil
+			}
+			continue
+		}
 		if q.aborted {
 			q.mu.Unlock()
 			return Item{}, false
+		}
+		if woken {
+			q.busy = true
+			q.mu.Unlock()
+			return Item{}, true
 		}
 		if q.head < len(q.items) {
 			it := q.items[q.head]
@@ -113,6 +176,7 @@ func (q *Queue) Next(wake <-chan time.Time) (Item, bool) {
 				q.items, q.head = q.items[:0], 0
 			}
 			q.bytes -= it.Batch.Size()
+			q.busy = true
 			q.space.Broadcast()
 			q.mu.Unlock()
 			return it, true
@@ -125,7 +189,7 @@ func (q *Queue) Next(wake <-chan time.Time) (Item, bool) {
 		select {
 		case <-q.ready:
 		case <-wake:
-			return Item{}, true
+			woken, wake = true, nil
 		}
 	}
 }

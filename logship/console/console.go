@@ -17,7 +17,8 @@ import (
 	"tend/logship"
 )
 
-// flushSize is how much formatted output the sink gathers before a write.
+// flushSize is how much formatted output the sink gathers before a write:
+// a read of up to MaxReadSize becomes a few writes.
 const flushSize = 256 << 10
 
 // Stream aliases, to index the per-stream arrays.
@@ -101,9 +102,18 @@ func New(cfg config.Log, stdout, stderr io.Writer, log *zap.Logger) (*Sink, erro
 	return c, nil
 }
 
-// Push queues b; in blocking mode it waits for room, in non-blocking mode
-// a batch that does not fit is dropped and counted (BufferFull).
-func (c *Sink) Push(b *logship.Batch) { c.q.Push(b) }
+// Push writes b itself when the console is idle (blocking mode, nothing
+// queued, no write under way); otherwise it queues b: in blocking mode it
+// waits for room, in non-blocking mode a batch that does not fit is
+// dropped and counted (BufferFull).
+func (c *Sink) Push(b *logship.Batch) {
+	if c.q.Claim() {
+		c.handle(logship.Item{Batch: b})
+		c.q.Done()
+		return
+	}
+	c.q.Push(b)
+}
 
 // Close writes what is queued and every pending suppression marker, and
 // stops the sink's goroutine. When ctx ends first, what is still queued is
@@ -127,31 +137,39 @@ func (c *Sink) Report() any { return nil }
 func (c *Sink) run() {
 	defer close(c.done)
 	for {
-		var wake <-chan time.Time
-		if len(c.suppressing) > 0 {
-			wake = c.timer.C
-		}
-		it, ok := c.q.Next(wake)
+		// The timer runs only while a suppression waits for its marker; a
+		// pusher writing directly may start it while this goroutine waits.
+		it, ok := c.q.Next(c.timer.C)
 		if !ok {
 			break
 		}
-		if it.Batch == nil { // a suppression marker is due
-			c.markers(time.Now(), false)
-			c.flush()
-			continue
+		c.handle(it)
+		if it.Batch != nil {
+			it.Batch.Release()
 		}
-		p := c.program(it.Batch.Program)
-		if it.Lost.Lines > 0 {
-			c.marker(p.p, logship.AppendDropped(c.msg[:0], p.p.Name, it.Lost, logship.LostBuffer))
-		}
-		c.write(p, it.Batch)
-		it.Batch.Release()
-		if c.q.Empty() {
-			c.flush()
-		}
+		c.q.Done()
 	}
 	c.markers(time.Now(), true)
 	c.flush()
+}
+
+// handle writes one item, or the suppression markers that are due when it
+// holds no batch, and flushes when nothing more waits. The caller holds
+// the queue (Next or Claim): one item is handled at a time.
+func (c *Sink) handle(it logship.Item) {
+	if it.Batch == nil { // a suppression marker is due
+		c.markers(time.Now(), false)
+		c.flush()
+		return
+	}
+	p := c.program(it.Batch.Program)
+	if it.Lost.Lines > 0 {
+		c.marker(p.p, logship.AppendDropped(c.msg[:0], p.p.Name, it.Lost, logship.LostBuffer))
+	}
+	c.write(p, it.Batch)
+	if c.q.Empty() {
+		c.flush()
+	}
 }
 
 // program returns the console's state of p.

@@ -400,7 +400,13 @@ func TestCloseReturnsAtDeadlineWhenTheConsoleIsStuck(t *testing.T) {
 	w := &stalledWriter{release: make(chan struct{})}
 	defer close(w.release)
 	s := newShipper(t, testLog(""), w, nil)
-	feed(t, s, Source{Program: "main"}, Stdout, []byte(fmt.Sprintln("stuck")))
+	// The capture hands the line to the idle console and is stuck in its
+	// write, as the console's goroutine would be: Close must not wait for
+	// either past its deadline.
+	r, pw := osPipe(t)
+	s.CaptureSource(Source{Program: "main"}, Stdout, r)
+	fmt.Fprintln(pw, "stuck")
+	pw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()

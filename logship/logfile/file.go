@@ -98,6 +98,13 @@ func (s *Sink) Push(b *logship.Batch) {
 		return
 	}
 	if w := s.writer(b.Program); w != nil {
+		if w.q.Claim() {
+			// Nothing queued and the writer idle: write it here rather
+			// than wake the writer's goroutine (blocking mode only).
+			w.handle(logship.Item{Batch: b})
+			w.q.Done()
+			return
+		}
 		w.q.Push(b)
 	}
 }
@@ -216,15 +223,21 @@ func (w *writer) run() {
 		if !ok {
 			break
 		}
-		if it.Lost.Lines > 0 {
-			w.dropped(it.Lost.Lines, it.Lost.Bytes, logship.LostBuffer)
-		}
-		w.write(it.Batch)
-		w.handled.Add(int64(len(it.Batch.Data)))
+		w.handle(it)
 		it.Batch.Release()
+		w.q.Done()
 	}
 	w.finalMarker()
 	w.err = w.finish()
+}
+
+// handle writes one queued or pushed batch; the caller holds the queue.
+func (w *writer) handle(it logship.Item) {
+	if it.Lost.Lines > 0 {
+		w.dropped(it.Lost.Lines, it.Lost.Bytes, logship.LostBuffer)
+	}
+	w.write(it.Batch)
+	w.handled.Add(int64(len(it.Batch.Data)))
 }
 
 // finalMarker writes the marker of drops that no later write carried, so
