@@ -77,24 +77,27 @@ func (b *Batch) Ref() { b.refs.Add(1) }
 
 // Release drops one reference; the last one returns b to its pool.
 func (b *Batch) Release() {
-	if b.refs.Add(-1) == 0 {
+	if b.refs.Add(-1) == 0 && b.pool != nil {
 		b.pool.put(b)
 	}
 }
 
-// pool recycles batches and their buffers.
-type pool struct{ p sync.Pool }
+// pool recycles batches whose buffers have one capacity, its size.
+type pool struct {
+	size int
+	p    sync.Pool
+}
 
 // get returns an empty batch, holding one reference, whose data has room
-// for at least size bytes.
-func (bp *pool) get(prog *Program, stream Stream, size int) *Batch {
+// for the pool's size.
+func (bp *pool) get(prog *Program, stream Stream) *Batch {
 	b, _ := bp.p.Get().(*Batch)
 	if b == nil {
 		b = &Batch{pool: bp}
 	}
 	b.Program, b.Stream = prog, stream
-	if cap(b.Data) < size {
-		b.Data = make([]byte, 0, size)
+	if cap(b.Data) < bp.size {
+		b.Data = make([]byte, 0, bp.size)
 	}
 	b.refs.Store(1)
 	return b
@@ -104,6 +107,47 @@ func (bp *pool) put(b *Batch) {
 	b.Program = nil
 	b.File = ""
 	b.Data = b.Data[:0]
+	if cap(b.Data) > 2*bp.size {
+		// It grew for a long line: the pool keeps buffers of its size
+		// only, so that a batch got for a few lines never pins megabytes.
+		b.Data = nil
+	}
 	b.Records = b.Records[:0]
 	bp.p.Put(b)
+}
+
+// Buffer sizes of pooled batches: small ones for a few lines (copied out of
+// the read buffer), and read buffers from ReadSize to MaxReadSize, doubling.
+const readClasses = 5 // ReadSize << 0 ... ReadSize << 4 == MaxReadSize
+
+// pools are the batch pools of a pipeline, one per buffer size.
+type pools struct {
+	small pool
+	read  [readClasses]pool
+}
+
+func newPools() *pools {
+	ps := &pools{small: pool{size: smallBatch}}
+	for i := range ps.read {
+		ps.read[i].size = ReadSize << i
+	}
+	return ps
+}
+
+// get returns an empty batch, holding one reference, with room for at
+// least size bytes, from the pool of the smallest buffers that fit. A
+// batch larger than every pool (a line of up to MaxLine being read) is
+// made for the occasion and not pooled.
+func (ps *pools) get(prog *Program, stream Stream, size int) *Batch {
+	if size <= smallBatch {
+		return ps.small.get(prog, stream)
+	}
+	for i := range ps.read {
+		if size <= ps.read[i].size {
+			return ps.read[i].get(prog, stream)
+		}
+	}
+	b := &Batch{Program: prog, Stream: stream, Data: make([]byte, 0, size)}
+	b.refs.Store(1)
+	return b
 }

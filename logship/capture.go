@@ -4,20 +4,39 @@ import (
 	"errors"
 	"io"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"tend/procfs"
 )
 
 const (
-	// ReadSize is the size of each read from a pipe: a whole default pipe
-	// buffer, so a flooding program is drained in one system call.
+	// ReadSize is the size of the first read from a pipe: a whole default
+	// pipe buffer. A capture doubles it, up to MaxReadSize, while its reads
+	// fill the buffer, and halves it again when they return far less.
 	ReadSize = 64 << 10
+	// MaxReadSize is the largest read: the pipe's whole buffer once grown
+	// (pipeSize).
+	MaxReadSize = ReadSize << (readClasses - 1)
+	// pipeSize is the kernel buffer a capture asks for its pipe: room for
+	// the program to go on writing while a read is held back (see
+	// coalesceDelay) or the sinks are busy, without being blocked.
+	pipeSize = 1 << 20
+	// coalesceDelay is how long a capture waits before its next read when
+	// the last one found the program writing steadily but in small pieces
+	// (one write per line): the pipe gathers what the program writes
+	// meanwhile, and one read takes it all, where reading each piece as it
+	// comes costs a wake-up, a read and a batch per line. It is the most a
+	// line waits in the pipe for it; the first line after a pause is read at
+	// once.
+	coalesceDelay = time.Millisecond
+	// coalesceSpan is how long the wait of coalesceDelay may really last
+	// (timers are late, most of all on a loaded machine): a wait is held
+	// back only when what the program writes in this span fits in the
+	// pipe with room to spare, so the program is never blocked by it.
+	coalesceSpan = 2 * time.Millisecond
 	// minRead is the least room left in a buffer before a read; below it
 	// the buffer is grown.
 	minRead = 4 << 10
@@ -35,44 +54,50 @@ type Capture struct {
 	pl     *Pipeline
 	prog   *Program
 	stream Stream
-	r      io.ReadCloser
+	src    source
 	fr     Framer
 	done   chan struct{}
 
-	stopped   atomic.Bool
-	closeOnce sync.Once
+	stopped atomic.Bool
+
+	// Read pacing, by run only.
+	want    int       // size of the next read buffer, ReadSize to Pipeline.maxRead
+	lastEnd time.Time // when the last read that returned bytes returned
+}
+
+// newSource returns what a capture of r reads: r's pipe, read outside Go's
+// poller, when r is a pipe; r itself otherwise.
+func newSource(r io.ReadCloser) source {
+	if f, ok := r.(*os.File); ok {
+		if p := openPipe(f); p != nil {
+			return p
+		}
+	}
+	return newReaderSource(r)
 }
 
 // Done is closed once EOF was reached (or the reader was closed by Close)
 // and every byte read was handed to the sinks.
 func (c *Capture) Done() <-chan struct{} { return c.done }
 
-// stop makes the capture end as if at EOF, keeping what it read. Closing a
-// pipe's *os.File wakes a Read blocked on it.
+// stop makes the capture end as if at EOF, keeping what it read; a read
+// waiting now returns.
 func (c *Capture) stop() {
 	c.stopped.Store(true)
-	c.closeReader()
-}
-
-func (c *Capture) closeReader() {
-	c.closeOnce.Do(func() { c.r.Close() })
+	c.src.interrupt()
 }
 
 // writers returns the processes that hold the pipe's write end open, as
 // far as /proc shows them.
-func (c *Capture) writers() []int {
-	f, ok := c.r.(interface{ Fd() uintptr })
-	if !ok {
+func (c *Capture) writers() []int { return c.src.writers() }
+
+// pipeWriters returns the processes holding the write end of the pipe
+// with inode ino (0: none known).
+func pipeWriters(ino uint64) []int {
+	if ino == 0 {
 		return nil
 	}
-	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil {
-		return nil
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
-		return nil
-	}
-	return procfs.PipeWriters(st.Ino)
+	return procfs.PipeWriters(ino)
 }
 
 // run reads until EOF. Each read goes into the free end of the current
@@ -81,28 +106,23 @@ func (c *Capture) writers() []int {
 func (c *Capture) run() {
 	defer c.pl.forget(c)
 	defer close(c.done)
-	defer c.closeReader()
-	deadline, _ := c.r.(interface{ SetReadDeadline(time.Time) error })
-	if !c.fr.join {
-		deadline = nil // only joining needs a timer
-	}
-	armed := false
-	b := c.pl.big.get(c.prog, c.stream, ReadSize)
+	defer c.src.close()
+	c.want = ReadSize
+	b := c.pl.bufs.get(c.prog, c.stream, c.want)
 	for {
-		if deadline != nil {
+		var deadline time.Time
+		if c.fr.hasPend {
 			// A record that joining could still extend waits at most
 			// FlushDelay for the next line.
-			if c.fr.hasPend {
-				armed = deadline.SetReadDeadline(time.Now().Add(FlushDelay)) == nil
-			} else if armed {
-				deadline.SetReadDeadline(time.Time{})
-				armed = false
-			}
+			deadline = time.Now().Add(FlushDelay)
 		}
 		if cap(b.Data)-len(b.Data) < minRead {
-			b.Data = grow(b.Data, len(b.Data)+ReadSize)
+			b.Data = grow(b.Data, len(b.Data)+c.want)
 		}
-		n, err := c.r.Read(b.Data[len(b.Data):cap(b.Data)])
+		room := cap(b.Data) - len(b.Data)
+		start := time.Now()
+		n, err := c.src.Read(b.Data[len(b.Data):cap(b.Data)], deadline)
+		end := time.Now()
 		b.Data = b.Data[:len(b.Data)+n]
 		if n > 0 {
 			b.Records = c.fr.Frame(b.Data, b.Records)
@@ -114,7 +134,7 @@ func (c *Capture) run() {
 			b.Records = c.fr.Flush(b.Records)
 		default:
 			eof = true
-			if err != io.EOF && !c.stopped.Load() {
+			if err != io.EOF && !errors.Is(err, errStopped) && !c.stopped.Load() {
 				c.pl.log.Warn("reading program output", zap.String("program", c.prog.Name),
 					zap.Stringer("stream", c.stream), zap.Error(err))
 			}
@@ -127,7 +147,39 @@ func (c *Capture) run() {
 			b.Release()
 			return
 		}
+		if n > 0 {
+			c.pace(n, room, end.Sub(start), end)
+		}
 	}
+}
+
+// pace sizes the next read after one that returned n bytes into room at
+// end, after waiting for them for waited, and holds the next read back for
+// coalesceDelay when the program writes steadily in pieces far smaller than
+// the pipe: this read found bytes waiting or waited less than
+// coalesceDelay for them (more is likely to come soon), and at the rate
+// they came since the last read, the pipe takes what comes during the wait
+// with a quarter to spare (the program is not blocked). A read that filled
+// its buffer is followed at once by the next, larger one.
+func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
+	since := end.Sub(c.lastEnd)
+	c.lastEnd = end
+	if n >= room {
+		c.want = min(2*c.want, c.pl.maxRead)
+		return
+	}
+	if n < c.want/4 {
+		c.want = max(c.want/2, ReadSize)
+	}
+	pipe := c.src.capacity()
+	if pipe == 0 || waited >= coalesceDelay || since <= 0 {
+		return
+	}
+	// n bytes came in since; in coalesceSpan at that rate:
+	if float64(n)*float64(coalesceSpan)/float64(since) > float64(pipe)*3/4 {
+		return
+	}
+	c.src.pause(coalesceDelay)
 }
 
 // emit ships the complete records of b and returns the buffer to read
@@ -139,13 +191,21 @@ func (c *Capture) emit(b *Batch) *Batch {
 	cut := c.fr.Cut()
 	var out *Batch
 	if cut <= smallBatch {
-		out = c.pl.small.get(c.prog, c.stream, smallBatch)
+		out = c.pl.bufs.small.get(c.prog, c.stream)
 		out.Data = append(out.Data, b.Data[:cut]...)
 		out.Records = append(out.Records, b.Records...)
 		b.Records = b.Records[:0]
 		b.Data = b.Data[:copy(b.Data, b.Data[cut:])]
+		if cap(b.Data) > 2*c.want && len(b.Data)+minRead <= c.want {
+			// The reads got small again: a large buffer kept for them
+			// would only pin memory.
+			next := c.pl.bufs.get(c.prog, c.stream, c.want)
+			next.Data = append(next.Data, b.Data...)
+			b.Release()
+			b = next
+		}
 	} else {
-		next := c.pl.big.get(c.prog, c.stream, len(b.Data)-cut+ReadSize)
+		next := c.pl.bufs.get(c.prog, c.stream, max(c.want, len(b.Data)-cut+minRead))
 		next.Data = append(next.Data, b.Data[cut:]...)
 		b.Data = b.Data[:cut]
 		out, b = b, next

@@ -129,8 +129,8 @@ type Pipeline struct {
 	log     *zap.Logger
 	sinks   []Sink
 	openers []ProgramOpener
-	big     pool // read buffers of about ReadSize
-	small   pool // batches of at most smallBatch bytes
+	bufs    *pools // batches, by the size of their buffers
+	maxRead int    // the largest read of a capture
 
 	mu     sync.Mutex
 	closed bool
@@ -155,8 +155,17 @@ func New(cfg config.Log, opts Options, sinks ...Sink) (*Pipeline, error) {
 		opts:  opts,
 		log:   log,
 		sinks: sinks,
+		bufs:  newPools(),
 		progs: map[string]*Program{},
 		caps:  map[*Capture]struct{}{},
+	}
+	pl.maxRead = MaxReadSize
+	if cfg.Mode == config.ModeNonBlocking {
+		// A queue refuses a batch that does not fit: keep batches to a
+		// quarter of it, so a sink a little behind drops nothing.
+		for pl.maxRead > ReadSize && int64(pl.maxRead) > cfg.Buffer/4 {
+			pl.maxRead /= 2
+		}
 	}
 	for _, s := range sinks {
 		if o, ok := s.(ProgramOpener); ok {
@@ -205,11 +214,11 @@ func (pl *Pipeline) CaptureSource(src Source, stream Stream, r io.ReadCloser) *C
 	if stream != Stderr {
 		stream = Stdout
 	}
-	c := &Capture{pl: pl, stream: stream, r: r, done: make(chan struct{})}
+	c := &Capture{pl: pl, stream: stream, src: newSource(r), done: make(chan struct{})}
 	pl.mu.Lock()
 	if pl.closed {
 		pl.mu.Unlock()
-		r.Close()
+		c.src.close()
 		close(c.done)
 		return c
 	}
@@ -319,10 +328,7 @@ func (pl *Pipeline) NewFramer(multiline string) Framer { return NewFramer(pl.cfg
 // (the caller's: Ship takes it over, or Release returns the batch), with
 // room for at least size bytes.
 func (pl *Pipeline) NewBatch(p *Program, stream Stream, size int) *Batch {
-	if size <= smallBatch {
-		return pl.small.get(p, stream, smallBatch)
-	}
-	return pl.big.get(p, stream, size)
+	return pl.bufs.get(p, stream, size)
 }
 
 // Ship hands a batch an input made to every sink, taking over the
@@ -331,7 +337,7 @@ func (pl *Pipeline) NewBatch(p *Program, stream Stream, size int) *Batch {
 // bytes must not pin 64 KiB.
 func (pl *Pipeline) Ship(b *Batch) {
 	if len(b.Data) <= smallBatch && cap(b.Data) > smallBatch {
-		out := pl.small.get(b.Program, b.Stream, smallBatch)
+		out := pl.bufs.small.get(b.Program, b.Stream)
 		out.File = b.File
 		out.Data = append(out.Data, b.Data...)
 		out.Records = append(out.Records, b.Records...)

@@ -1,6 +1,8 @@
 package logship_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -59,5 +61,27 @@ func TestQueueLetsThePusherOfAnIdleSinkWriteOneWriterAtATime(t *testing.T) {
 
 	if logship.NewQueue(1<<20, false).Claim() {
 		t.Fatal("a non-blocking queue let the pusher write")
+	}
+}
+
+// A capture of a reader that is not a pipe (here a regular file) reads
+// it to its end with Go's own reads.
+func TestCaptureOfAFileReadsItAll(t *testing.T) {
+	data := logtest.Lines(0, 5000)
+	name := filepath.Join(t.TempDir(), "out")
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out logtest.SyncBuffer
+	pl := newConsolePipeline(t, logship.Options{}, &out)
+	c := pl.CaptureSource(logship.Source{Program: "main"}, logship.Stdout, f)
+	<-c.Done()
+	logtest.Close(t, pl)
+	if got := out.Bytes(); string(got) != string(data) {
+		t.Fatalf("console got %d bytes, the file holds %d", len(got), len(data))
 	}
 }
