@@ -12,11 +12,12 @@
 // Bytes flow one way, and each stage says where they can wait and where
 // they can be dropped:
 //
-//	pipe -> Capture (64 KiB reads)
+//	pipe (grown to 1 MiB) -> Capture (reads of 64 KiB to 1 MiB; a short wait before the next read when a program writes small pieces fast)
 //	     -> Framer (lines, pieces of long lines, optional Java joining)
 //	     -> Batch (the bytes of one or more reads and their records; shared, never copied per sink)
 //	     -> Sink.Push, for each sink:
-//	        its own Queue, bounded in bytes              [waits here, or drops here in non-blocking mode]
+//	        its own Queue, bounded in bytes              [waits here, or drops here in non-blocking mode;
+//	                                                      in blocking mode an idle sink is written by the pusher]
 //	        console: rate limit per program              [drops here, with a marker]
 //	        files: disk budget, min free, ENOSPC         [drops here, with a marker]
 //	        Fluentd: a ring of records copied at Push, never waited for
@@ -70,8 +71,10 @@
 // 1 MiB; the file sink has one queue per program), plus the batch being
 // written; the Fluentd ring at most TEND_FLUENT_BUFFER records of at most
 // 64 MiB together; each capture holds one
-// buffer of 64 KiB plus the line being read (at most MaxLine) and, with
+// read buffer of 64 KiB to 1 MiB (MaxReadSize; in non-blocking mode at most
+// a quarter of Buffer) plus the line being read (at most MaxLine) and, with
 // Java joining, the record being joined (at most max(MaxLine, 64 KiB)).
+// The kernel holds up to 1 MiB more in each pipe.
 //
 // Disk. When Dir is set, the bytes of all files tend writes (the live and
 // rotated files of every program, and compressed copies while they are
