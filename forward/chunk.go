@@ -2,9 +2,8 @@ package forward
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
-
-	"github.com/tinylib/msgp/msgp"
 )
 
 // Record is one log record as tend sends it. Append encodes it as the map
@@ -110,20 +109,20 @@ func (c *Chunk) Append(t time.Time, r *Record) {
 	if r.Tend {
 		n++
 	}
-	b = msgp.AppendMapHeader(b, n)
+	b = appendMapHeader(b, n)
 	b = append(b, "\xa7message"...)
-	b = msgp.AppendStringFromBytes(b, r.Message)
+	b = appendStringBytes(b, r.Message)
 	b = append(b, "\xa7program"...)
-	b = msgp.AppendString(b, r.Program)
+	b = appendString(b, r.Program)
 	b = append(b, "\xa6stream"...)
-	b = msgp.AppendString(b, r.Stream)
+	b = appendString(b, r.Stream)
 	if r.Host != "" {
 		b = append(b, "\xa4host"...)
-		b = msgp.AppendString(b, r.Host)
+		b = appendString(b, r.Host)
 	}
 	if r.File != "" {
 		b = append(b, "\xa4file"...)
-		b = msgp.AppendString(b, r.File)
+		b = appendString(b, r.File)
 	}
 	if r.Partial {
 		b = append(b, "\xa7partial\xc3"...)
@@ -143,6 +142,47 @@ func (c *Chunk) AppendRaw(t time.Time, record []byte) {
 	}
 	c.buf = append(appendEntryHead(c.buf, t), record...)
 	c.n++
+}
+
+// Entries returns the chunk's encoded entries, what Size counts: the bytes
+// a caller keeps (on disk, say) to send the chunk again later through
+// AppendEntries, possibly after a restart. The slice is the chunk's own,
+// valid until the chunk changes; the caller must not modify it.
+func (c *Chunk) Entries() []byte {
+	if c.head == 0 {
+		return nil
+	}
+	return c.buf[c.head:]
+}
+
+// AppendEntries adds entries that Entries returned (of this chunk or
+// another): b must hold whole entries, each a 2-array of a time and a
+// record map. It checks that, and appends nothing and returns an error
+// when b is not, so that a damaged copy never reaches the receiver.
+func (c *Chunk) AppendEntries(b []byte) error {
+	n := 0
+	for rest := b; len(rest) > 0; n++ {
+		at := len(b) - len(rest)
+		size, r, err := readArrayHeader(rest)
+		if err != nil || size != 2 {
+			return fmt.Errorf("forward: entry %d at byte %d: not a 2-array (%v)", n, at, err)
+		}
+		if r, err = skipValue(r); err != nil {
+			return fmt.Errorf("forward: entry %d at byte %d: time: %w", n, at, err)
+		}
+		if !isMap(r) {
+			return fmt.Errorf("forward: entry %d at byte %d: the record is not a map", n, at)
+		}
+		if rest, err = skipValue(r); err != nil {
+			return fmt.Errorf("forward: entry %d at byte %d: record: %w", n, at, err)
+		}
+	}
+	if c.head == 0 {
+		c.Reset(c.tag)
+	}
+	c.buf = append(c.buf, b...)
+	c.n += n
+	return nil
 }
 
 // appendEntryHead appends the start of an entry: a 2-array and the event
@@ -193,10 +233,10 @@ func (c *Chunk) message(withID bool) []byte {
 		b = append(b, 0x81)
 	}
 	b = append(b, "\xa4size"...)
-	b = msgp.AppendInt(b, c.n)
+	b = appendInt(b, int64(c.n))
 	if withID {
 		b = append(b, "\xa5chunk"...)
-		b = msgp.AppendStringFromBytes(b, c.id[:])
+		b = appendStringBytes(b, c.id[:])
 	}
 	// Keep the grown buffer (if the option made it grow) but not the
 	// option: Append and Size see the entries' end.

@@ -179,6 +179,51 @@ func TestChunkAppendDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// A chunk's entries copied out (as a spool keeps them on disk) and
+// appended to another chunk make the same message; a damaged copy (cut
+// short, or not entries at all) is refused whole.
+func TestChunkEntriesCopiedIntoAnotherChunkSendTheSame(t *testing.T) {
+	when := time.Date(2026, 5, 4, 3, 2, 1, 123456789, time.UTC)
+	var a Chunk
+	a.Reset("tend.main.stdout")
+	for i := range 500 {
+		a.Append(when.Add(time.Duration(i)), &Record{Message: []byte(fmt.Sprintf("line %d", i)), Program: "main", Stream: "stdout", Tend: i == 7})
+	}
+	a.AppendRaw(when, msgp.AppendMapStrStr(nil, map[string]string{"message": "raw"}))
+	saved := append([]byte(nil), a.Entries()...)
+	if len(saved) != a.Size() {
+		t.Fatalf("Entries has %d bytes, Size says %d", len(saved), a.Size())
+	}
+
+	var b Chunk
+	b.Reset("tend.main.stdout")
+	if err := b.AppendEntries(saved); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() != a.Len() || !bytes.Equal(b.message(false), a.message(false)) {
+		t.Fatalf("the copy has %d entries and another message; the original %d", b.Len(), a.Len())
+	}
+	// Appending to a chunk that already has entries adds to them.
+	if err := b.AppendEntries(saved[:0]); err != nil || b.Len() != a.Len() {
+		t.Fatalf("no entries: %v, Len %d", err, b.Len())
+	}
+
+	for name, bad := range map[string][]byte{
+		"cut short":    saved[:len(saved)-3],
+		"not an entry": []byte{0x93, 0x01, 0x02, 0x03},
+		"no map":       {0x92, 0x01, 0x02},
+	} {
+		var c Chunk
+		c.Reset("t")
+		if err := c.AppendEntries(bad); err == nil {
+			t.Errorf("%s: taken", name)
+		}
+		if c.Len() != 0 || c.Size() != 0 {
+			t.Errorf("%s: the chunk holds %d entries (%d bytes) after the refusal", name, c.Len(), c.Size())
+		}
+	}
+}
+
 // setIDForTest gives the chunk a fixed id.
 func (c *Chunk) setIDForTest(id string) {
 	copy(c.id[:], id)

@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tinylib/msgp/msgp"
 	"golang.org/x/sys/unix"
 )
 
@@ -527,15 +526,15 @@ func (c *Client) nextMessage() (v any, ok bool, err error) {
 	if len(c.rbuf) == 0 {
 		return nil, false, nil
 	}
-	rest, err := msgp.Skip(c.rbuf)
-	if errors.Is(err, msgp.ErrShortBytes) {
+	rest, err := skipValue(c.rbuf)
+	if errors.Is(err, errShortBytes) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read: not msgpack: %w", err)
 	}
 	n := len(c.rbuf) - len(rest)
-	v, _, err = msgp.ReadIntfBytes(c.rbuf[:n])
+	v, _, err = decodeValue(c.rbuf[:n], 0)
 	if err != nil {
 		return nil, false, fmt.Errorf("read: not msgpack: %w", err)
 	}

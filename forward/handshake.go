@@ -6,8 +6,6 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
-
-	"github.com/tinylib/msgp/msgp"
 )
 
 // handshake runs in_forward's <security> handshake on a new connection:
@@ -39,9 +37,9 @@ func (c *Client) handshake(ctx context.Context) error {
 		return fmt.Errorf("shared key handshake: salt: %w", err)
 	}
 	salt := hex.EncodeToString(raw[:])
-	ping := msgp.AppendArrayHeader(nil, 6)
+	ping := appendArrayHeader(nil, 6)
 	for _, s := range []string{"PING", c.hostname, salt, digest(salt, c.hostname, nonce, c.cfg.SharedKey), "", ""} {
-		ping = msgp.AppendString(ping, s)
+		ping = appendString(ping, s)
 	}
 	if err := c.write(ctx, ping); err != nil {
 		return fmt.Errorf("shared key handshake: write PING: %w", err)
