@@ -140,10 +140,24 @@ type Fluent struct {
 	Addr string
 	// Tag is a template over {program} and {stream}.
 	Tag string
-	// Buffer is how many records wait for the network before drops start.
-	Buffer int
+	// Buffer is the memory, in bytes, records may take on their way.
+	Buffer int64
+	// Spool is the directory of chunk files for what does not fit in
+	// Buffer ("" for none). Load sets it to Log.Dir/fluent-spool when it
+	// is not given and Log.Dir is set.
+	Spool string
+	// SpoolSize caps the bytes of the spool's files.
+	SpoolSize int64
 	// Ack asks the receiver to acknowledge each chunk (at-least-once).
 	Ack bool
+	// TLS connects over TLS; TLSCA, TLSCert and TLSKey are PEM files
+	// ("": the system's roots, no client certificate).
+	TLS                    bool
+	TLSCA, TLSCert, TLSKey string
+	// SharedKey, when set, runs in_forward's shared-key handshake.
+	SharedKey string
+	// Hostname is the self_hostname of the handshake ("": the host name).
+	Hostname string
 }
 
 // Admin holds the control interfaces.

@@ -15,7 +15,7 @@ import (
 
 func TestSizeSettingsHaveUpperBounds(t *testing.T) {
 	for _, tc := range []struct{ env, bound, atBound string }{
-		{"TEND_FLUENT_BUFFER=1000000000", "1048576", "TEND_FLUENT_BUFFER=1048576"},
+		{"TEND_FLUENT_BUFFER=1000000000", "256MiB", "TEND_FLUENT_BUFFER=256MiB"},
 		{"TEND_LOG_BUFFER=1GiB", "256MiB", "TEND_LOG_BUFFER=256MiB"},
 		{"TEND_LOG_FILE_SIZE=2TiB", "1TiB", "TEND_LOG_FILE_SIZE=1TiB"},
 		{"TEND_LOG_FILE_COUNT=1000000000", "1000", "TEND_LOG_FILE_COUNT=1000"},

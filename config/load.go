@@ -102,6 +102,7 @@ func (b *builder) load() (*Config, error) {
 		c.Stop.FlushReserve = min(time.Second, c.Stop.Timeout/10)
 	}
 	b.checkPaths()
+	b.checkFluent()
 
 	main := newProgram(c.Main.Name, b.keys)
 	main.AutoRestart = RestartNever

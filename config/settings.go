@@ -31,9 +31,13 @@ const (
 	MaxLine = 16 << 20
 	// MaxLogBuffer bounds TEND_LOG_BUFFER, memory each sink may queue.
 	MaxLogBuffer = 256 << 20
-	// MaxFluentBuffer bounds TEND_FLUENT_BUFFER: its ring of records is
-	// allocated at start, about 90 bytes a record.
-	MaxFluentBuffer = 1 << 20
+	// MaxFluentBuffer bounds TEND_FLUENT_BUFFER, memory the Fluentd sink
+	// may hold.
+	MaxFluentBuffer = 256 << 20
+	// MinFluentBuffer is the least TEND_FLUENT_BUFFER: room for a few
+	// chunks. A bare number below it is most likely a count of records,
+	// what the setting once was.
+	MinFluentBuffer = 64 << 10
 )
 
 // MaxSocketPath is the longest unix socket path: sun_path holds 108
@@ -251,14 +255,51 @@ func Settings() []Setting {
 			Doc: "tag of forwarded records; {stream} is stdout, stderr, or file for tailed files",
 			set: func(c *Config, v string) error { return setFluentTag(&c.Fluent.Tag, v) },
 			get: func(c *Config) string { return c.Fluent.Tag }},
-		{Name: "FLUENT_BUFFER", Area: "fluentd", Default: "8192", Form: "a whole number of records from 1 to 1048576",
-			Doc: "records waiting for the network while Fluentd is slow or down (at most 64MiB of messages; the ring takes about 90 bytes a record from the start); beyond it records are dropped and counted, programs never wait",
-			set: func(c *Config, v string) error { return setBoundedInt(&c.Fluent.Buffer, v, 1, MaxFluentBuffer) },
-			get: func(c *Config) string { return strconv.Itoa(c.Fluent.Buffer) }},
+		{Name: "FLUENT_BUFFER", Area: "fluentd", Default: "8MiB", Form: SizeForm + ", from 64KiB to 256MiB",
+			Doc: "memory for records on their way to Fluentd, taken as it is used: while the receiver takes records, a program writing faster fills it, then the spool, and is then slowed down (TEND_LOG_MODE=blocking); while it is down or takes nothing, the spool takes the rest, and past it records are dropped and counted",
+			set: func(c *Config, v string) error { return setFluentBuffer(&c.Fluent.Buffer, v) },
+			get: func(c *Config) string { return FormatSize(c.Fluent.Buffer) }},
+		{Name: "FLUENT_SPOOL", Area: "fluentd", Form: formPath + " of a directory, or off", AllowEmpty: true,
+			Doc: "directory of chunk files holding what does not fit in FLUENT_BUFFER (an outage), under LOG_DISK_BUDGET and LOG_MIN_FREE, sent in order once the receiver is back and after a restart on the same volume; unset, LOG_DIR/fluent-spool when LOG_DIR is set",
+			set: func(c *Config, v string) error { return setFluentSpool(&c.Fluent.Spool, v) },
+			get: func(c *Config) string { return c.Fluent.Spool }},
+		{Name: "FLUENT_SPOOL_SIZE", Area: "fluentd", Default: "256MiB", Form: SizeForm + ", from 1MiB to 1024TiB",
+			Doc: "cap on the spool's chunk files; when full, the oldest chunks are dropped and counted (while the receiver takes records, programs are slowed down instead)",
+			set: func(c *Config, v string) error { return setBoundedSize(&c.Fluent.SpoolSize, v, 1<<20, MaxDiskSize) },
+			get: func(c *Config) string { return FormatSize(c.Fluent.SpoolSize) }},
 		{Name: "FLUENT_ACK", Area: "fluentd", Default: "false", Form: formBool,
-			Doc: "ask the receiver to acknowledge every record (forward protocol chunk ack): at-least-once delivery, one round trip per record",
+			Doc: "ask the receiver to acknowledge every chunk of records (forward protocol chunk ack): at-least-once delivery, exactly once while no connection fails",
 			set: func(c *Config, v string) error { return setBool(&c.Fluent.Ack, v) },
 			get: func(c *Config) string { return strconv.FormatBool(c.Fluent.Ack) }},
+		{Name: "FLUENT_TLS", Area: "fluentd", Default: "false", Form: formBool,
+			Doc: "connect over TLS (in_forward's `<transport tls>`), checking the receiver's certificate against FLUENT_TLS_CA or the system's roots",
+			set: func(c *Config, v string) error { return setBool(&c.Fluent.TLS, v) },
+			get: func(c *Config) string { return strconv.FormatBool(c.Fluent.TLS) }},
+		{Name: "FLUENT_TLS_CA", Area: "fluentd", Form: formPath + " of a PEM file", AllowEmpty: true,
+			Doc: "certificates that may sign the receiver's (unset: the system's roots)",
+			set: func(c *Config, v string) error { return setPath(&c.Fluent.TLSCA, v) },
+			get: func(c *Config) string { return c.Fluent.TLSCA }},
+		{Name: "FLUENT_TLS_CERT", Area: "fluentd", Form: formPath + " of a PEM file", AllowEmpty: true,
+			Doc: "tend's client certificate, for a receiver that checks clients (mutual TLS); with FLUENT_TLS_KEY",
+			set: func(c *Config, v string) error { return setPath(&c.Fluent.TLSCert, v) },
+			get: func(c *Config) string { return c.Fluent.TLSCert }},
+		{Name: "FLUENT_TLS_KEY", Area: "fluentd", Form: formPath + " of a PEM file", AllowEmpty: true,
+			Doc: "the private key of FLUENT_TLS_CERT",
+			set: func(c *Config, v string) error { return setPath(&c.Fluent.TLSKey, v) },
+			get: func(c *Config) string { return c.Fluent.TLSKey }},
+		{Name: "FLUENT_SHARED_KEY", Area: "fluentd", Form: "the shared_key of the receiver's `<security>` section", AllowEmpty: true,
+			Doc: "run in_forward's shared-key handshake on every connection; `tend check` shows (set), never the key",
+			set: func(c *Config, v string) error { c.Fluent.SharedKey = v; return nil },
+			get: func(c *Config) string {
+				if c.Fluent.SharedKey != "" {
+					return "(set)"
+				}
+				return ""
+			}},
+		{Name: "FLUENT_HOSTNAME", Area: "fluentd", Form: "a host name", AllowEmpty: true,
+			Doc: "the self_hostname tend gives in the shared-key handshake (unset: the host name)",
+			set: func(c *Config, v string) error { c.Fluent.Hostname = strings.TrimSpace(v); return nil },
+			get: func(c *Config) string { return c.Fluent.Hostname }},
 
 		// admin
 		{Name: "SOCKET", Area: "admin", Default: DefaultSocket, Form: formSocket,
