@@ -3,7 +3,6 @@ module tend
 go 1.26.8
 
 require (
-	github.com/fluent/fluent-logger-golang v1.10.2
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/tinylib/msgp v1.3.0
 	go.uber.org/zap v1.28.0

@@ -102,11 +102,23 @@ func StatusMetrics(st supervisor.Status) []Metric {
 		lg.Decode(&parts)
 		if f := parts.Fluent; f != nil {
 			ms = append(ms,
-				Metric{Name: "tend_fluent_sent_total", Help: "Records the Fluentd receiver took.", Type: "counter", Value: float64(f.Sent)},
-				Metric{Name: "tend_fluent_buffered", Help: "Records waiting for Fluentd.", Type: "gauge", Value: float64(f.Buffered)},
-				Metric{Name: "tend_fluent_dropped_total", Help: "Records dropped for Fluentd: buffer full or stop out of time.", Type: "counter", Value: float64(f.Dropped.Lines)},
-				Metric{Name: "tend_fluent_failures_total", Help: "Failed sends to Fluentd (retried).", Type: "counter", Value: float64(f.Failures)},
+				Metric{Name: "tend_fluent_connected", Help: "1 while the Fluentd receiver takes records.", Type: "gauge", Value: b2f(f.Connected)},
+				Metric{Name: "tend_fluent_sent_records_total", Help: "Records the Fluentd receiver took (acknowledged, with ack on).", Type: "counter", Value: float64(f.Sent)},
+				Metric{Name: "tend_fluent_acked_records_total", Help: "Records the Fluentd receiver acknowledged (ack on).", Type: "counter", Value: float64(f.Acked)},
+				Metric{Name: "tend_fluent_buffered_records", Help: "Records in memory on their way to Fluentd.", Type: "gauge", Value: float64(f.Buffered)},
+				Metric{Name: "tend_fluent_buffered_bytes", Help: "Bytes of the records in memory on their way to Fluentd (TEND_FLUENT_BUFFER bounds them).", Type: "gauge", Value: float64(f.BufferedBytes)},
+				Metric{Name: "tend_fluent_spooled_chunks", Help: "Chunk files in the Fluentd spool.", Type: "gauge", Value: float64(f.SpooledChunks)},
+				Metric{Name: "tend_fluent_spooled_records", Help: "Records in the Fluentd spool.", Type: "gauge", Value: float64(f.SpooledRecords)},
+				Metric{Name: "tend_fluent_spooled_bytes", Help: "Bytes of the Fluentd spool's files.", Type: "gauge", Value: float64(f.SpooledBytes)},
+				Metric{Name: "tend_fluent_retries_total", Help: "Failures after which the unsettled chunks were sent again: refused or lost connections, writes or acks not in time.", Type: "counter", Value: float64(f.Retries)},
 			)
+			for _, c := range []struct {
+				cause string
+				d     logship.Drops
+			}{{"buffer_full", f.DroppedBy.BufferFull}, {"spool_full", f.DroppedBy.SpoolFull}, {"disk_limits", f.DroppedBy.DiskLimits}, {"stop", f.DroppedBy.Stop}} {
+				ms = append(ms, Metric{Name: "tend_fluent_dropped_records_total", Help: "Records dropped on their way to Fluentd, by cause.", Type: "counter",
+					Labels: map[string]string{"cause": c.cause}, Value: float64(c.d.Lines)})
+			}
 		}
 	}
 	for _, p := range st.Programs {

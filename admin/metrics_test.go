@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"tend/logship"
+	"tend/logship/fluent"
 	"tend/resources"
 	"tend/supervisor"
 )
@@ -39,17 +40,30 @@ func TestProgramStateHasOneSeriesPerState(t *testing.T) {
 }
 
 // The Fluentd sink's counters reach /metrics from its part of the log
-// status.
+// status, as `tend status --json` carries it.
 func TestFluentCountersAreExported(t *testing.T) {
+	part, err := json.Marshal(map[string]any{"disk_used": 5, "fluent": &fluent.Status{
+		Addr: "127.0.0.1:24224", Connected: true, Sent: 42, Acked: 40, Buffered: 3, BufferedBytes: 300,
+		SpooledChunks: 2, SpooledRecords: 20, SpooledBytes: 2000, Retries: 2,
+		Dropped: logship.Drops{Lines: 12, Bytes: 120},
+		DroppedBy: fluent.DropCauses{BufferFull: logship.Drops{Lines: 7}, SpoolFull: logship.Drops{Lines: 1},
+			DiskLimits: logship.Drops{Lines: 3}, Stop: logship.Drops{Lines: 1}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var lg logship.Status
-	if err := json.Unmarshal([]byte(`{"disk_used":5,"cleanups_total":0,"cleaned_bytes":0,
-		"fluent":{"addr":"127.0.0.1:24224","connected":true,"sent":42,"buffered":3,"dropped":{"lines":7,"bytes":70},"failures":2}}`), &lg); err != nil {
+	if err := json.Unmarshal(part, &lg); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	writeMetrics(&out, StatusMetrics(supervisor.Status{Logs: &lg}))
-	for _, want := range []string{"tend_fluent_sent_total 42\n", "tend_fluent_buffered 3\n",
-		"tend_fluent_dropped_total 7\n", "tend_fluent_failures_total 2\n", "tend_log_disk_used_bytes 5\n"} {
+	for _, want := range []string{"tend_fluent_connected 1\n", "tend_fluent_sent_records_total 42\n", "tend_fluent_acked_records_total 40\n",
+		"tend_fluent_buffered_records 3\n", "tend_fluent_buffered_bytes 300\n", "tend_fluent_spooled_chunks 2\n",
+		"tend_fluent_spooled_records 20\n", "tend_fluent_spooled_bytes 2000\n", "tend_fluent_retries_total 2\n",
+		`tend_fluent_dropped_records_total{cause="buffer_full"} 7` + "\n", `tend_fluent_dropped_records_total{cause="spool_full"} 1` + "\n",
+		`tend_fluent_dropped_records_total{cause="disk_limits"} 3` + "\n", `tend_fluent_dropped_records_total{cause="stop"} 1` + "\n",
+		"tend_log_disk_used_bytes 5\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("metrics lack %q:\n%s", want, out.String())
 		}

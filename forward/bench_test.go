@@ -3,14 +3,9 @@ package forward
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/fluent/fluent-logger-golang/fluent"
-	"github.com/tinylib/msgp/msgp"
 )
 
 // benchLine is a log line of a typical size (about 100 bytes).
@@ -37,18 +32,16 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // Records per second into a real Fluentd: this client in chunks, ack off
-// and on, against fluent-logger-golang in sync mode, one record per Post
-// (what the Fluentd sink does today), in the same run for the ratios.
-// Every run has a Fluentd of its own, so that none inherits the backlog of
-// another. cpu-ms/Mrecords is this process's CPU time (user + system) per
-// million records. Without ack, the time ends when the last chunk is
-// written, which Fluentd may not have processed yet; TCP's flow control
-// bounds that lag to the socket buffers.
+// and on, in the same run for the ratio. Every run has a Fluentd of its
+// own, so that none inherits the backlog of another. cpu-ms/Mrecords is
+// this process's CPU time (user + system) per million records. Without
+// ack, the time ends when the last chunk is written, which Fluentd may not
+// have processed yet; TCP's flow control bounds that lag to the socket
+// buffers.
 func BenchmarkFluentd(b *testing.B) {
 	for _, ack := range []bool{false, true} {
 		name := map[bool]string{false: "ack-off", true: "ack-on"}[ack]
 		b.Run("forward/"+name, func(b *testing.B) { benchForward(b, startFluentd(b).addr, ack) })
-		b.Run("fluent-logger-golang/"+name, func(b *testing.B) { benchLogger(b, startFluentd(b).addr, ack) })
 	}
 }
 
@@ -93,29 +86,6 @@ func benchForward(b *testing.B, addr string, ack bool) {
 	reportRates(b, cpuTime()-cpu)
 }
 
-func benchLogger(b *testing.B, addr string, ack bool) {
-	host, port, _ := net.SplitHostPort(addr)
-	p, _ := strconv.Atoi(port)
-	logger, err := fluent.New(fluent.Config{
-		FluentHost: host, FluentPort: p, RequestAck: ack, SubSecondPrecision: true,
-		Timeout: 5 * time.Second, WriteTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		MaxRetry: 1,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logger.Close()
-	rec := &loggerRecord{msg: benchLine, program: "main", stream: "stdout", host: "orders-7d9c-x2x4z"}
-	cpu := cpuTime()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := logger.PostWithTime("tend.main.stdout", time.Now(), rec); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRates(b, cpuTime()-cpu)
-}
-
 // reportRates reports records/s and the CPU time per million records.
 func reportRates(b *testing.B, cpu time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
@@ -129,25 +99,4 @@ func cpuTime() time.Duration {
 		panic(fmt.Sprint("getrusage: ", err))
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// loggerRecord is the record of the Fluentd sink of today, encoded the
-// same way (msgp.Marshaler, no reflection), for fluent-logger-golang.
-type loggerRecord struct {
-	msg                   []byte
-	program, stream, host string
-}
-
-// MarshalMsg implements msgp.Marshaler.
-func (r *loggerRecord) MarshalMsg(b []byte) ([]byte, error) {
-	b = msgp.AppendMapHeader(b, 4)
-	b = msgp.AppendString(b, "message")
-	b = msgp.AppendStringFromBytes(b, r.msg)
-	b = msgp.AppendString(b, "program")
-	b = msgp.AppendString(b, r.program)
-	b = msgp.AppendString(b, "stream")
-	b = msgp.AppendString(b, r.stream)
-	b = msgp.AppendString(b, "host")
-	b = msgp.AppendString(b, r.host)
-	return b, nil
 }

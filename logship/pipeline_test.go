@@ -226,7 +226,7 @@ func TestFinishedCapturesAreNotKept(t *testing.T) {
 // every input's and sink's side by side; it reads back with the parts.
 func TestStatusIsOneObjectWithEveryPart(t *testing.T) {
 	b := budget.New(budget.Options{Limit: 1 << 20})
-	f, err := fluent.New(config.Fluent{Addr: "127.0.0.1:1"}, nil)
+	f, err := fluent.New(config.Fluent{Addr: "127.0.0.1:1"}, fluent.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func newLogs(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*logship.Pi
 	b := budget.New(bo)
 	var sinks []logship.Sink
 	if f := cfg.Fluent; f.Addr != "" {
-		s, err := fluent.New(f, log)
+		s, err := fluent.New(f, fluent.Options{Logger: log, Budget: b, Blocking: cfg.Log.Mode != config.ModeNonBlocking})
 		if err != nil {
 			return nil, nil, err
 		}

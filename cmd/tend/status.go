@@ -164,7 +164,14 @@ func printLogStatus(w io.Writer, st *logship.Status) {
 		if !f.Connected {
 			state = "not connected"
 		}
-		fmt.Fprintf(w, "\nfluentd %s: %s, %d sent, %d buffered, %d dropped, %d failed sends\n", f.Addr, state, f.Sent, f.Buffered, f.Dropped.Lines, f.Failures)
+		fmt.Fprintf(w, "\nfluentd %s: %s, %d sent, %d buffered (%s), %d spooled (%s in %d chunks), %d dropped, %d retries\n",
+			f.Addr, state, f.Sent, f.Buffered, config.FormatSize(f.BufferedBytes), f.SpooledRecords, config.FormatSize(f.SpooledBytes),
+			f.SpooledChunks, f.Dropped.Lines, f.Retries)
+		if f.Dropped.Lines > 0 {
+			d := f.DroppedBy
+			fmt.Fprintf(w, "  dropped: %d buffer full, %d spool full, %d disk limits, %d at the stop\n",
+				d.BufferFull.Lines, d.SpoolFull.Lines, d.DiskLimits.Lines, d.Stop.Lines)
+		}
 		if f.LastError != "" && !f.Connected {
 			fmt.Fprintf(w, "  last error: %s\n", f.LastError)
 		}

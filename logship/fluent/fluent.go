@@ -1,483 +1,680 @@
-// Package fluent is the sink that forwards every record to Fluentd (or
-// any forward-protocol input). It never slows a program: records are
-// copied into a bounded buffer at Push, and one goroutine sends them.
+// Package fluent is the sink that forwards every record to Fluentd (or any
+// forward-protocol input) through package forward.
+//
+// # The path of a record
+//
+//	Push: the record is encoded into the open chunk of its program and stream (copied out of the batch)
+//	  -> the chunk is sealed at 256 KiB (less for a small buffer) or 100 ms after its first record
+//	  -> the queue of sealed chunks, in memory                      [TEND_FLUENT_BUFFER bytes, open chunks included]
+//	     -> past it, the newest chunks go to the spool, on disk    [TEND_FLUENT_SPOOL_SIZE, the disk budget]
+//	  -> one sender: forward.Client, a window of 4 chunks in flight, one message and one ack per chunk
+//
+// Where a record waits, and where it is dropped:
+//   - While the receiver takes chunks (it settled one within the last 10 s
+//     and the client saw no failure since), a program that writes faster
+//     fills the memory buffer, then the spool, and then, in blocking mode,
+//     waits in Push, and so on its pipe: nothing is lost.
+//   - While the receiver is down, refuses, or takes nothing for 10 s,
+//     nothing waits for it: records fill the buffer, then the spool (whose
+//     oldest chunks go first when it is full), and past that the newest
+//     records are dropped. In non-blocking mode that is so at all times.
+//
+// Every drop is counted by cause (Status.DroppedBy and the program's
+// FluentDropped), announced by a warning at most every 10 s per cause, and
+// by a record "dropped N records (M bytes) from NAME (cause)" in the
+// program's stream once the receiver takes records again.
+//
+// Close sends what is left until it is all taken, or the receiver took
+// nothing for 2 s while failing (refused, unreachable, timed out) or for
+// 10 s at all, or the context ends. What is left then goes to the spool, for the next
+// start, or is counted as dropped.
 package fluent
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/fluent/fluent-logger-golang/fluent"
-	"github.com/tinylib/msgp/msgp"
 	"go.uber.org/zap"
 
+	"tend/budget"
 	"tend/config"
+	"tend/forward"
 	"tend/logship"
 )
 
-// The Fluentd sink forwards every record to a forward-protocol input
-// (Fluentd's in_forward, Fluent Bit's forward input, the OpenTelemetry
-// Collector's fluentforward receiver) through the client of
-// github.com/fluent/fluent-logger-golang.
-//
-// # Why the client runs in sync mode behind tend's own buffer
-//
-// What the client (v1.10) does in async mode, read from its code:
-//   - Post puts the encoded message on a channel of BufferLimit messages
-//     and returns an error when it is full: it never blocks. One goroutine
-//     sends them, one message and one write(2) at a time.
-//   - A message that cannot be sent is retried MaxRetry times, each try
-//     dialling up to MaxRetry times with a backoff growing from RetryWait to
-//     MaxRetryWait; with the defaults (13, 500 ms, 60 s) one message waits
-//     about two minutes, then is dropped, reported only to
-//     AsyncResultCallback and as a line on the process's os.Stderr.
-//   - Close without ForceStopAsyncSend closes the channel and waits,
-//     without any deadline, until the goroutine has sent every queued
-//     message. With the receiver down that is two minutes per message:
-//     Close hangs far past any stop budget. With the receiver up but not
-//     reading (or not acking), a write or an ack read with the default
-//     zero WriteTimeout and ReadTimeout blocks for ever.
-//   - Close with ForceStopAsyncSend cancels the dialling and the goroutine
-//     then prints "Discarding queued events" and drops whatever is still
-//     queued, including what a reachable receiver would have taken. Close
-//     also takes the connection lock, which a write or ack read in flight
-//     holds, so it can still block on a stalled receiver.
-//
-// So async mode cannot both flush what a reachable receiver can take and
-// return by a deadline when it is unreachable. tend uses the client in sync
-// mode (Async false, MaxRetry 1, so one call is one dial at most and one
-// write, plus one ack read with TEND_FLUENT_ACK), with dial, write and ack
-// timeouts, from one goroutine of its own that takes records from tend's
-// bounded buffer. A record leaves the buffer only once the client reports
-// it sent (and acknowledged, with ack on); a failed send is retried with
-// backoff. Close(ctx) lets that goroutine drain the buffer until ctx's
-// deadline, then counts what is left as dropped and returns; a send in
-// flight at that moment ends within its I/O timeout.
-//
-// The client writes one line to os.Stderr when an ack cannot be read or
-// does not match; tend has no way to silence it.
-
-// Fluent client settings.
+// Timing and sizes of the sink. The time limits are part of what README
+// promises.
 const (
-	fluentDialTimeout = 2 * time.Second
-	fluentIOTimeout   = 3 * time.Second
-	fluentBackoffMin  = 100 * time.Millisecond
-	fluentBackoffMax  = 2 * time.Second
-	// fluentMaxBytes caps the message bytes the buffer holds, whatever
-	// TEND_FLUENT_BUFFER says: a buffer of joined stack traces must not
-	// take hundreds of MiB.
-	fluentMaxBytes = 64 << 20
-	// fluentKeepCap is the largest message buffer a slot keeps for reuse.
-	fluentKeepCap = 4 << 10
+	// maxSeal is the size at which a chunk is sealed; a small buffer
+	// seals at an eighth of itself.
+	maxSeal = 256 << 10
+	minSeal = 4 << 10
+	// linger is how long a chunk stays open after its first record.
+	linger = 100 * time.Millisecond
+	// stallAfter: a receiver that settled no chunk for this long while
+	// chunks wait is taken as not answering, even before the client's own
+	// timeouts say so: programs no longer wait for it, and Close gives up
+	// on it. It is the ack timeout: a receiver under load (Fluentd writing
+	// its buffer, collecting garbage) pauses for seconds.
+	stallAfter = 10 * time.Second
+	// closeGrace: Close gives up on a receiver that fails (refuses, is
+	// unreachable, closes, times out) and settled nothing for this long.
+	closeGrace = 2 * time.Second
+	// collectSlice bounds a wait for acks (and, after a failure, for the
+	// reconnection), so that the sender sees failures and new chunks. It
+	// is longer than dialTimeout, so that a dial is not cut short by it.
+	// A chunk is handed to the client only when the window has room, so
+	// that no call is ever cut short in the middle of a write: half a
+	// message closes the connection, and without ack the receiver may
+	// read what was still in the old connection after what comes on the
+	// new one.
+	collectSlice = 2500 * time.Millisecond
+	// sendBound bounds a send, which takes the chunk at once and connects
+	// and writes within the client's own timeouts.
+	sendBound = 30 * time.Second
+	// Timeouts of the client (see forward.Config). The dial is short, so
+	// that an unreachable receiver is seen as failing soon; writes and acks
+	// keep the client's defaults (10 s and 30 s), generous because a
+	// receiver under load stops reading for seconds, and each time one
+	// passes the connection is made again and its chunks sent again.
+	dialTimeout  = 2 * time.Second
+	writeTimeout = forward.DefaultWriteTimeout
+	ackTimeout   = forward.DefaultAckTimeout
+	// spillReserve is the part of Close's time kept for writing what is
+	// left to the spool (at most a fifth of the time Close has).
+	spillReserve = 500 * time.Millisecond
+	// dropEventEvery is the least time between two warnings of one cause.
+	dropEventEvery = 10 * time.Second
+	// tick bounds the sender's sleep: drop warnings, lost spool chunks.
+	tick = time.Second
+	// keepChunks is how many settled chunks are kept for reuse.
+	keepChunks = forward.DefaultWindow + 2
+	// entryOverhead is an upper bound of an entry's encoded size besides
+	// its message, program, stream, host and file.
+	entryOverhead = 64
 )
+
+// Options are what New needs beyond config.Fluent.
+type Options struct {
+	// Logger receives the sink's events; nil discards them.
+	Logger *zap.Logger
+	// Budget, when set, counts the spool's chunk files under the disk
+	// budget and the free-space guard.
+	Budget *budget.Budget
+	// Blocking is TEND_LOG_MODE=blocking: Push waits for room while the
+	// receiver takes records.
+	Blocking bool
+	// Hostname is every record's "host"; empty means os.Hostname.
+	Hostname string
+}
 
 // Status is the state of the Fluentd sink, for `tend status` (the
 // "fluent" object of its "logs") and /metrics.
 type Status struct {
 	// Addr is TEND_FLUENT_ADDR.
 	Addr string `json:"addr"`
-	// Connected is true while the last send succeeded.
+	// Connected is true while the receiver takes chunks: one was settled,
+	// and since then no failure and no wait of 10 s without one.
 	Connected bool `json:"connected"`
-	// Sent counts records the receiver took (acknowledged, with ack on).
+	// Sent counts records the receiver took: acknowledged with ack on,
+	// written to the connection without.
 	Sent int64 `json:"sent"`
-	// Buffered is the number of records waiting to be sent.
-	Buffered int `json:"buffered"`
-	// Dropped counts records dropped because the buffer was full, or left
-	// in it when the stop ran out of time.
-	Dropped logship.Drops `json:"dropped"`
-	// Failures counts sends that failed and were retried.
-	Failures int64 `json:"failures"`
-	// LastError is the last send error, if any.
+	// Acked counts records the receiver acknowledged (ack on only).
+	Acked int64 `json:"acked"`
+	// Buffered and BufferedBytes are the records in memory and the bytes
+	// they take, encoded (what TEND_FLUENT_BUFFER bounds).
+	Buffered      int64 `json:"buffered"`
+	BufferedBytes int64 `json:"buffered_bytes"`
+	// SpooledChunks, SpooledRecords and SpooledBytes are in the spool's
+	// files.
+	SpooledChunks  int64 `json:"spooled_chunks"`
+	SpooledRecords int64 `json:"spooled_records"`
+	SpooledBytes   int64 `json:"spooled_bytes"`
+	// Dropped counts every record dropped; DroppedBy by cause.
+	Dropped   logship.Drops `json:"dropped"`
+	DroppedBy DropCauses    `json:"dropped_by"`
+	// Retries counts failures (a refused or lost connection, a write or
+	// an ack that did not come in time) after which tend connected again
+	// and sent the chunks not yet settled.
+	Retries int64 `json:"retries"`
+	// LastError is the last failure, if any.
 	LastError string `json:"last_error,omitempty"`
 }
 
-// fluentEntry is one buffered record; msg is a copy of its message, the
-// slot's own buffer, reused.
-type fluentEntry struct {
-	prog    *logship.Program
-	stream  logship.Stream
-	time    time.Time
-	partial bool
-	file    string
-	msg     []byte
+// DropCauses are the records dropped, by cause.
+type DropCauses struct {
+	// BufferFull: the memory buffer was full and the spool could not take
+	// them (none, full, or failing) while the receiver took nothing, or
+	// in non-blocking mode.
+	BufferFull logship.Drops `json:"buffer_full"`
+	// SpoolFull: spooled chunks deleted, the oldest first, to keep the
+	// spool under TEND_FLUENT_SPOOL_SIZE during an outage.
+	SpoolFull logship.Drops `json:"spool_full"`
+	// DiskLimits: spooled chunks the disk budget or the free-space guard
+	// deleted or refused, or chunk files that could not be read back.
+	DiskLimits logship.Drops `json:"disk_limits"`
+	// Stop: left in memory when tend exited without a spool, or when the
+	// stop budget ran out.
+	Stop logship.Drops `json:"stop"`
 }
 
-// Sink is the Fluentd sink: a ring of at most TEND_FLUENT_BUFFER
-// records, filled by Push without ever waiting, and one goroutine that
-// sends them.
-type Sink struct {
-	log  *zap.Logger
-	cfg  fluent.Config
-	addr string
-	tag  string // the template
-	host string
-	tags map[tagKey]string // used by the sender only
-
-	mu      sync.Mutex
-	ring    []fluentEntry
-	head, n int
-	bytes   int64
-	closing bool          // no more records: send what is left, then stop
-	wake    chan struct{} // capacity 1: a record arrived or closing began
-	stop    chan struct{} // closed by abort: stop now
-	done    chan struct{}
-
-	sent      atomic.Int64
-	dropped   logship.DropCounter
-	failures  atomic.Int64
-	connected atomic.Bool
-	lastErr   atomic.Value // string
-	stopOnce  sync.Once
-
-	// post sends one record; tests replace it. nil means the client.
-	post func(tag string, t time.Time, rec *fluentRecord) error
-}
-
+// tagKey is a program and stream; each has its own open chunk.
 type tagKey struct {
-	program string
-	stream  logship.Stream
+	program, stream string
 }
 
-// New checks cfg and starts the sink. Its events go to log (nil: none).
-func New(cfg config.Fluent, log *zap.Logger) (*Sink, error) {
-	f, err := newSink(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	go f.run()
-	return f, nil
+// batch is one chunk of records with what the sink knows of it. It is
+// open (seq 0) while records are appended, then sealed; it lives in
+// memory (ch), on disk (file), or both while a spooled chunk is sent.
+type batch struct {
+	key  tagKey
+	tag  string
+	prog *logship.Program // nil for a chunk an earlier run spooled
+	ch   *forward.Chunk   // nil while the chunk is only on disk
+	// first is when the first record was appended.
+	first time.Time
+	// seq orders sealed chunks, across runs through the spool.
+	seq uint64
+	// size is the encoded entries' size, entries their number (records
+	// and markers), records the program's records among them and raw the
+	// bytes the program wrote for those.
+	size, entries, records, raw int64
+	// carried is what the marker records in the chunk announce.
+	carried logship.Drops
+	file    *spoolFile
+	// busy: a Push is writing the chunk to the spool.
+	busy bool
 }
 
-// newSink checks cfg and returns the sink, not yet running.
-func newSink(cfg config.Fluent, log *zap.Logger) (*Sink, error) {
+// Sink is the Fluentd sink.
+type Sink struct {
+	log      *zap.Logger
+	addr     string
+	template string
+	host     string
+	limit    int64
+	seal     int
+	blocking bool
+	ack      bool
+	spool    *spool // nil: no spool
+
+	// Owned by the sender goroutine.
+	client   *forward.Client
+	inflight map[*forward.Chunk]*batch
+
+	run    context.Context // ends when the sender must give up
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the sender has ended
+	wake   chan struct{} // capacity 1: new work for the sender
+
+	mu         sync.Mutex
+	tags       map[tagKey]string
+	open       map[tagKey]*batch
+	q          []*batch // sealed, oldest first
+	head       *batch   // taken by the sender, not yet by the client
+	inClient   int      // chunks the client holds
+	memBytes   int64
+	memEntries int64
+	free       []*forward.Chunk
+	nextSeq    uint64
+	room       chan struct{} // closed when room may have been made
+
+	failing     bool
+	lastErr     error
+	lastErrText string
+	retries     int64
+	everSettled bool
+	progressAt  time.Time // the last settle, or when chunks began to wait
+	stallLogged bool
+
+	closing    bool
+	closeStart time.Time
+	deadline   time.Time
+	aborted    bool
+
+	sent, acked int64
+	dropped     [causes]logship.Drops
+	events      [causes]dropEvent
+	lost        map[tagKey]*lostRecords
+	// spooledAtEnd is what Close left in the spool for the next start.
+	spooledAtEnd struct{ chunks, records int64 }
+}
+
+// New checks cfg, opens the spool (taking the chunks an earlier run left
+// there first in line) and starts the sender.
+func New(cfg config.Fluent, opts Options) (*Sink, error) {
+	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	lc := fluent.Config{
-		Timeout:            fluentDialTimeout,
-		WriteTimeout:       fluentIOTimeout,
-		ReadTimeout:        fluentIOTimeout,
-		MaxRetry:           1,
-		SubSecondPrecision: true,
-		RequestAck:         cfg.Ack,
+	fc := forward.Config{
+		Addr: cfg.Addr, Ack: cfg.Ack, SharedKey: cfg.SharedKey, Hostname: cfg.Hostname,
+		DialTimeout: dialTimeout, WriteTimeout: writeTimeout, AckTimeout: ackTimeout,
 	}
-	if path, ok := strings.CutPrefix(cfg.Addr, "unix://"); ok {
-		lc.FluentNetwork, lc.FluentSocketPath = "unix", path
-	} else {
-		host, port, err := net.SplitHostPort(cfg.Addr)
+	if cfg.TLS {
+		tc, err := forward.TLSConfig(cfg.TLSCA, cfg.TLSCert, cfg.TLSKey, "")
 		if err != nil {
-			return nil, fmt.Errorf("fluent address %q: %w", cfg.Addr, err)
+			return nil, fmt.Errorf("fluent: %w", err)
 		}
-		n, err := strconv.Atoi(port)
-		if err != nil || n <= 0 || n > 65535 {
-			return nil, fmt.Errorf("fluent address %q: bad port", cfg.Addr)
+		fc.TLS = tc
+	}
+	client, err := forward.NewClient(fc)
+	if err != nil {
+		return nil, fmt.Errorf("fluent: %w", err)
+	}
+	limit := cfg.Buffer
+	if limit <= 0 {
+		limit = 8 << 20
+	}
+	template := cfg.Tag
+	if template == "" {
+		template = "tend.{program}.{stream}"
+	}
+	host := opts.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	f := &Sink{
+		log:      log,
+		addr:     cfg.Addr,
+		template: template,
+		host:     host,
+		limit:    limit,
+		seal:     int(min(max(limit/8, minSeal), maxSeal)),
+		blocking: opts.Blocking,
+		ack:      cfg.Ack,
+		client:   client,
+		inflight: map[*forward.Chunk]*batch{},
+		done:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		tags:     map[tagKey]string{},
+		open:     map[tagKey]*batch{},
+		room:     make(chan struct{}),
+		lost:     map[tagKey]*lostRecords{},
+		nextSeq:  1,
+	}
+	if cfg.Spool != "" {
+		size := cfg.SpoolSize
+		if size <= 0 {
+			size = 256 << 20
 		}
-		if host == "" {
-			host = "127.0.0.1"
+		sp, left, err := openSpool(cfg.Spool, size, opts.Budget, log)
+		if err != nil {
+			return nil, err
 		}
-		lc.FluentNetwork, lc.FluentHost, lc.FluentPort = "tcp", host, n
+		f.spool = sp
+		f.q = left
+		for _, b := range left {
+			f.nextSeq = max(f.nextSeq, b.seq+1)
+		}
+		f.progressAt = time.Now()
 	}
-	size := cfg.Buffer
-	if size <= 0 {
-		size = 8192
-	}
-	tag := cfg.Tag
-	if tag == "" {
-		tag = "tend.{program}.{stream}"
-	}
-	host, _ := os.Hostname()
-	return &Sink{
-		log:  log,
-		cfg:  lc,
-		addr: cfg.Addr,
-		tag:  tag,
-		host: host,
-		tags: map[tagKey]string{},
-		ring: make([]fluentEntry, size),
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-	}, nil
+	f.run, f.cancel = context.WithCancel(context.Background())
+	go f.sender()
+	return f, nil
 }
 
-// Push copies b's records into the buffer. It never waits: what does not
-// fit is dropped and counted (ForwardFailed).
+// Push encodes b's records into their chunk. When the memory buffer is
+// full, the newest chunks go to the spool; when the spool cannot take them
+// either, Push waits while the receiver takes records (blocking mode), and
+// otherwise drops the rest of b's records and counts them.
 func (f *Sink) Push(b *logship.Batch) {
-	p := b.Program
-	f.mu.Lock()
-	if f.closing {
-		f.mu.Unlock()
+	if len(b.Records) == 0 {
 		return
 	}
-	var lostLines, lostBytes int64
-	for _, r := range b.Records {
-		msg := b.Message(r)
-		if f.n == len(f.ring) || f.bytes+int64(len(msg)) > fluentMaxBytes {
-			lostLines++
-			lostBytes += r.RawLen()
-			continue
+	p := b.Program
+	key := tagKey{p.Name, b.Stream.String()}
+	overhead := f.overhead(key, b.File)
+	rec := forward.Record{Program: key.program, Stream: key.stream, Host: f.host, File: b.File}
+	now := time.Now()
+	wake := false
+	f.mu.Lock()
+	o := f.openLocked(key, p, now)
+	for i, r := range b.Records {
+		rec.Message, rec.Partial = b.Message(r), r.Partial()
+		if need := int64(len(rec.Message) + overhead); f.memBytes+need > f.limit && !f.closing {
+			if !f.roomLocked(need) {
+				var raw int64
+				for _, r := range b.Records[i:] {
+					raw += r.RawLen()
+				}
+				f.dropLocked(causeBuffer, key, p, int64(len(b.Records)-i), raw, time.Now())
+				break
+			}
+			// The lock was let go: the chunk may have been sealed.
+			now = time.Now()
+			o = f.openLocked(key, p, now)
 		}
-		e := &f.ring[(f.head+f.n)%len(f.ring)]
-		e.prog, e.stream, e.time, e.partial, e.file = p, b.Stream, b.Time, r.Partial(), b.File
-		e.msg = append(e.msg[:0], msg...)
-		f.n++
-		f.bytes += int64(len(msg))
+		if o.entries == 0 {
+			wake = true // its linger starts
+		}
+		if l := f.lost[key]; l != nil && !f.failing {
+			f.markerLocked(o, key, l, now)
+		}
+		if o.entries > 0 && o.ch.Size()+len(rec.Message)+overhead > f.seal {
+			f.sealLocked(o, now)
+			wake = true
+			o = f.openLocked(key, p, now)
+		}
+		before := o.ch.Size()
+		o.ch.Append(b.Time, &rec)
+		grown := int64(o.ch.Size() - before)
+		o.size += grown
+		o.entries++
+		o.records++
+		o.raw += r.RawLen()
+		f.memBytes += grown
+		f.memEntries++
 	}
 	f.mu.Unlock()
-	if lostLines > 0 {
-		p.Counters.Drop(logship.ForwardFailed, lostLines, lostBytes)
-		f.dropped.Add(lostLines, lostBytes)
+	if wake {
+		f.wakeSender()
 	}
+}
+
+// roomLocked makes room for need more bytes in the memory buffer: it
+// spills the newest chunks to the spool, or, while the receiver takes
+// records in blocking mode, waits for the sender to free some. A record
+// larger than the whole buffer is taken when the buffer is empty. It
+// reports false when the record must be dropped instead. f.mu is held; it
+// is let go meanwhile.
+func (f *Sink) roomLocked(need int64) bool {
+	for f.memBytes > 0 && f.memBytes+need > f.limit && !f.closing {
+		now := time.Now()
+		if f.spillLocked(now) {
+			continue
+		}
+		if !f.blocking || !f.healthyLocked(now) {
+			return false
+		}
+		f.waitRoomLocked(now)
+	}
+	return true
+}
+
+// overhead bounds the encoded size of an entry besides its message.
+func (f *Sink) overhead(key tagKey, file string) int {
+	return entryOverhead + len(key.program) + len(key.stream) + len(f.host) + len(file)
+}
+
+// openLocked returns the open chunk of key, making one when there is
+// none. f.mu is held.
+func (f *Sink) openLocked(key tagKey, p *logship.Program, now time.Time) *batch {
+	o := f.open[key]
+	if o != nil {
+		if o.prog == nil {
+			o.prog = p
+		}
+		return o
+	}
+	tag, ok := f.tags[key]
+	if !ok {
+		tag = strings.NewReplacer("{program}", key.program, "{stream}", key.stream).Replace(f.template)
+		f.tags[key] = tag
+	}
+	ch := f.chunkLocked()
+	ch.Reset(tag)
+	o = &batch{key: key, tag: tag, prog: p, ch: ch, first: now}
+	f.open[key] = o
+	return o
+}
+
+// sealLocked closes o to more records and queues it. f.mu is held.
+func (f *Sink) sealLocked(o *batch, now time.Time) {
+	if !f.pendingLocked() {
+		// The wait for the receiver starts now, not at its last settle.
+		f.progressAt = now
+	}
+	delete(f.open, o.key)
+	o.seq = f.nextSeq
+	f.nextSeq++
+	f.q = append(f.q, o)
+}
+
+// sealOpenLocked seals every open chunk (all when every is set, else those
+// whose linger has passed), oldest first, and returns when the next one
+// is due (zero: none open). f.mu is held.
+func (f *Sink) sealOpenLocked(now time.Time, every bool) (next time.Time) {
+	var due []*batch
+	for _, o := range f.open {
+		switch {
+		case o.entries == 0 && every:
+			delete(f.open, o.key)
+			f.putChunkLocked(o.ch)
+		case o.entries == 0:
+		case every || !now.Before(o.first.Add(linger)):
+			due = append(due, o)
+		case next.IsZero() || o.first.Add(linger).Before(next):
+			next = o.first.Add(linger)
+		}
+	}
+	// Map order is random: seal in the order the chunks were opened.
+	for len(due) > 0 {
+		i := 0
+		for j, o := range due {
+			if o.first.Before(due[i].first) {
+				i = j
+			}
+		}
+		f.sealLocked(due[i], now)
+		due = append(due[:i], due[i+1:]...)
+	}
+	return next
+}
+
+// pendingLocked reports whether sealed chunks wait for the receiver.
+// f.mu is held.
+func (f *Sink) pendingLocked() bool {
+	return f.head != nil || len(f.q) > 0 || f.inClient > 0
+}
+
+// healthyLocked reports whether the receiver takes chunks: no failure
+// since the last settle, and a settle within stallAfter while chunks
+// wait. f.mu is held.
+func (f *Sink) healthyLocked(now time.Time) bool {
+	return !f.failing && !(f.pendingLocked() && now.Sub(f.progressAt) >= stallAfter)
+}
+
+// waitRoomLocked waits until room may have been made (a chunk settled or
+// spilled, the receiver's state changed, Close began) or the receiver
+// would count as stalled. f.mu is held; it is released meanwhile.
+func (f *Sink) waitRoomLocked(now time.Time) {
+	room := f.room
+	wait := stallAfter
+	if f.pendingLocked() {
+		wait = max(f.progressAt.Add(stallAfter).Sub(now), time.Millisecond)
+	}
+	f.mu.Unlock()
+	t := time.NewTimer(wait)
+	select {
+	case <-room:
+	case <-t.C:
+	}
+	t.Stop()
+	f.mu.Lock()
+}
+
+// broadcastLocked wakes every Push waiting for room. f.mu is held.
+func (f *Sink) broadcastLocked() {
+	close(f.room)
+	f.room = make(chan struct{})
+}
+
+// wakeSender tells the sender that there is new work.
+func (f *Sink) wakeSender() {
 	select {
 	case f.wake <- struct{}{}:
 	default:
 	}
 }
 
-// peek returns the oldest record without removing it. It waits for one;
-// it returns false once closing with nothing left, or after abort.
-func (f *Sink) peek() (*fluentEntry, bool) {
-	for {
-		f.mu.Lock()
-		if f.n > 0 {
-			e := &f.ring[f.head]
-			f.mu.Unlock()
-			return e, true
-		}
-		closing := f.closing
-		f.mu.Unlock()
-		if closing {
-			return nil, false
-		}
-		select {
-		case <-f.wake:
-		case <-f.stop:
-			return nil, false
-		}
+// chunkLocked returns a chunk to fill, reused when one is free. f.mu is
+// held.
+func (f *Sink) chunkLocked() *forward.Chunk {
+	if n := len(f.free); n > 0 {
+		ch := f.free[n-1]
+		f.free = f.free[:n-1]
+		return ch
+	}
+	return new(forward.Chunk)
+}
+
+// putChunkLocked keeps a chunk no longer used for reuse, unless enough
+// are kept or it grew past a sealed chunk's size (a huge record). f.mu
+// is held.
+func (f *Sink) putChunkLocked(ch *forward.Chunk) {
+	if ch != nil && len(f.free) < keepChunks && ch.Size() <= 2*f.seal {
+		f.free = append(f.free, ch)
 	}
 }
 
-// pop removes the oldest record, which was sent.
-func (f *Sink) pop() {
-	f.mu.Lock()
-	e := &f.ring[f.head]
-	f.bytes -= int64(len(e.msg))
-	if cap(e.msg) > fluentKeepCap {
-		e.msg = nil
-	}
-	e.prog = nil
-	f.head = (f.head + 1) % len(f.ring)
-	f.n--
-	f.mu.Unlock()
-}
-
-// run sends records until close and empty, or abort.
-func (f *Sink) run() {
-	defer close(f.done)
-	var client *fluent.Fluent
-	defer func() {
-		if client != nil {
-			client.Close()
-		}
-	}()
-	post := f.post
-	if post == nil {
-		post = func(tag string, t time.Time, rec *fluentRecord) error {
-			if client == nil {
-				// In sync mode New dials at once; on failure it still
-				// returns a client that dials again at the next send.
-				c, err := fluent.New(f.cfg)
-				if c == nil {
-					return err
-				}
-				client = c
-				if err != nil {
-					return err
-				}
-			}
-			return client.PostWithTime(tag, t, rec)
-		}
-	}
-	var rec fluentRecord
-	wait := time.Duration(0)
-	failing := false
-	for {
-		e, ok := f.peek()
-		if !ok {
-			return
-		}
-		rec = fluentRecord{msg: e.msg, program: e.prog.Name, stream: e.stream.String(),
-			host: f.host, file: e.file, partial: e.partial}
-		err := post(f.tagOf(e.prog.Name, e.stream), e.time, &rec)
-		if err == nil {
-			f.pop()
-			f.sent.Add(1)
-			f.connected.Store(true)
-			if failing {
-				f.log.Info("fluentd reachable again", zap.String("addr", f.addr))
-				failing = false
-			}
-			wait = 0
-			continue
-		}
-		f.failures.Add(1)
-		f.connected.Store(false)
-		f.lastErr.Store(err.Error())
-		if !failing {
-			f.log.Warn("cannot send logs to fluentd; buffering and retrying", zap.String("addr", f.addr), zap.Error(err))
-			failing = true
-		}
-		wait = min(max(2*wait, fluentBackoffMin), fluentBackoffMax)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-f.stop:
-			t.Stop()
-			return
-		}
-	}
-}
-
-// tagOf renders the tag template for a program and stream.
-func (f *Sink) tagOf(program string, stream logship.Stream) string {
-	k := tagKey{program, stream}
-	if t, ok := f.tags[k]; ok {
-		return t
-	}
-	t := strings.NewReplacer("{program}", program, "{stream}", stream.String()).Replace(f.tag)
-	f.tags[k] = t
-	return t
-}
-
-// Close lets the goroutine send what is buffered until ctx's deadline;
-// what is left then is counted as dropped, and Close returns without
-// waiting for a send in flight (it ends within its I/O timeout).
+// Close sends what is left until the receiver has it all, or gives up on
+// a receiver that takes nothing (2 s while it fails, 10 s at all) or when
+// ctx ends (keeping time to write what is left to the spool). What is
+// left goes to the spool for the next start, or is counted as dropped.
 func (f *Sink) Close(ctx context.Context) error {
-	f.close()
-	select {
-	case <-f.done:
-		return nil
-	case <-ctx.Done():
+	now := time.Now()
+	f.mu.Lock()
+	f.closing = true
+	f.closeStart = now
+	if dl, ok := ctx.Deadline(); ok {
+		f.deadline = dl
 	}
-	if n := f.abort(); n > 0 {
-		f.log.Error("fluentd flush ran out of time", zap.Int64("dropped_records", n))
+	f.flushMarkersLocked(now)
+	f.sealOpenLocked(now, true)
+	f.broadcastLocked()
+	f.mu.Unlock()
+	f.wakeSender()
+
+	var giveUpAt time.Time
+	if dl, ok := ctx.Deadline(); ok && f.spool != nil {
+		giveUpAt = dl.Add(-min(spillReserve, time.Until(dl)/5))
 	}
-	return fmt.Errorf("fluent: close: %w", context.Cause(ctx))
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.done:
+			return f.finish(nil)
+		case <-ctx.Done():
+			f.mu.Lock()
+			f.aborted = true
+			f.mu.Unlock()
+			f.cancel()
+			// The sender only counts what is left once aborted (the
+			// client returns at ctx's end): a moment for the numbers.
+			select {
+			case <-f.done:
+			case <-time.After(100 * time.Millisecond):
+			}
+			return f.finish(context.Cause(ctx))
+		case now := <-t.C:
+			if f.giveUp(now, giveUpAt) {
+				f.cancel()
+			}
+		}
+	}
 }
+
+// giveUp reports whether Close should stop sending: the receiver took
+// nothing for closeGrace while failing, or for stallAfter at all, since
+// Close began; or the time kept for the spool has come.
+func (f *Sink) giveUp(now, at time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	since := f.closeStart
+	if f.progressAt.After(since) {
+		since = f.progressAt
+	}
+	idle := now.Sub(since)
+	return f.failing && idle >= closeGrace || idle >= stallAfter || !at.IsZero() && !now.Before(at)
+}
+
+// finish writes the event that says what became of the records and
+// returns Close's error: cause (ctx's) when the stop ran out of time, an
+// error when records were dropped at the stop, else nil.
+func (f *Sink) finish(cause error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	for c := range causes {
+		if f.events[c].pending.Lines > 0 {
+			f.logDropLocked(dropCause(c), now)
+		}
+	}
+	var total logship.Drops
+	fields := []zap.Field{zap.String("addr", f.addr), zap.Int64("records_sent", f.sent)}
+	for c := range causes {
+		total.Lines += f.dropped[c].Lines
+		total.Bytes += f.dropped[c].Bytes
+		if f.dropped[c].Lines > 0 {
+			fields = append(fields, zap.Int64("dropped_"+causeNames[c], f.dropped[c].Lines))
+		}
+	}
+	fields = append(fields, zap.Int64("records_never_arrived", total.Lines))
+	if f.spooledAtEnd.chunks > 0 {
+		fields = append(fields, zap.Int64("records_spooled_for_next_start", f.spooledAtEnd.records),
+			zap.Int64("chunks_spooled_for_next_start", f.spooledAtEnd.chunks), zap.String("spool", f.spool.dir))
+	}
+	switch {
+	case cause != nil:
+		f.log.Error("fluentd flush ran out of time", fields...)
+		return fmt.Errorf("fluent: close: %w", cause)
+	case total.Lines > 0 || f.spooledAtEnd.chunks > 0:
+		f.log.Warn("not every record reached fluentd", fields...)
+	default:
+		f.log.Info("every record reached fluentd", fields...)
+	}
+	if d := f.dropped[causeStop]; d.Lines > 0 {
+		return fmt.Errorf("fluent: %d records not delivered to %s at the stop: %w", d.Lines, f.addr, errUnreachable)
+	}
+	return nil
+}
+
+// errUnreachable is wrapped by Close's error when the receiver did not
+// take what was left.
+var errUnreachable = errors.New("the receiver took nothing")
 
 // Report returns the sink's state under "fluent".
 func (f *Sink) Report() any {
 	return struct {
 		Fluent *Status `json:"fluent"`
-	}{f.status()}
+	}{f.Status()}
 }
 
-// close stops taking records; the goroutine sends what is left and ends.
-func (f *Sink) close() {
+// Status returns the sink's counters.
+func (f *Sink) Status() *Status {
 	f.mu.Lock()
-	f.closing = true
-	f.mu.Unlock()
-	select {
-	case f.wake <- struct{}{}:
-	default:
-	}
-}
-
-// abort stops the goroutine now and counts what is left as dropped. A
-// send in flight ends within its I/O timeout; abort does not wait for it.
-func (f *Sink) abort() int64 {
-	f.stopOnce.Do(func() { close(f.stop) })
-	f.mu.Lock()
-	f.closing = true
-	var lines, bytes int64
-	for i := 0; i < f.n; i++ {
-		e := &f.ring[(f.head+i)%len(f.ring)]
-		if e.prog != nil {
-			e.prog.Counters.Drop(logship.ForwardFailed, 1, int64(len(e.msg)))
-		}
-		lines++
-		bytes += int64(len(e.msg))
-	}
-	// The goroutine may still send the head record: the ring is left as
-	// it is and only counted.
-	f.mu.Unlock()
-	f.dropped.Add(lines, bytes)
-	return lines
-}
-
-// status returns the sink's counters.
-func (f *Sink) status() *Status {
-	f.mu.Lock()
-	n := f.n
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	f.reapSpoolLocked(now)
 	st := &Status{
-		Addr:      f.addr,
-		Connected: f.connected.Load(),
-		Sent:      f.sent.Load(),
-		Buffered:  n,
-		Dropped:   f.dropped.Load(),
-		Failures:  f.failures.Load(),
+		Addr:          f.addr,
+		Connected:     f.everSettled && f.healthyLocked(now),
+		Sent:          f.sent,
+		Acked:         f.acked,
+		Buffered:      f.memEntries,
+		BufferedBytes: f.memBytes,
+		Retries:       f.retries,
+		LastError:     f.lastErrText,
+		DroppedBy: DropCauses{
+			BufferFull: f.dropped[causeBuffer],
+			SpoolFull:  f.dropped[causeSpool],
+			DiskLimits: f.dropped[causeDisk],
+			Stop:       f.dropped[causeStop],
+		},
 	}
-	if s, ok := f.lastErr.Load().(string); ok {
-		st.LastError = s
+	for _, d := range f.dropped {
+		st.Dropped.Lines += d.Lines
+		st.Dropped.Bytes += d.Bytes
+	}
+	if f.spool != nil {
+		st.SpooledChunks, st.SpooledRecords, st.SpooledBytes = f.spool.files, f.spool.entries, f.spool.bytes
 	}
 	return st
-}
-
-// fluentRecord is the record sent for one log record:
-//
-//	{"message": "...", "program": "main", "stream": "stdout", "host": "pod-1"}
-//
-// plus "partial": true on pieces of a line longer than LOG_MAX_LINE and
-// "file": PATH on records tailed from a watched file. The message is the
-// program's bytes (a joined stack trace is one message, newlines inside),
-// without the final newline. The event time is when tend read the bytes,
-// with nanoseconds (the forward protocol's EventTime).
-type fluentRecord struct {
-	msg                         []byte
-	program, stream, host, file string
-	partial                     bool
-}
-
-// MarshalMsg implements msgp.Marshaler: the record as a msgpack map,
-// without going through reflection.
-func (r *fluentRecord) MarshalMsg(b []byte) ([]byte, error) {
-	n := uint32(4)
-	if r.partial {
-		n++
-	}
-	if r.file != "" {
-		n++
-	}
-	b = msgp.AppendMapHeader(b, n)
-	b = msgp.AppendString(b, "message")
-	b = msgp.AppendStringFromBytes(b, r.msg)
-	b = msgp.AppendString(b, "program")
-	b = msgp.AppendString(b, r.program)
-	b = msgp.AppendString(b, "stream")
-	b = msgp.AppendString(b, r.stream)
-	b = msgp.AppendString(b, "host")
-	b = msgp.AppendString(b, r.host)
-	if r.partial {
-		b = msgp.AppendString(b, "partial")
-		b = msgp.AppendBool(b, true)
-	}
-	if r.file != "" {
-		b = msgp.AppendString(b, "file")
-		b = msgp.AppendString(b, r.file)
-	}
-	return b, nil
-}
-
-// Msgsize implements msgp.Sizer: an upper bound of the encoded size.
-func (r *fluentRecord) Msgsize() int {
-	return msgp.MapHeaderSize + 6*msgp.StringPrefixSize + 40 +
-		len(r.msg) + len(r.program) + len(r.stream) + len(r.host) + len(r.file) + msgp.BoolSize
 }

@@ -1,50 +1,359 @@
 package fluent
 
 import (
+	"bufio"
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"tend/budget"
 	"tend/config"
 	"tend/logship"
 	"tend/logship/internal/logtest"
 )
 
-// A Fluentd sink whose receiver never takes anything: the program is
-// never slowed, the records past the buffer are counted as dropped, and
-// Close returns at its deadline, counting what was left.
-func TestFluentSinkNeverBlocksAndCountsWhatItDrops(t *testing.T) {
-	f, err := newSink(config.Fluent{Addr: "127.0.0.1:1", Buffer: 100, Tag: "t.{program}"}, nil)
+// freeAddr returns 127.0.0.1:PORT with a port free a moment ago: nothing
+// listens there, so a connection is refused.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every send fails, as with a receiver that is down.
-	f.post = func(string, time.Time, *fluentRecord) error { return errors.New("down") }
-	go f.run()
-	s, err := logship.New(logtest.Log(""), logship.Options{}, f)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// pipeline returns a pipeline whose only sink is f, in the given mode.
+func pipeline(t *testing.T, f *Sink, mode string) *logship.Pipeline {
+	t.Helper()
+	cfg := logtest.Log("")
+	cfg.Mode = mode
+	pl, err := logship.New(cfg, logship.Options{}, f)
 	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
+}
+
+// closeWithin closes pl within d and returns how long it took and its
+// error.
+func closeWithin(pl *logship.Pipeline, d time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	err := pl.Close(ctx)
+	return time.Since(start), err
+}
+
+// With the receiver refusing connections, a program in blocking mode is
+// never held up: what fits in the buffer is kept, the rest is dropped and
+// counted, for the program and by cause; Close gives up after the grace
+// for a receiver that refuses, not at its deadline, and counts what was
+// left.
+func TestRefusingReceiverNeverHoldsAProgramUp(t *testing.T) {
+	const lines, limit = 100_000, 256 << 10
+	f, err := New(config.Fluent{Addr: freeAddr(t), Buffer: limit}, Options{Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := pipeline(t, f, config.ModeBlocking)
+	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, lines))
+	st := f.Status()
+	if st.BufferedBytes > limit || st.Buffered == 0 {
+		t.Errorf("%d records (%d bytes) in memory; the buffer is %d bytes", st.Buffered, st.BufferedBytes, limit)
+	}
+	if st.Dropped.Lines == 0 || st.DroppedBy.BufferFull != st.Dropped || st.Dropped.Lines+st.Buffered != lines {
+		t.Errorf("status %+v: want the %d lines either buffered or dropped as buffer full", st, lines)
+	}
+	if d := pl.Stats("main").FluentDropped; d != st.Dropped {
+		t.Errorf("the program's counters say %+v dropped, the sink's %+v", d, st.Dropped)
+	}
+	if st.Connected || st.Retries == 0 || !strings.Contains(st.LastError, "refused") {
+		t.Errorf("status %+v: want not connected, a retry, the refusal as last error", st)
+	}
+	took, err := closeWithin(pl, 20*time.Second)
+	if err == nil {
+		t.Error("Close reported success with records never sent")
+	}
+	t.Logf("Close took %s: %v", took.Round(time.Millisecond), err)
+	if took > 10*time.Second {
+		t.Errorf("Close took %s with a receiver that refuses; it waits %s for one", took, closeGrace)
+	}
+	if d := f.Status(); d.Dropped.Lines != lines || d.DroppedBy.Stop.Lines != st.Buffered || d.Buffered != 0 {
+		t.Errorf("after Close: %+v; want every line dropped, %d of them at the stop", d, st.Buffered)
+	}
+}
+
+// Without a spool and with the receiver down, what memory holds at the
+// stop is counted as dropped; with one it is written to the spool, and a
+// new sink on the same spool sends it to the receiver first, each record
+// once, in order, and deletes the files.
+func TestSpoolKeepsWhatIsLeftForTheNextSink(t *testing.T) {
+	const lines = 30_000
+	spool := t.TempDir()
+	addr := freeAddr(t)
+	// Ack: a record counts as sent once Fluentd has it, so it is in its
+	// files when it stops.
+	cfg := config.Fluent{Addr: addr, Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20, Ack: true}
+	f, err := New(cfg, Options{Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := pipeline(t, f, config.ModeBlocking)
+	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, lines))
+	st := f.Status()
+	if st.SpooledChunks == 0 || st.Dropped.Lines != 0 {
+		t.Fatalf("status %+v: the spool should hold what memory does not", st)
+	}
+	closeWithin(pl, 20*time.Second)
+	files, _ := filepath.Glob(filepath.Join(spool, "*.chunk"))
+	if st := f.Status(); st.Dropped.Lines != 0 || int64(len(files)) != st.SpooledChunks || st.SpooledRecords != lines {
+		t.Fatalf("after Close: %+v, %d files; want all %d records in the spool", st, len(files), lines)
+	}
+
+	fd := startFluentd(t, addr)
+	f2, err := New(cfg, Options{Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl2 := pipeline(t, f2, config.ModeBlocking)
+	if _, err := closeWithin(pl2, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := f2.Status(); st.Sent != lines || st.SpooledChunks != 0 {
+		t.Errorf("the second sink: %+v; want the %d spooled records sent", st, lines)
+	}
+	if files, _ := filepath.Glob(filepath.Join(spool, "*")); len(files) != 0 {
+		t.Errorf("files left in the spool: %v", files)
+	}
+	recs := fd.records(t)
+	if len(recs) != lines {
+		t.Fatalf("Fluentd has %d records, want %d", len(recs), lines)
+	}
+	want := string(logtest.Lines(0, lines))
+	for i, r := range recs {
+		line, rest, _ := strings.Cut(want, "\n")
+		want = rest
+		if r.Message != line || r.Program != "main" || r.Stream != "stdout" || r.Tag != "tend.main.stdout" {
+			t.Fatalf("record %d is %+v, want %q", i, r, line)
+		}
+	}
+}
+
+// During an outage, a full spool makes room by deleting its oldest chunks,
+// counted as dropped (spool full); it never passes its size.
+func TestFullSpoolDropsItsOldestChunks(t *testing.T) {
+	spool := t.TempDir()
+	const size = 1 << 20
+	f, err := New(config.Fluent{Addr: freeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: size}, Options{Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := pipeline(t, f, config.ModeBlocking)
+	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, 50_000))
+	st := f.Status()
+	if st.SpooledBytes > size || dirBytes(t, spool) > size {
+		t.Errorf("spool of %d bytes (%d on disk); its size is %d", st.SpooledBytes, dirBytes(t, spool), size)
+	}
+	if st.DroppedBy.SpoolFull.Lines == 0 || st.Dropped != st.DroppedBy.SpoolFull {
+		t.Errorf("status %+v: want drops of spooled chunks only", st)
+	}
+	// Chunks are spooled in the order they were sealed; the oldest going
+	// first leaves the newest ones, numbered without a gap.
+	files, _ := filepath.Glob(filepath.Join(spool, "*.chunk"))
+	var prev uint64
+	for i, name := range files {
+		seq, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".chunk"), 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && seq != prev+1 {
+			t.Errorf("chunk %d follows chunk %d in the spool: a chunk other than the oldest was dropped", seq, prev)
+		}
+		prev = seq
+	}
+	closeWithin(pl, 10*time.Second)
+}
+
+// Spooled chunks count against the disk budget: when it needs room the
+// oldest go first and are counted as dropped (disk limits); the spool
+// never takes the budget past its limit.
+func TestSpoolStaysUnderTheDiskBudget(t *testing.T) {
+	spool := t.TempDir()
+	const limit = 1 << 20
+	b := budget.New(budget.Options{Limit: limit})
+	f, err := New(config.Fluent{Addr: freeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20}, Options{Blocking: true, Budget: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := pipeline(t, f, config.ModeBlocking)
+	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, 50_000))
+	st := f.Status()
+	if used := b.Used(); used > limit || dirBytes(t, spool) > limit || b.Usage("main") != used {
+		t.Errorf("budget used %d (main %d), %d bytes on disk; the limit is %d", used, b.Usage("main"), dirBytes(t, spool), limit)
+	}
+	if st.DroppedBy.DiskLimits.Lines == 0 {
+		t.Errorf("status %+v: want spooled chunks dropped for the disk limits", st)
+	}
+	closeWithin(pl, 10*time.Second)
+}
+
+// A chunk file that is not whole or was changed (a crash, a disk error)
+// is never sent: it is counted as dropped, and the others are sent.
+func TestDamagedSpoolFileIsDroppedNotSent(t *testing.T) {
+	spool := t.TempDir()
+	addr := freeAddr(t)
+	cfg := config.Fluent{Addr: addr, Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20, Ack: true}
+	f, err := New(cfg, Options{Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := pipeline(t, f, config.ModeBlocking)
+	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, 5_000))
+	closeWithin(pl, 20*time.Second)
+	files, _ := filepath.Glob(filepath.Join(spool, "*.chunk"))
+	if len(files) < 3 {
+		t.Fatalf("%d chunk files; the test needs 3", len(files))
+	}
+	data, err := os.ReadFile(files[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-10] ^= 0xff
+	if err := os.WriteFile(files[1], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(spool, "00000000000000ff.chunk"), []byte("not a chunk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(spool, "0000000000000100.chunk.tmp"), []byte("half written"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	start := time.Now()
-	logtest.Feed(t, s, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, 1000))
-	if took := time.Since(start); took > 5*time.Second {
-		t.Fatalf("the program took %s to write 1000 lines with Fluentd down", took)
+	fd := startFluentd(t, addr)
+	f2, err := New(cfg, Options{Blocking: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d := s.Stats("main").FluentDropped.Lines; d != 900 {
-		t.Errorf("%d lines counted as dropped; 1000 written, the buffer holds 100", d)
+	pl2 := pipeline(t, f2, config.ModeBlocking)
+	closeWithin(pl2, 60*time.Second)
+	st := f2.Status()
+	recs := fd.records(t)
+	var marker int
+	for _, r := range recs {
+		if strings.HasPrefix(r.Message, "dropped ") {
+			marker++
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start = time.Now()
-	if err := s.Close(ctx); err == nil {
-		t.Error("Close reported success with 100 records never sent")
+	if st.DroppedBy.DiskLimits.Lines == 0 || int64(len(recs)-marker)+st.Dropped.Lines != 5_000 {
+		t.Errorf("status %+v, %d records at Fluentd: want the damaged chunk's records dropped, the rest sent", st, len(recs))
 	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("Close took %s with a 300ms deadline", took)
+	if left, _ := filepath.Glob(filepath.Join(spool, "*")); len(left) != 0 {
+		t.Errorf("files left in the spool: %v", left)
 	}
-	if d := s.Stats("main").FluentDropped.Lines; d != 1000 {
-		t.Errorf("%d lines counted as dropped after Close; none was sent", d)
+}
+
+// dirBytes is the bytes of the regular files in dir.
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
+	var n int64
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+// fluentd is a real Fluentd started by ../shared/fluentd/start beside the
+// repository (see the script's header): every record it receives is a
+// JSON line in DIR/records*.
+type fluentd struct {
+	dir    string
+	stopFn func()
+}
+
+// startFluentd starts Fluentd on addr and stops it at the end of the test.
+// Without Fluentd or Ruby the test is skipped, or fails under CI=true.
+func startFluentd(t *testing.T, addr string) *fluentd {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = filepath.Dir(dir)
+	}
+	scripts := filepath.Join(dir, "..", "shared", "fluentd")
+	_, errStart := os.Stat(filepath.Join(scripts, "start"))
+	_, errRuby := exec.LookPath("ruby")
+	if errStart != nil || errRuby != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but the real Fluentd of ../shared/fluentd cannot run: %v %v", errStart, errRuby)
+		}
+		t.Skipf("this test needs the real Fluentd of ../shared/fluentd and ruby: %v %v", errStart, errRuby)
+	}
+	fd := &fluentd{dir: t.TempDir()}
+	_, port, _ := net.SplitHostPort(addr)
+	if out, err := exec.Command(filepath.Join(scripts, "start"), fd.dir, port).CombinedOutput(); err != nil {
+		t.Fatalf("start Fluentd: %v\n%s", err, out)
+	}
+	stop := func() { exec.Command(filepath.Join(scripts, "stop"), fd.dir).Run() }
+	t.Cleanup(stop)
+	fd.stopFn = stop
+	return fd
+}
+
+// record is one record as Fluentd wrote it.
+type record struct {
+	Tag     string `json:"tag"`
+	Message string `json:"message"`
+	Program string `json:"program"`
+	Stream  string `json:"stream"`
+}
+
+// records stops Fluentd (it writes what it buffered) and reads every
+// record it wrote, less its own events (tags fluent.*).
+func (fd *fluentd) records(t *testing.T) []record {
+	t.Helper()
+	fd.stopFn()
+	paths, _ := filepath.Glob(filepath.Join(fd.dir, "records*"))
+	var recs []record
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var r record
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			if !strings.HasPrefix(r.Tag, "fluent.") {
+				recs = append(recs, r)
+			}
+		}
+	}
+	return recs
 }
