@@ -1,0 +1,168 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A program writes 1,000,000 lines as fast as it can and exits, while a
+// side program writes 100,000 and waits: with the default settings every
+// record reaches the real Fluentd, in order per program (at least once);
+// with TEND_FLUENT_ACK=true exactly once. A program faster than Fluentd is
+// slowed down through its pipe (blocking mode), not dropped, and tend's
+// exit event says every record arrived.
+func TestFluentdGetsAMillionLinesOfAProgramThatExits(t *testing.T) {
+	t.Parallel()
+	for _, ack := range []bool{false, true} {
+		t.Run("ack="+strconv.FormatBool(ack), func(t *testing.T) {
+			const total, side = 1_000_000, 100_000
+			fd := startFluentd(t)
+			env := []string{
+				"TEND_FLUENT_ADDR=" + fd.addr,
+				"TEND_EVENT_FORMAT=json", "TEND_EVENT_LEVEL=info",
+				"TEND_SIDE_COMMAND=" + logsgenPath(t) + " -n " + strconv.Itoa(side) + " -tag s -hold",
+			}
+			if ack {
+				env = append(env, "TEND_FLUENT_ACK=true")
+			}
+			code, _, stderr := runTend(t, tendOptions{
+				Env:    env,
+				Args:   []string{"--", logsgenPath(t), "-n", strconv.Itoa(total)},
+				Stdout: devNull(t),
+			}, 5*time.Minute)
+			if code != 0 {
+				t.Fatalf("tend exited %d\n%s", code, stderr)
+			}
+			ev := exitEvent(t, stderr)
+			fd.waitCount(total + side)
+			fd.stop()
+			recs := fd.records()
+
+			host, _ := os.Hostname()
+			next := map[string]int{"main": 0, "side": 0}
+			seen := map[string][]int{"main": make([]int, total), "side": make([]int, side)}
+			repeated := 0
+			for _, r := range recs {
+				msg := strings.TrimPrefix(r.Message, "s")
+				n := lineNumberOf(msg)
+				counts, ok := seen[r.Program]
+				if !ok || n < 0 || n >= len(counts) || r.Stream != "stdout" || r.Tag != "tend."+r.Program+".stdout" || r.Host != host {
+					t.Fatalf("a record tend did not send: %+v", r)
+				}
+				counts[n]++
+				switch {
+				case n == next[r.Program]:
+					next[r.Program]++
+				case counts[n] > 1:
+					// Without ack a chunk may be sent again after a
+					// failed connection; then it is whole and in order.
+					repeated++
+				default:
+					t.Fatalf("%s: record %d arrived where %d was due: not in order", r.Program, n, next[r.Program])
+				}
+			}
+			for prog, counts := range seen {
+				for n, c := range counts {
+					if c == 0 {
+						t.Fatalf("%s: record %d of %d never arrived (%d records at Fluentd); exit event %v", prog, n, len(counts), len(recs), ev)
+					}
+					if ack && c > 1 {
+						t.Fatalf("%s: record %d arrived %d times with ack and no failure", prog, n, c)
+					}
+				}
+			}
+			if ev.str("event") != "every record reached fluentd" || ev.num("records_sent") != total+side {
+				t.Errorf("exit event %v; want every record reached fluentd, %d sent", ev, total+side)
+			}
+			t.Logf("%d records at Fluentd, %d of them again", len(recs), repeated)
+		})
+	}
+}
+
+// Fluentd killed with KILL in the middle of a stream and started again 5 s
+// later: with TEND_FLUENT_ACK=true nothing is lost (a chunk whose ack was
+// on its way may arrive twice), and the program was never held up while
+// Fluentd was down: it kept writing at its own pace into the buffer.
+func TestFluentdKilledMidStreamLosesNothingAndNeverBlocksTheProgram(t *testing.T) {
+	t.Parallel()
+	const (
+		total = 60_000
+		rate  = 4_000 // lines/s: 15 s of records, an outage of 5 s and Fluentd's start fits the 8 MiB buffer
+	)
+	// --flush 60s: the first Fluentd keeps what it acknowledged in its file
+	// buffer instead of writing it out; a Fluentd killed in the middle of
+	// its own flush would write records again after the restart, a
+	// duplicate tend has no part in. The final stop writes everything.
+	fd := startFluentd(t, "--flush", "60s")
+	done := filepath.Join(t.TempDir(), "done")
+	p := startTend(t, tendOptions{
+		Env:    []string{"TEND_FLUENT_ADDR=" + fd.addr, "TEND_FLUENT_ACK=true", "TEND_EVENT_FORMAT=json", "TEND_EVENT_LEVEL=info"},
+		Args:   []string{"--", "pacedlines", "-n", strconv.Itoa(total), "-rate", strconv.Itoa(rate), "-done", done, "-hold"},
+		Stdout: devNull(t),
+	})
+	waitFor(t, 30*time.Second, "records acknowledged", func() bool { return fluentState(t, p).Acked >= 8000 })
+	fd.kill()
+	killed := time.Now()
+	read0 := programLogs(t, p, "main").Logs.Lines
+	time.Sleep(4 * time.Second)
+	read1 := programLogs(t, p, "main").Logs.Lines
+	down := fluentState(t, p)
+	readFor := time.Since(killed)
+	time.Sleep(time.Until(killed.Add(5 * time.Second)))
+	if err := fd.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("while Fluentd was down: %d lines read from the program in %s (it writes %d/s); %d records buffered, %d retries, last error %q",
+		read1-read0, readFor.Round(time.Millisecond), rate, down.Buffered, down.Retries, down.LastError)
+	// A program blocked on its pipe would have written at most the pipe's
+	// 64 KiB (about 4,000 of its lines) after the kill.
+	if want := int64(float64(rate) * readFor.Seconds() / 2); read1-read0 < want {
+		t.Errorf("%d lines read from the program in the %s Fluentd was down; at %d/s it writes %d: it was held up",
+			read1-read0, readFor.Round(time.Millisecond), rate, int64(float64(rate)*readFor.Seconds()))
+	}
+	if down.Connected || down.Retries == 0 {
+		t.Errorf("status while Fluentd was down: %+v; want not connected, retries counted", down)
+	}
+
+	waitForFile(t, 60*time.Second, done)
+	waitFor(t, 60*time.Second, "the buffer to drain", func() bool {
+		st := fluentState(t, p)
+		return st.Buffered == 0 && st.Sent >= total
+	})
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("tend exited %d\n%s", code, p.Stderr())
+	}
+	fd.stop()
+	count := make([]int, total)
+	for _, r := range fd.records() {
+		n, err := strconv.Atoi(strings.TrimSuffix(r.Message, " paced"))
+		if err != nil || n < 0 || n >= total {
+			t.Fatalf("a record that was never written: %+v", r)
+		}
+		count[n]++
+	}
+	lost, twice := 0, 0
+	for n, c := range count {
+		if c == 0 {
+			if lost++; lost <= 5 {
+				t.Errorf("record %d lost", n)
+			}
+		}
+		if c > 1 {
+			twice++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d records lost", lost, total)
+	}
+	if ev := exitEvent(t, p.Stderr()); ev.num("records_never_arrived") != 0 {
+		t.Errorf("exit event %v", ev)
+	}
+	t.Logf("records received twice (their ack was lost with Fluentd): %d", twice)
+}
