@@ -20,8 +20,9 @@
 //	                                                      in blocking mode an idle sink is written by the pusher]
 //	        console: rate limit per program              [drops here, with a marker]
 //	        files: disk budget, min free, ENOSPC         [drops here, with a marker]
-//	        Fluentd: a ring of records copied at Push, never waited for
-//	                                                     [drops here when full, counted; sent by one goroutine]
+//	        Fluentd: chunks copied at Push, then a spool on disk
+//	                                                     [waits here while the receiver takes records (blocking),
+//	                                                      drops here when both are full and it does not; counted]
 //
 // Records tailed from watched files (stream File) go to the console and
 // Fluentd but never to tend's own files.
@@ -47,9 +48,9 @@
 //   - in non-blocking mode, a batch that does not fit in a sink's queue is
 //     dropped for that sink, with the same marker in that sink.
 //
-// The Fluentd sink drops what does not fit in its buffer (the receiver is
-// down or slow) and counts it, without a marker: a marker would only
-// reach the receiver that could not take the lines.
+// The Fluentd sink drops what fits neither in its buffer nor in its spool
+// while the receiver is down (package logship/fluent says when it waits
+// instead), counts it, and sends a marker record once the receiver is back.
 //
 // On stop, Close reads every pipe to EOF, hands everything to the sinks,
 // and lets them flush and fsync, concurrently, within the context it is
@@ -69,8 +70,8 @@
 //
 // Memory. Each queue holds at most Buffer bytes of batches (the default
 // 1 MiB; the file sink has one queue per program), plus the batch being
-// written; the Fluentd ring at most TEND_FLUENT_BUFFER records of at most
-// 64 MiB together; each capture holds one
+// written; the Fluentd sink at most TEND_FLUENT_BUFFER bytes of encoded
+// records; each capture holds one
 // read buffer of 64 KiB to 1 MiB (MaxReadSize; in non-blocking mode at most
 // a quarter of Buffer) plus the line being read (at most MaxLine) and, with
 // Java joining, the record being joined (at most max(MaxLine, 64 KiB)).

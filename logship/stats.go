@@ -22,8 +22,9 @@ const (
 	// BufferFull: a sink's queue refused them in non-blocking mode, or
 	// they were left in a queue when the stop ran out of time.
 	BufferFull
-	// ForwardFailed: they were not forwarded to Fluentd (its buffer was
-	// full, or the stop ran out of time).
+	// ForwardFailed: they were not forwarded to Fluentd (its buffer and
+	// spool were full while the receiver was down, the disk limits
+	// deleted their spooled chunk, or the stop left them).
 	ForwardFailed
 	reasons
 )
@@ -47,8 +48,9 @@ type ProgramStats struct {
 	BufferDropped Drops `json:"buffer_dropped"`
 	// FileBytes is the size of the program's files on disk now.
 	FileBytes int64 `json:"file_bytes"`
-	// FluentDropped were not forwarded to Fluentd: its buffer was full
-	// (the receiver was down or slow), or the stop ran out of time.
+	// FluentDropped were not forwarded to Fluentd: its buffer and spool
+	// were full while the receiver was down, the disk limits deleted their
+	// spooled chunk, or the stop left them.
 	FluentDropped Drops `json:"fluent_dropped"`
 }
 
