@@ -90,26 +90,27 @@ func (f *Sink) load(b *batch) bool {
 	err := f.spool.load(b, ch)
 	now := time.Now()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err != nil {
-		f.head = nil
-		f.spool.files--
-		f.spool.entries -= b.entries
-		f.spool.bytes -= b.file.size
-		f.dropBatchLocked(causeDisk, b, now)
-		f.putChunkLocked(ch)
-		if b.file.entry == nil || !b.file.entry.Gone() {
-			// A file the budget deleted has its own event already.
-			f.log.Warn("fluentd spool: a chunk file cannot be read; its records are dropped", zap.String("file", b.file.path), zap.Error(err))
-		}
-		go f.spool.remove(b.file)
-		return false
+	if err == nil {
+		b.ch = ch
+		b.size = int64(ch.Size())
+		f.memBytes += b.size
+		f.memEntries += b.entries
+		f.mu.Unlock()
+		return true
 	}
-	b.ch = ch
-	b.size = int64(ch.Size())
-	f.memBytes += b.size
-	f.memEntries += b.entries
-	return true
+	f.head = nil
+	f.spool.files--
+	f.spool.entries -= b.entries
+	f.spool.bytes -= b.file.size
+	f.dropBatchLocked(causeDisk, b, now)
+	f.putChunkLocked(ch)
+	f.mu.Unlock()
+	if b.file.entry == nil || !b.file.entry.Gone() {
+		// A file the budget deleted has had its own event.
+		f.log.Warn("fluentd spool: a chunk file cannot be read; its records are dropped", zap.String("file", b.file.path), zap.Error(err))
+	}
+	f.spool.remove(b.file)
+	return false
 }
 
 // send hands b to the client, which has room for it in its window: it

@@ -63,9 +63,6 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// errSpoolFull is the spool's own cap.
-var errSpoolFull = errors.New("spool full")
-
 // openSpool creates dir when missing, removes what a crash left half
 // written, and returns the spool and the chunks an earlier run left in
 // it, oldest first, each counted under the budget.
