@@ -449,12 +449,6 @@ func exitEvent(t testing.TB, stderr string) tendEvent {
 	return nil
 }
 
-// num returns a number field of an event (0 when absent).
-func (e tendEvent) num(key string) int64 {
-	f, _ := e[key].(float64)
-	return int64(f)
-}
-
 // lineNumberOf returns the number of a logsgen line's message (its first
 // 12 digits), or -1.
 func lineNumberOf(msg string) int {

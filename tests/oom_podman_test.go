@@ -77,8 +77,6 @@ func textEvents(t *testing.T, out, msg string) []tendEvent {
 	return evs
 }
 
-func (e tendEvent) num(key string) int64 { f, _ := e[key].(float64); return int64(f) }
-
 // oneOOMKill returns the only OOM kill event in out.
 func oneOOMKill(t *testing.T, out string) tendEvent {
 	t.Helper()

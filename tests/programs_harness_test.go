@@ -231,6 +231,9 @@ type tendEvent map[string]any
 
 func (e tendEvent) str(key string) string { s, _ := e[key].(string); return s }
 
+// num returns a number field of an event (0 when absent).
+func (e tendEvent) num(key string) int64 { f, _ := e[key].(float64); return int64(f) }
+
 // tendEvents parses the JSON event lines in tend's stderr; other lines
 // (the programs' own stderr) are skipped.
 func tendEvents(stderr string) []tendEvent {
