@@ -31,6 +31,16 @@ import (
 //     from the copy (a rotated sibling that holds the same bytes at that
 //     offset), then the file is read again from its start.
 //
+// The watcher opens every file it is to tail the moment it finds it, and
+// hands the descriptor over: the tailer reads the file through it even
+// when the file is renamed away or deleted (the budget deleting a rotated
+// file) before the tailer gets to it, on a busy machine or behind a slow
+// console. It holds, the same way, every new rotated sibling of a tailed
+// file (a copytruncate copy, or a file rotated before tend saw it under the
+// live name) until it knows it does not need it, so that the budget never
+// deletes lines the tailer has not read: a deleted file keeps its disk
+// space only until the tailer read it.
+//
 // Files found at start-up are tailed from their end; files created later
 // from their start. A new file named like a rotated copy of another
 // watched file (app.log.1 next to app.log, a .gz) holds old lines and is
@@ -49,9 +59,17 @@ const (
 	tailDrainGrace = 3 * time.Second
 	// sigLen is how many bytes before the read offset are compared to tell
 	// a truncated or replaced file.
-	sigLen = 64
+	sigLen = 4096
 	// copyMaxAge bounds the age of a copytruncate copy.
 	copyMaxAge = 5 * time.Minute
+	// copyHold bounds how long the tailer holds a rotated sibling it has
+	// not needed (when it never learns that it does not need it).
+	copyHold = time.Minute
+	// shipQueue is how many batches (of up to 64 KiB) read from the files
+	// may wait for the sinks: the reading waits on a slow console only
+	// once they are full, so that the budget's wait for a read before it
+	// truncates a tailed file stays short.
+	shipQueue = 64
 )
 
 // tailTarget is a file the watcher wants tailed.
@@ -74,9 +92,38 @@ type tailFile struct {
 	sig      []byte // the last bytes read, ending at offset
 	skipNUL  bool   // after a reset: skip the hole a non-appending writer leaves
 	lastData time.Time
+	livePath string    // the path it had as a target
+	readAt   time.Time // when it was last read with no truncation found
 	live     bool      // among the watcher's targets
 	leftAt   time.Time // when it left them
 	seq      uint64
+}
+
+// handover is a descriptor the watcher opened for the tailer: of a file to
+// tail (copy false), or of a new rotated sibling of a tailed file (copy
+// true).
+type handover struct {
+	tg   tailTarget
+	f    *os.File
+	copy bool
+}
+
+// heldCopy is a new rotated sibling of a tailed file that the tailer
+// holds open: it may be the copy copytruncate made, or a file rotated
+// away before tend saw it under the live name.
+type heldCopy struct {
+	id    procfs.FileID
+	path  string // where it was found
+	f     *os.File
+	size  int64
+	mtime time.Time
+	at    time.Time // when it was handed over
+}
+
+// generation is the last file read under a live path.
+type generation struct {
+	id    procfs.FileID
+	mtime time.Time
 }
 
 type catchReq struct {
@@ -92,33 +139,54 @@ type tailer struct {
 
 	mu      sync.Mutex
 	targets []tailTarget
+	handed  []handover
 	wake    chan struct{}
 	catch   chan catchReq
 	quit    chan struct{}
 	done    chan struct{}
 	once    sync.Once
 	running bool
+	out     chan *logship.Batch
+	shipped chan struct{}
 
-	files map[procfs.FileID]*tailFile // the goroutine's own
-	seq   uint64
+	// The goroutine's own.
+	started time.Time              // files changed before are not generations it missed
+	pending map[procfs.FileID]bool // handed over to tail, not yet started
+	files   map[procfs.FileID]*tailFile
+	copies  map[procfs.FileID]*heldCopy
+	gens    map[string]generation // by live path
+	// seen holds the files read, by inode, so that one found again under
+	// a rotated name is not taken for a generation never read; a file's
+	// entry goes when it is deleted (its inode may be used again).
+	seen map[procfs.FileID]time.Time
+	seq  uint64
 }
 
 func newTailer(pl *logship.Pipeline, log *zap.Logger) *tailer {
 	return &tailer{
-		pl:    pl,
-		log:   log,
-		wake:  make(chan struct{}, 1),
-		catch: make(chan catchReq),
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
-		files: map[procfs.FileID]*tailFile{},
+		pl:      pl,
+		log:     log,
+		wake:    make(chan struct{}, 1),
+		catch:   make(chan catchReq),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		started: time.Now(),
+		pending: map[procfs.FileID]bool{},
+		out:     make(chan *logship.Batch, shipQueue),
+		shipped: make(chan struct{}),
+		files:   map[procfs.FileID]*tailFile{},
+		copies:  map[procfs.FileID]*heldCopy{},
+		gens:    map[string]generation{},
+		seen:    map[procfs.FileID]time.Time{},
 	}
 }
 
-// update replaces the targets and wakes the tailer.
-func (t *tailer) update(targets []tailTarget) {
+// update replaces the targets, takes the descriptors handed over with
+// them, and wakes the tailer.
+func (t *tailer) update(targets []tailTarget, handed []handover) {
 	t.mu.Lock()
 	t.targets = slices.Clone(targets)
+	t.handed = append(t.handed, handed...)
 	t.mu.Unlock()
 	select {
 	case t.wake <- struct{}{}:
@@ -159,6 +227,7 @@ func (t *tailer) run() {
 	t.mu.Lock()
 	t.running = true
 	t.mu.Unlock()
+	go t.ship()
 	tick := time.NewTicker(tailTick)
 	defer tick.Stop()
 	for {
@@ -168,9 +237,22 @@ func (t *tailer) run() {
 			for _, tf := range t.files {
 				t.close(tf)
 			}
+			for _, c := range t.copies {
+				t.release(c)
+			}
+			t.mu.Lock()
+			for _, h := range t.handed {
+				h.f.Close()
+			}
+			t.handed = nil
+			t.mu.Unlock()
+			close(t.out)
+			<-t.shipped
 			return
 		case req := <-t.catch:
-			t.cycle()
+			if !t.readOnly(req.id) {
+				t.cycle()
+			}
 			close(req.done)
 			continue
 		case <-t.wake:
@@ -178,6 +260,40 @@ func (t *tailer) run() {
 		}
 		t.cycle()
 	}
+}
+
+// ship hands the batches read to the sinks, in order, on a goroutine of
+// its own: in blocking mode a slow sink holds it up, and the reading only
+// once shipQueue batches wait.
+func (t *tailer) ship() {
+	defer close(t.shipped)
+	for b := range t.out {
+		t.pl.Ship(b)
+	}
+}
+
+// readOnly reads the file id alone, for the budget about to truncate it,
+// when that keeps the order of the lines: no file that left its live path
+// waits to be read before it, and no descriptor handed over waits. It
+// reports whether it did.
+func (t *tailer) readOnly(id procfs.FileID) bool {
+	tf := t.files[id]
+	if tf == nil {
+		return false
+	}
+	t.mu.Lock()
+	waiting := len(t.handed) > 0
+	t.mu.Unlock()
+	if waiting {
+		return false
+	}
+	for _, other := range t.files {
+		if other != tf && !other.live && other.livePath == tf.livePath {
+			return false
+		}
+	}
+	t.read(tf)
+	return true
 }
 
 // stop ends the goroutine after its last read, waiting at most until ctx
@@ -202,11 +318,35 @@ func (t *tailer) stop(ctx context.Context) {
 func (t *tailer) cycle() {
 	t.mu.Lock()
 	targets := t.targets
+	handed := t.handed
+	t.handed = nil
 	t.mu.Unlock()
 	now := time.Now()
 	byID := make(map[procfs.FileID]tailTarget, len(targets))
 	for _, tg := range targets {
 		byID[tg.id] = tg
+	}
+	// The copies first: a new file to tail may follow a generation that
+	// only a copy holds.
+	clear(t.pending)
+	for _, h := range handed {
+		if !h.copy {
+			t.pending[h.tg.id] = true
+		}
+	}
+	for _, h := range handed {
+		if h.copy {
+			if t.pending[h.tg.id] {
+				h.f.Close()
+				continue
+			}
+			t.holdCopy(h)
+		}
+	}
+	for _, h := range handed {
+		if !h.copy {
+			t.adopt(h, now)
+		}
 	}
 	order := make([]*tailFile, 0, len(t.files))
 	for id, tf := range t.files {
@@ -217,12 +357,24 @@ func (t *tailer) cycle() {
 		}
 		order = append(order, tf)
 	}
+	// Files that left first, in the order of their last writes: the
+	// generations of a live path one after another.
+	mtimes := make(map[*tailFile]time.Time, len(order))
+	for _, tf := range order {
+		var st unix.Stat_t
+		if !tf.live && unix.Fstat(int(tf.f.Fd()), &st) == nil {
+			mtimes[tf] = mtimeOf(&st)
+		}
+	}
 	slices.SortFunc(order, func(a, b *tailFile) int {
 		if a.live != b.live {
 			if !a.live {
 				return -1
 			}
 			return 1
+		}
+		if c := mtimes[a].Compare(mtimes[b]); c != 0 {
+			return c
 		}
 		return int(a.seq) - int(b.seq)
 	})
@@ -237,6 +389,8 @@ func (t *tailer) cycle() {
 			}
 		}
 	}
+	t.releaseCopies(now)
+	t.forgetSeen(now)
 	for _, tf := range order {
 		if tf.live {
 			continue
@@ -266,27 +420,240 @@ func (t *tailer) open(tg tailTarget) *tailFile {
 		}
 		tg.path = f.Name()
 	}
-	src := t.pl.Source(tg.program)
-	t.seq++
-	tf := &tailFile{
-		id: tg.id, path: tg.path, f: f, live: true, seq: t.seq, lastData: time.Now(),
-		prog: t.pl.Program(src),
-		fr:   t.pl.NewFramer(src.Multiline),
+	return t.start(tg, f, &st, true)
+}
+
+// adopt starts tailing a file through the descriptor the watcher handed
+// over; a file already tailed keeps its own. A file no longer among the
+// targets (renamed away since) is read to its end like any that left.
+func (t *tailer) adopt(h handover, now time.Time) {
+	delete(t.pending, h.tg.id)
+	if _, ok := t.files[h.tg.id]; ok {
+		h.f.Close()
+		return
 	}
+	if c := t.copies[h.tg.id]; c != nil {
+		t.release(c)
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(h.f.Fd()), &st) != nil {
+		h.f.Close()
+		return
+	}
+	tf := t.start(h.tg, h.f, &st, true)
+	t.mu.Lock()
+	live := slices.ContainsFunc(t.targets, func(tg tailTarget) bool { return tg.id == h.tg.id })
+	t.mu.Unlock()
+	if !live {
+		tf.live, tf.leftAt = false, now
+	}
+}
+
+// start follows f, the file tg names, from its start when tg is fresh,
+// else from its end. A fresh file that takes the place of another under
+// the same live path comes after the rotated siblings written since that
+// one (generations rotated away before tend saw them): those are read
+// first, whole.
+func (t *tailer) start(tg tailTarget, f *os.File, st *unix.Stat_t, live bool) *tailFile {
+	tf := t.newTailFile(tg, f)
+	tf.live = live
 	if tg.fresh {
-		tf.offset, tf.skipNUL = dataStart(f, st.Size), true
+		if g, ok := t.gens[tg.path]; !ok || g.id != tg.id {
+			// A first file there too: files created since tend started
+			// and rotated before it saw them come before it.
+			if !ok {
+				g.mtime = t.started
+			}
+			t.findMissed(tf, g)
+			t.missedGenerations(tf, g, tg)
+		}
+		tf.offset, tf.skipNUL, tf.sig = dataStart(f, st.Size), true, nil
 	} else {
 		tf.offset = st.Size
 		tf.sig = readSig(f, st.Size, nil)
 	}
 	t.files[tg.id] = tf
+	t.seen[tg.id] = time.Now()
 	return tf
+}
+
+// newTailFile is a file to read as tg says, through f.
+func (t *tailer) newTailFile(tg tailTarget, f *os.File) *tailFile {
+	src := t.pl.Source(tg.program)
+	t.seq++
+	return &tailFile{
+		id: tg.id, path: tg.path, livePath: tg.path, f: f, live: true, seq: t.seq, lastData: time.Now(),
+		prog: t.pl.Program(src),
+		fr:   t.pl.NewFramer(src.Multiline),
+	}
+}
+
+// holdCopy keeps a new rotated sibling of a tailed file open until the
+// tailer knows whether it needs it.
+func (t *tailer) holdCopy(h handover) {
+	var st unix.Stat_t
+	_, read := t.seen[h.tg.id]
+	if _, ok := t.files[h.tg.id]; ok || read || unix.Fstat(int(h.f.Fd()), &st) != nil {
+		h.f.Close()
+		return
+	}
+	if old := t.copies[h.tg.id]; old != nil {
+		old.f.Close()
+	}
+	t.copies[h.tg.id] = &heldCopy{id: h.tg.id, path: h.tg.path, f: h.f, size: st.Size, mtime: mtimeOf(&st), at: time.Now()}
+}
+
+func (t *tailer) release(c *heldCopy) {
+	c.f.Close()
+	delete(t.copies, c.id)
+	t.seen[c.id] = time.Now()
+}
+
+// forgetSeen lets go of the files read longer than copyMaxAge ago and
+// closed since.
+func (t *tailer) forgetSeen(now time.Time) {
+	for id, at := range t.seen {
+		if _, open := t.files[id]; !open && now.Sub(at) >= copyMaxAge {
+			delete(t.seen, id)
+		}
+	}
+}
+
+// siblingCopies returns the held copies that are rotated siblings of the
+// live file at path, written after since, oldest first.
+func (t *tailer) siblingCopies(path string, since time.Time) []*heldCopy {
+	dir, base := filepath.Split(path)
+	var out []*heldCopy
+	for _, c := range t.copies {
+		// Now, not when it was handed over: a copy may have been found
+		// while it was being written.
+		var st unix.Stat_t
+		if unix.Fstat(int(c.f.Fd()), &st) == nil {
+			c.size, c.mtime = st.Size, mtimeOf(&st)
+		}
+		cdir, cbase := filepath.Split(c.path)
+		if cdir == dir && rotatedSibling(cbase, base) && c.mtime.After(since) {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *heldCopy) int { return a.mtime.Compare(b.mtime) })
+	return out
+}
+
+// findMissed holds the rotated siblings of tf's live path that were
+// written after g and that the tailer has not read: files that were under
+// the live path and that tend never saw there (the watcher may see them
+// only after the new file, or never: a listing of a directory in the
+// middle of a rotation can miss a file).
+func (t *tailer) findMissed(tf *tailFile, g generation) {
+	dir, base := filepath.Split(tf.livePath)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !rotatedSibling(name, base) || !tailable(name) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		var st unix.Stat_t
+		if unix.Lstat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || !mtimeOf(&st).After(g.mtime) {
+			continue
+		}
+		id := procfs.IDOf(&st)
+		_, tailed := t.files[id]
+		_, read := t.seen[id]
+		_, held := t.copies[id]
+		if tailed || read || held || id == tf.id || t.pending[id] {
+			continue
+		}
+		if f, ok := openFor(path, id); ok {
+			t.holdCopy(handover{tg: tailTarget{path: path, id: id}, f: f, copy: true})
+		}
+	}
+}
+
+// missedGenerations reads, whole and in order, the files that were under
+// tf's live path after g, the last file tailed there, and that tend never
+// saw under that name: the rotated siblings written after g's last write.
+func (t *tailer) missedGenerations(tf *tailFile, g generation, tg tailTarget) {
+	now := time.Now()
+	for _, c := range t.siblingCopies(tf.livePath, g.mtime) {
+		if c.id == tf.id || t.pending[c.id] {
+			continue
+		}
+		if samePrefix(tf.f, c.f, c.size) {
+			// A copy of this very file, not yet truncated: it is read
+			// from the file.
+			break
+		}
+		// Read like a file that left the live path: before the live
+		// file, in the order of the last writes.
+		delete(t.copies, c.id)
+		old := t.newTailFile(tailTarget{path: c.path, id: c.id, program: tg.program}, c.f)
+		old.livePath, old.live, old.leftAt = tf.livePath, false, now
+		old.offset, old.skipNUL = dataStart(c.f, c.size), true
+		t.files[c.id] = old
+		t.seen[c.id] = now
+	}
+}
+
+// readWhole reads all of c as the lines of tf, and lets c go.
+func (t *tailer) readWhole(tf *tailFile, c *heldCopy) {
+	off := dataStart(c.f, c.size)
+	for {
+		var n int
+		off, n = t.pull(tf, c.f, off, c.size)
+		if n == 0 {
+			break
+		}
+	}
+	t.finish(tf)
+	t.release(c)
+	t.seen[c.id] = time.Now()
+}
+
+// releaseCopies lets go of the held copies the tailer does not need: those
+// whose bytes the live file they were copied from was read past (no
+// truncation since), and those held for longer than copyHold.
+func (t *tailer) releaseCopies(now time.Time) {
+	for _, c := range t.copies {
+		if now.Sub(c.at) >= copyHold {
+			t.release(c)
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstat(int(c.f.Fd()), &st) == nil {
+			c.size, c.mtime = st.Size, mtimeOf(&st)
+		}
+		dir, cbase := filepath.Split(c.path)
+		for _, tf := range t.files {
+			ldir, lbase := filepath.Split(tf.livePath)
+			// The copy was complete (its last write some milliseconds
+			// before, for the coarse clock of file times) when a read of
+			// the live file began that found it not truncated and went
+			// past the copy's end.
+			if tf.live && ldir == dir && rotatedSibling(cbase, lbase) && tf.readAt.After(c.mtime.Add(10*time.Millisecond)) &&
+				len(tf.sig) > 0 && tf.offset >= c.size {
+				t.release(c)
+				break
+			}
+		}
+	}
 }
 
 // close reads nothing more from tf: its last incomplete record is handed
 // on, and the file is closed.
 func (t *tailer) close(tf *tailFile) {
 	t.finish(tf)
+	t.noteGeneration(tf)
+	var st unix.Stat_t
+	if unix.Fstat(int(tf.f.Fd()), &st) != nil || st.Nlink == 0 {
+		delete(t.seen, tf.id)
+	} else {
+		t.seen[tf.id] = time.Now()
+	}
 	tf.f.Close()
 	delete(t.files, tf.id)
 }
@@ -299,16 +666,36 @@ func (t *tailer) read(tf *tailFile) {
 	if unix.Fstat(int(tf.f.Fd()), &st) != nil {
 		return
 	}
-	if st.Size < tf.offset || (len(tf.sig) > 0 && !bytes.Equal(readSig(tf.f, tf.offset, tf.sig), tf.sig)) {
+	began := time.Now()
+	cut := st.Size < tf.offset || (len(tf.sig) > 0 && !bytes.Equal(readSig(tf.f, tf.offset, tf.sig), tf.sig))
+	if cut {
 		t.truncated(tf, st.Size)
 	}
 	for {
 		off, n := t.pull(tf, tf.f, tf.offset, -1)
 		tf.offset = off
 		if n == 0 {
-			return
+			break
 		}
 	}
+	if !cut {
+		tf.readAt = began
+	}
+	t.noteGeneration(tf)
+}
+
+// noteGeneration remembers tf as the last file read under its live path,
+// with its last write.
+func (t *tailer) noteGeneration(tf *tailFile) {
+	var st unix.Stat_t
+	if unix.Fstat(int(tf.f.Fd()), &st) != nil {
+		return
+	}
+	if g, ok := t.gens[tf.livePath]; ok && g.id != tf.id && !tf.live {
+		// A file that left: the one now under the path is newer.
+		return
+	}
+	t.gens[tf.livePath] = generation{id: tf.id, mtime: mtimeOf(&st)}
 }
 
 // pull reads one buffer from r at off (up to end, when end >= 0), frames
@@ -364,7 +751,7 @@ func (t *tailer) emit(tf *tailFile, b *logship.Batch) {
 		b.Release()
 		return
 	}
-	t.pl.Ship(b)
+	t.out <- b
 }
 
 // flushPending hands on a joined record that waited long enough.
@@ -395,6 +782,8 @@ func (t *tailer) finish(tf *tailFile) {
 // last read is taken from a copy when one exists, then the file is read
 // from its start.
 func (t *tailer) truncated(tf *tailFile, size int64) {
+	// The copies made since, some maybe before the watcher saw them.
+	t.findMissed(tf, generation{mtime: t.started})
 	recovered := len(tf.sig) > 0 && t.fromCopy(tf)
 	t.finish(tf)
 	tf.offset, tf.skipNUL = dataStart(tf.f, size), true
@@ -407,6 +796,40 @@ func (t *tailer) truncated(tf *tailFile, size int64) {
 // holding the same bytes before tf's offset) and reads its bytes past the
 // offset. It reports whether it found one.
 func (t *tailer) fromCopy(tf *tailFile) bool {
+	for _, c := range t.siblingCopies(tf.livePath, time.Time{}) {
+		if c.size < tf.offset || !bytes.Equal(readSig(c.f, tf.offset, tf.sig), tf.sig) {
+			continue
+		}
+		off := tf.offset
+		for {
+			var n int
+			off, n = t.pull(tf, c.f, off, c.size)
+			if n == 0 {
+				break
+			}
+		}
+		used := c.mtime
+		t.release(c)
+		t.seen[c.id] = time.Now()
+		// Copies made after this one hold generations the tailer never
+		// saw in the live file, each read whole, in order; up to the one
+		// the live file still is (copied, not yet truncated), which is
+		// read from the live file.
+		for _, later := range t.siblingCopies(tf.livePath, used) {
+			if samePrefix(tf.f, later.f, later.size) {
+				break
+			}
+			t.finish(tf)
+			t.readWhole(tf, later)
+		}
+		// Older ones are not needed any more.
+		for _, old := range t.siblingCopies(tf.livePath, time.Time{}) {
+			if !old.mtime.After(used) {
+				t.release(old)
+			}
+		}
+		return true
+	}
 	dir, base := filepath.Split(tf.path)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -440,6 +863,16 @@ func (t *tailer) fromCopy(tf *tailFile) bool {
 		}
 	}
 	return false
+}
+
+// samePrefix reports whether live starts with the same bytes as the copy
+// c of size n: the live file is still the generation c copied.
+func samePrefix(live, c *os.File, n int64) bool {
+	n = min(n, 4096)
+	a, b := make([]byte, n), make([]byte, n)
+	ka, _ := live.ReadAt(a, 0)
+	kb, _ := c.ReadAt(b, 0)
+	return int64(ka) == n && int64(kb) == n && bytes.Equal(a, b)
 }
 
 // openID opens path if it still names the file id.

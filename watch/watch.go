@@ -63,6 +63,9 @@ const (
 	// writersMaxAge is how old the list of files open for writing may be
 	// when the budget has to choose between deleting and truncating.
 	writersMaxAge = 200 * time.Millisecond
+	// closedAfter is how long after its last change a file that no
+	// process is seen holding open is taken for closed.
+	closedAfter = time.Second
 )
 
 // listed is how many watched files `tend status` lists; the rest are
@@ -152,6 +155,9 @@ type Watcher struct {
 	writersAt time.Time
 	scanned   bool // writers was read during this reconcile
 	startup   bool // the first scan runs: what it finds is tailed from the end
+	// handed holds the files (by inode) whose descriptor went to the
+	// tailer, or that it needs none of; only those still watched.
+	handed map[procfs.FileID]bool
 
 	tail *tailer // nil without Tail
 
@@ -182,6 +188,7 @@ func Start(pl *logship.Pipeline, b *budget.Budget, o Options) (*Watcher, error) 
 		dirs:     map[string]bool{},
 		files:    map[string]*watchedFile{},
 		autoLive: map[string]map[string]string{},
+		handed:   map[procfs.FileID]bool{},
 		done:     make(chan struct{}),
 	}
 	if w.rescan <= 0 {
@@ -364,6 +371,9 @@ func (w *Watcher) reconcile(full bool, changed map[string]bool, scan bool) {
 			w.measure(w.files[path])
 		}
 	}
+	// The tailer gets a descriptor of every new file before the budget
+	// may delete one.
+	w.publish()
 	w.enforce(full)
 	w.publish()
 }
@@ -394,7 +404,7 @@ func (w *Watcher) consider(path, owner string, auto, live bool) {
 	f.size, f.mtime = usedBytes(&st), mtimeOf(&st)
 	f.tail = w.opts.Tail && tailable(filepath.Base(path)) && (live || !auto)
 	f.entry = w.budget.TrackFile(owner, path, f.size, f.id)
-	f.open = w.isOpen(f.id)
+	f.open = w.isOpen(f.id) || w.justWritten(f)
 	f.entry.SetRetired(!f.open, f.mtime)
 	w.files[path] = f
 }
@@ -444,8 +454,19 @@ func (w *Watcher) refreshWriters(maxAge time.Duration) {
 	w.readWriters()
 	for _, f := range w.files {
 		_, f.open = w.writers[f.id]
+		f.open = f.open || w.justWritten(f)
 		f.entry.SetRetired(!f.open, f.mtime)
 	}
+}
+
+// justWritten reports whether f changed less than closedAfter before
+// /proc was read: no descriptor seen does not make such a file closed.
+// Its creator may be inside open(2), where the file exists before the
+// descriptor does, or a logging library may be between closing the live
+// file and renaming it (logback closes it first): deleting it would make
+// the rename fail, or lose what the program writes next.
+func (w *Watcher) justWritten(f *watchedFile) bool {
+	return w.writersAt.Sub(f.mtime) < closedAfter
 }
 
 // readWriters reads /proc for every regular file open for writing.
@@ -525,13 +546,10 @@ func (w *Watcher) enforce(full bool) {
 		}
 		return
 	}
+	// No wait for the tailer before deleting: it holds every file it may
+	// still read (a renamed live file, a copytruncate copy) open, and reads
+	// it after it is deleted.
 	w.refreshWriters(writersMaxAge)
-	if w.tail != nil {
-		// A file about to go may be the copy copytruncate just made,
-		// holding the last lines of a tailed file: let the tailer read
-		// them first.
-		w.tail.catchUp(w.ctx, procfs.FileID{}, 10*time.Millisecond)
-	}
 	if over && b.Trim() > 0 {
 		w.truncate("disk budget", func(*watchedFile) bool { return true }, func() bool { return b.Used() > b.Limit() })
 	}
@@ -633,13 +651,44 @@ func (w *Watcher) publish() {
 		}
 		return false
 	}
+	// A new file named like a rotated copy of a tailed one is the copy
+	// copytruncate made, or a live file rotated away before tend saw it
+	// under its live name: the tailer may need its lines.
+	siblingOfTailed := func(path string) bool {
+		for other := range names {
+			if filepath.Dir(other) == filepath.Dir(path) && rotatedSibling(filepath.Base(path), filepath.Base(other)) {
+				return true
+			}
+		}
+		return false
+	}
 	listing := make([]File, 0, len(w.files))
 	var targets []tailTarget
+	var handed []handover
+	present := make(map[procfs.FileID]bool, len(w.files))
 	for _, f := range w.files {
+		present[f.id] = true
 		tailed := f.tail && !archive(f.path)
 		listing = append(listing, File{Path: f.path, Program: f.owner, Bytes: f.size, Open: f.open, Tailed: tailed, Mapped: f.mapped})
+		tg := tailTarget{path: f.path, id: f.id, program: f.owner, fresh: f.fresh}
 		if tailed {
-			targets = append(targets, tailTarget{path: f.path, id: f.id, program: f.owner, fresh: f.fresh})
+			targets = append(targets, tg)
+		}
+		if w.tail == nil || w.handed[f.id] {
+			continue
+		}
+		w.handed[f.id] = true
+		isCopy := !tailed && f.fresh && tailable(filepath.Base(f.path)) && siblingOfTailed(f.path)
+		if !tailed && !isCopy {
+			continue
+		}
+		if fd, ok := openFor(f.path, f.id); ok {
+			handed = append(handed, handover{tg: tg, f: fd, copy: isCopy})
+		}
+	}
+	for id := range w.handed {
+		if !present[id] {
+			delete(w.handed, id)
 		}
 	}
 	sort.Slice(listing, func(i, j int) bool { return listing[i].Path < listing[j].Path })
@@ -647,8 +696,23 @@ func (w *Watcher) publish() {
 	w.listing = listing
 	w.mu.Unlock()
 	if w.tail != nil {
-		w.tail.update(targets)
+		w.tail.update(targets, handed)
 	}
+}
+
+// openFor opens path for the tailer if it is still the regular file id.
+// It never blocks: a FIFO or a device put there since is not waited on.
+func openFor(path string, id procfs.FileID) (*os.File, bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || procfs.IDOf(&st) != id {
+		unix.Close(fd)
+		return nil, false
+	}
+	return os.NewFile(uintptr(fd), path), true
 }
 
 // usedBytes is the disk space a file takes: its size, or the blocks it
