@@ -72,6 +72,9 @@ func (b *builder) checkPaths() {
 			b.fail(Prefix+"LOG_DIR", c.Log.Dir, err.Error(), "a directory tend can write, or one it can create")
 		}
 	}
+	if len(c.Log.Watch) > 0 && !b.failed(Prefix+"LOG_WATCH") {
+		b.checkWatch()
+	}
 	if !b.failed(Prefix + "SOCKET") {
 		err := checkSocketPath(c.Admin.Socket)
 		switch {

@@ -111,3 +111,32 @@ func TestDescendantsFindsAGrandchild(t *testing.T) {
 	}
 	t.Fatal("the shell's sleep is not among this process's descendants")
 }
+
+func TestMountsFindsProcAndParsesEscapedPaths(t *testing.T) {
+	m, err := parseMountinfo([]byte(`36 35 98:3 / /mnt/with\040space rw,noatime master:1 - ext4 /dev/vdb rw`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Mount{Dev: unix.Mkdev(98, 3), Point: "/mnt/with space", FSType: "ext4"}); m != want {
+		t.Fatalf("parsed %+v, want %+v", m, want)
+	}
+	for _, bad := range []string{"", "36 35 98:3 / /mnt rw", "36 35 x / /mnt rw - ext4 /dev/vdb rw"} {
+		if _, err := parseMountinfo([]byte(bad)); err == nil {
+			t.Errorf("parseMountinfo(%q) accepted a malformed line", bad)
+		}
+	}
+	mounts, err := Mounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc", &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mounts {
+		if m.Point == "/proc" && m.FSType == "proc" && m.Dev == st.Dev {
+			return
+		}
+	}
+	t.Fatalf("no proc filesystem at /proc with device %d in %+v", st.Dev, mounts)
+}

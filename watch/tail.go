@@ -16,6 +16,7 @@ import (
 
 	"tend/logship"
 	"tend/procfs"
+	"tend/watch/watchable"
 )
 
 // Tailing watched files into the pipeline (TEND_LOG_TAIL).
@@ -840,7 +841,7 @@ func (t *tailer) fromCopy(tf *tailFile) bool {
 		if !e.Type().IsRegular() || !tailable(name) || !rotatedSibling(name, base) {
 			continue
 		}
-		c, err := os.Open(filepath.Join(dir, name))
+		c, _, err := watchable.Open(filepath.Join(dir, name))
 		if err != nil {
 			continue
 		}
@@ -877,12 +878,11 @@ func samePrefix(live, c *os.File, n int64) bool {
 
 // openID opens path if it still names the file id.
 func openID(path string, id procfs.FileID) (*os.File, unix.Stat_t, bool) {
-	var st unix.Stat_t
-	f, err := os.Open(path)
+	f, st, err := watchable.Open(path)
 	if err != nil {
 		return nil, st, false
 	}
-	if unix.Fstat(int(f.Fd()), &st) != nil || procfs.IDOf(&st) != id {
+	if procfs.IDOf(&st) != id {
 		f.Close()
 		return nil, st, false
 	}

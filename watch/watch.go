@@ -25,6 +25,7 @@ import (
 	"tend/budget"
 	"tend/logship"
 	"tend/procfs"
+	"tend/watch/watchable"
 )
 
 // Watching the files programs write (TEND_LOG_WATCH).
@@ -158,6 +159,10 @@ type Watcher struct {
 	// handed holds the files (by inode) whose descriptor went to the
 	// tailer, or that it needs none of; only those still watched.
 	handed map[procfs.FileID]bool
+	// fsys knows which devices are pseudo filesystems; warned holds the
+	// paths skipped, each announced once.
+	fsys   watchable.Filesystems
+	warned map[string]bool
 
 	tail *tailer // nil without Tail
 
@@ -189,6 +194,7 @@ func Start(pl *logship.Pipeline, b *budget.Budget, o Options) (*Watcher, error) 
 		files:    map[string]*watchedFile{},
 		autoLive: map[string]map[string]string{},
 		handed:   map[procfs.FileID]bool{},
+		warned:   map[string]bool{},
 		done:     make(chan struct{}),
 	}
 	if w.rescan <= 0 {
@@ -331,6 +337,9 @@ func (w *Watcher) reconcile(full bool, changed map[string]bool, scan bool) {
 	if scan || full {
 		present := map[string]bool{}
 		for _, g := range w.globs {
+			if !hasMeta(filepath.Dir(g)) && w.pseudoDir(globDir(g)) {
+				continue
+			}
 			w.watchDir(globDir(g))
 			for _, path := range expand(g) {
 				present[path] = true
@@ -338,6 +347,9 @@ func (w *Watcher) reconcile(full bool, changed map[string]bool, scan bool) {
 			}
 		}
 		for dir, live := range w.autoLive {
+			if w.pseudoDir(dir) {
+				continue
+			}
 			w.watchDir(dir)
 			ents, err := os.ReadDir(dir)
 			if err != nil {
@@ -384,7 +396,7 @@ func (w *Watcher) consider(path, owner string, auto, live bool) {
 		return // tend's own files are in the budget already
 	}
 	var st unix.Stat_t
-	if unix.Lstat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	if unix.Lstat(path, &st) != nil || !w.watchable(path, &st) {
 		return
 	}
 	if f := w.files[path]; f != nil {
@@ -407,6 +419,53 @@ func (w *Watcher) consider(path, owner string, auto, live bool) {
 	f.open = w.isOpen(f.id) || w.justWritten(f)
 	f.entry.SetRetired(!f.open, f.mtime)
 	w.files[path] = f
+}
+
+// watchable reports whether the file at path (st its lstat) may be
+// watched: a regular file on a filesystem of real files. Anything else (a
+// named pipe, a socket or a device in a watched directory, anything on
+// /proc, /sys or /dev that a pattern reaches) is never opened: a reader
+// would block on it, or consume the kernel's state (/proc/kmsg). It is
+// skipped with one warning; a symbolic link or a directory is skipped
+// silently, as before.
+func (w *Watcher) watchable(path string, st *unix.Stat_t) bool {
+	kind := watchable.NotRegular(st.Mode)
+	if kind == "directory" || kind == "symbolic link" {
+		return false
+	}
+	if kind == "" {
+		if fs := w.fsys.Pseudo(path, st.Dev); fs != "" {
+			kind = "file on a " + fs + " filesystem"
+		}
+	}
+	if kind == "" {
+		return true
+	}
+	if !w.warned[path] {
+		w.warned[path] = true
+		w.log.Warn("not watching a path that is not a regular file on a filesystem of real files",
+			zap.String("file", path), zap.String("is", kind))
+	}
+	return false
+}
+
+// pseudoDir reports whether dir is on a pseudo filesystem, with one
+// warning: nothing in it is watched.
+func (w *Watcher) pseudoDir(dir string) bool {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil {
+		return false
+	}
+	fs := w.fsys.Pseudo(dir, st.Dev)
+	if fs == "" {
+		return false
+	}
+	if !w.warned[dir] {
+		w.warned[dir] = true
+		w.log.Warn("not watching a directory on a pseudo filesystem",
+			zap.String("file", dir), zap.String("is", fs))
+	}
+	return true
 }
 
 // measure stats a watched file again; a file gone or replaced is
@@ -703,16 +762,15 @@ func (w *Watcher) publish() {
 // openFor opens path for the tailer if it is still the regular file id.
 // It never blocks: a FIFO or a device put there since is not waited on.
 func openFor(path string, id procfs.FileID) (*os.File, bool) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	f, st, err := watchable.Open(path)
 	if err != nil {
 		return nil, false
 	}
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || procfs.IDOf(&st) != id {
-		unix.Close(fd)
+	if procfs.IDOf(&st) != id {
+		f.Close()
 		return nil, false
 	}
-	return os.NewFile(uintptr(fd), path), true
+	return f, true
 }
 
 // usedBytes is the disk space a file takes: its size, or the blocks it
@@ -742,6 +800,9 @@ func globDir(pattern string) string {
 	}
 	return filepath.Dir(pattern)
 }
+
+// hasMeta reports whether path holds a glob's special characters.
+func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
 
 // nameOf is the program name of a file matched by a pattern: its base
 // name up to the first dot ("app" for app.log, "gc" for gc.log.0).
