@@ -333,7 +333,7 @@ func TestConfDEntryThatIsNotAFileIsRefusedNotWaitedFor(t *testing.T) {
 func TestSizesAboveTheirBoundAreRefusedByCheck(t *testing.T) {
 	fluent := "TEND_FLUENT_ADDR=127.0.0.1:" + strconv.Itoa(freePort(t))
 	for _, tc := range []struct{ env, bound string }{
-		{"TEND_FLUENT_BUFFER=1000000000", "1048576"},
+		{"TEND_FLUENT_BUFFER=1000000000", "256MiB"},
 		{"TEND_LOG_BUFFER=1TiB", "256MiB"},
 		{"TEND_LOG_FILE_COUNT=1000000000", "1000"},
 		{"TEND_LOG_FILE_SIZE=5TiB", "1TiB"},
