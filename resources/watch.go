@@ -17,7 +17,10 @@ import (
 // trackNearShare of the limit (on cgroup v2 the kernel also announces
 // each change of the counter at once). The whole accounting is read every
 // second. The programs' processes, a scan of /proc, are sampled every
-// second, and at a reading of the usage once it has grown by trackGrowth
+// second above trackNearShare of the limit, every trackIdleInterval below
+// it or without a limit (a scan allocates; an idle tend that scanned every
+// second grew by 25 KiB a second until its next garbage collection), and
+// at a reading of the usage once it has grown by trackGrowth
 // of the limit since the last scan: a process growing towards an OOM kill
 // is seen with its memory a few times on the way (one that takes the rest
 // of the limit within a tenth of a second is seen smaller, or not at all).
@@ -27,6 +30,7 @@ import (
 // usage is that high is therefore not seen until it falls again.
 const (
 	trackInterval      = time.Second
+	trackIdleInterval  = 10 * time.Second
 	trackPoll          = 250 * time.Millisecond
 	trackNearPoll      = 100 * time.Millisecond
 	trackNearShare     = 0.5
@@ -204,7 +208,11 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 			// killed.
 			below := limit == 0 || float64(usage) < trackGrowthCeiling*float64(limit)
 			grew := limit > 0 && float64(usage-scannedUsage) >= trackGrowth*float64(limit)
-			if below && (now.Sub(scannedAt) >= trackInterval || grew) {
+			every := trackIdleInterval
+			if limit > 0 && float64(usage) >= trackNearShare*float64(limit) {
+				every = trackInterval
+			}
+			if below && (now.Sub(scannedAt) >= every || grew) {
 				w.tracker.Sample(now)
 				scannedAt, scannedUsage = now, usage
 			}
