@@ -136,7 +136,11 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 	seen := w.named
 	var settling []OOMEvent
 	var settle <-chan time.Time
-	var quietUntil, readAt, scannedAt time.Time
+	var quietUntil, readAt time.Time
+	// No scan at the start: a program's processes are seen once the usage
+	// grows or at the next interval, and `tend -- true` on a host does
+	// not read every process of the machine.
+	scannedAt := time.Now()
 	var limit, scannedUsage int64
 	tick := time.NewTimer(0)
 	defer tick.Stop()
