@@ -1,18 +1,12 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"tend/internal/fluentdtest"
 )
 
 // TEND_FLUENT_BUFFER is a size; a bare number is bytes, and one below
@@ -74,8 +68,8 @@ func TestFluentSpoolDirectory(t *testing.T) {
 // them). Good files load.
 func TestFluentTLSFilesAreCheckedAtLoad(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeCert(t, dir, "a")
-	_, otherKey := writeCert(t, dir, "b")
+	cert, key := fluentdtest.WriteCert(t, dir, "a")
+	_, otherKey := fluentdtest.WriteCert(t, dir, "b")
 	notPEM := filepath.Join(dir, "not.pem")
 	if err := os.WriteFile(notPEM, []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -120,35 +114,4 @@ func TestFluentSharedKeyIsNotShown(t *testing.T) {
 			t.Errorf("%s shows %q", s.Var(), v)
 		}
 	}
-}
-
-// writeCert writes a self-signed certificate and its key, in PEM, as
-// NAME.crt and NAME.key in dir.
-func writeCert(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }

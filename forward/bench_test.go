@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tend/internal/fluentdtest"
 )
 
 // benchLine is a log line of a typical size (about 100 bytes).
@@ -41,7 +43,7 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkFluentd(b *testing.B) {
 	for _, ack := range []bool{false, true} {
 		name := map[bool]string{false: "ack-off", true: "ack-on"}[ack]
-		b.Run("forward/"+name, func(b *testing.B) { benchForward(b, startFluentd(b).addr, ack) })
+		b.Run("forward/"+name, func(b *testing.B) { benchForward(b, fluentdtest.Start(b).Addr, ack) })
 	}
 }
 

@@ -1,235 +1,22 @@
 package forward
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"tend/internal/fluentdtest"
 )
 
 // The tests send to a real Fluentd (v1.14 in_forward, file buffer, out_file
-// writing every record as a JSON line), started by the script
-// ../shared/fluentd/start beside the repository.
-
-// inCI reports whether the tests run in CI, where a missing requirement
-// fails the test instead of skipping it.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
-// skipOrFail skips the test, or fails it in CI.
-func skipOrFail(t testing.TB, reason string) {
-	t.Helper()
-	if inCI() {
-		t.Fatalf("CI=true but %s", reason)
-	}
-	t.Skip(reason)
-}
-
-// fluentdScripts returns the directory of the start and stop scripts:
-// ../shared/fluentd from the repository's root.
-func fluentdScripts(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's directory")
-		}
-		dir = parent
-	}
-	scripts := filepath.Join(dir, "..", "shared", "fluentd")
-	if _, err := os.Stat(filepath.Join(scripts, "start")); err != nil {
-		skipOrFail(t, "this test needs the Fluentd of ../shared/fluentd: "+err.Error())
-	}
-	if _, err := exec.LookPath("ruby"); err != nil {
-		skipOrFail(t, "this test runs Fluentd, which needs ruby")
-	}
-	return scripts
-}
-
-// fluentd is a running real Fluentd.
-type fluentd struct {
-	t       testing.TB
-	scripts string
-	dir     string
-	addr    string
-	args    []string
-}
-
-// startFluentd starts Fluentd on a free port of 127.0.0.1 with the start
-// script's extra args (--tls, --shared-key, --flush) and stops it at the
-// end of the test.
-func startFluentd(t testing.TB, args ...string) *fluentd {
-	t.Helper()
-	f := &fluentd{t: t, scripts: fluentdScripts(t), dir: t.TempDir(), addr: freeAddr(t), args: args}
-	if err := f.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.stop)
-	return f
-}
-
-// freeAddr returns 127.0.0.1:PORT with a port free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// start starts Fluentd on f's directory and port; it returns once the
-// port accepts connections.
-func (f *fluentd) start() error {
-	_, port, _ := net.SplitHostPort(f.addr)
-	cmd := exec.Command(filepath.Join(f.scripts, "start"), append([]string{f.dir, port}, f.args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("start Fluentd: %v\n%s", err, out)
-	}
-	return nil
-}
-
-// stop stops Fluentd with TERM: it flushes its buffer into the records
-// files, then exits.
-func (f *fluentd) stop() {
-	out, err := exec.Command(filepath.Join(f.scripts, "stop"), f.dir).CombinedOutput()
-	if err != nil {
-		f.t.Errorf("stop Fluentd: %v\n%s", err, out)
-	}
-}
-
-// kill kills Fluentd with KILL and waits until it is gone.
-func (f *fluentd) kill() error {
-	data, err := os.ReadFile(filepath.Join(f.dir, "fluentd.pid"))
-	if err != nil {
-		return err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return fmt.Errorf("fluentd.pid: %w", err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("kill Fluentd: %w", err)
-	}
-	for range 300 {
-		// Gone, or a zombie that nobody reaped yet: either way its
-		// sockets are closed.
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return nil
-		}
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("Fluentd (pid %d) still runs 3s after KILL", pid)
-}
-
-// received is one record as Fluentd wrote it.
-type received struct {
-	Tag     string `json:"tag"`
-	Message string `json:"message"`
-	Program string `json:"program"`
-	Stream  string `json:"stream"`
-	Host    string `json:"host"`
-}
-
-// records reads every record Fluentd wrote to DIR/records*, in order,
-// less Fluentd's own log events (tags fluent.*), which its <match **>
-// writes there too.
-func (f *fluentd) records() []received {
-	f.t.Helper()
-	paths, err := filepath.Glob(filepath.Join(f.dir, "records*"))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var recs []received
-	for _, p := range paths {
-		file, err := os.Open(p)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		sc := bufio.NewScanner(file)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			r, err := parseReceived(sc.Bytes())
-			if err != nil {
-				f.t.Fatalf("%s: %v: %q", p, err, sc.Text())
-			}
-			if !strings.HasPrefix(r.Tag, "fluent.") {
-				recs = append(recs, r)
-			}
-		}
-		file.Close()
-	}
-	return recs
-}
-
-// receivedKeys are the keys parseReceived looks for, as they start in
-// JSON, in the order of its fields.
-var receivedKeys = [...][]byte{[]byte(`"tag":"`), []byte(`"message":"`), []byte(`"program":"`), []byte(`"stream":"`), []byte(`"host":"`)}
-
-// parseReceived decodes one line of Fluentd's JSON. encoding/json takes
-// about 90 s for a million lines under the race detector, so a line
-// without a backslash, where no string can hold a quote, is read by
-// looking for each key: "key":" can then only be a key, and the next
-// quote ends its value. Other lines go through encoding/json.
-func parseReceived(line []byte) (received, error) {
-	var r received
-	if bytes.IndexByte(line, '\\') >= 0 {
-		err := json.Unmarshal(line, &r)
-		return r, err
-	}
-	for i, dst := range [...]*string{&r.Tag, &r.Message, &r.Program, &r.Stream, &r.Host} {
-		_, rest, ok := bytes.Cut(line, receivedKeys[i])
-		if !ok {
-			continue
-		}
-		v, _, ok := bytes.Cut(rest, []byte{'"'})
-		if !ok {
-			return r, fmt.Errorf("no end to the value of %s", receivedKeys[i])
-		}
-		*dst = string(v)
-	}
-	if len(line) == 0 || line[0] != '{' || line[len(line)-1] != '}' {
-		return r, errors.New("not a JSON object")
-	}
-	return r, nil
-}
-
-// waitRecords waits up to 30 s until Fluentd wrote n records (it flushes
-// every second); it fails the test after that.
-func (f *fluentd) waitRecords(n int) {
-	f.t.Helper()
-	for range 300 {
-		if len(f.records()) >= n {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	f.t.Fatalf("Fluentd wrote %d records within 30s, want %d", len(f.records()), n)
-}
+// writing every record as a JSON line): see internal/fluentdtest.
 
 // numbered is the message of record number i: "record 0000042".
 func numbered(b []byte, i int) []byte {
@@ -324,8 +111,8 @@ func (s *sender) unsettled() [][2]int {
 // in the order sent.
 func TestFluentdGetsAMillionRecordsOnceInOrderWithAck(t *testing.T) {
 	t.Parallel()
-	fd := startFluentd(t)
-	c, err := NewClient(Config{Addr: fd.addr, Ack: true})
+	fd := fluentdtest.Start(t)
+	c, err := NewClient(Config{Addr: fd.Addr, Ack: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,9 +125,9 @@ func TestFluentdGetsAMillionRecordsOnceInOrderWithAck(t *testing.T) {
 	s.send(ctx, total)
 	s.flush(ctx)
 	sent := time.Since(start)
-	fd.stop()
+	fd.Stop()
 	stopped := time.Since(start)
-	recs := fd.records()
+	recs := fd.Records()
 	t.Logf("sent and acked in %v, Fluentd stopped after %v, records read after %v", sent, stopped, time.Since(start))
 	if len(recs) != total {
 		t.Errorf("Fluentd wrote %d records, %d were sent and acked", len(recs), total)
@@ -367,8 +154,8 @@ func TestFluentdKilledMidStreamLosesNothingWithAck(t *testing.T) {
 	// of writing it out; a Fluentd killed in the middle of its own flush
 	// would write those records again after the restart, a duplicate this
 	// client has no part in. The final stop flushes everything.
-	fd := startFluentd(t, "--flush", "60s")
-	c, err := NewClient(Config{Addr: fd.addr, Ack: true})
+	fd := fluentdtest.Start(t, "--flush", "60s")
+	c, err := NewClient(Config{Addr: fd.Addr, Ack: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +166,7 @@ func TestFluentdKilledMidStreamLosesNothingWithAck(t *testing.T) {
 	const killAt, total = 40_000, 100_000
 	s := newSender(t, c, "tend.main.stdout", 1000)
 	s.send(ctx, killAt)
-	if err := fd.kill(); err != nil {
+	if err := fd.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	mayRepeat := s.unsettled()
@@ -387,16 +174,16 @@ func TestFluentdKilledMidStreamLosesNothingWithAck(t *testing.T) {
 		t.Fatal("no chunk was awaiting its ack at the kill: the test does not test the resend")
 	}
 	restarted := make(chan error, 1)
-	time.AfterFunc(5*time.Second, func() { restarted <- fd.start() })
+	time.AfterFunc(5*time.Second, func() { restarted <- fd.Start() })
 	s.send(ctx, total)
 	s.flush(ctx)
 	if err := <-restarted; err != nil {
 		t.Fatal(err)
 	}
-	fd.stop()
+	fd.Stop()
 
 	count := make([]int, total)
-	for _, r := range fd.records() {
+	for _, r := range fd.Records() {
 		n := numberOf(r.Message)
 		if n < 0 || n >= total {
 			t.Fatalf("a record that was never sent: %+v", r)
@@ -436,8 +223,8 @@ func TestFluentdKilledMidStreamLosesNothingWithAck(t *testing.T) {
 // caller's, not the receiver's failure), so no chunk is sent twice.
 func TestFlushCutShortByItsDeadlineSendsNothingTwice(t *testing.T) {
 	t.Parallel()
-	fd := startFluentd(t)
-	c, err := NewClient(Config{Addr: fd.addr, Ack: true})
+	fd := fluentdtest.Start(t)
+	c, err := NewClient(Config{Addr: fd.Addr, Ack: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,9 +249,9 @@ func TestFlushCutShortByItsDeadlineSendsNothingTwice(t *testing.T) {
 	if c.Err() != nil {
 		t.Errorf("Err = %v after Flush calls cut short by their deadline", c.Err())
 	}
-	fd.stop()
+	fd.Stop()
 	count := make([]int, total)
-	for _, r := range fd.records() {
+	for _, r := range fd.Records() {
 		if n := numberOf(r.Message); n >= 0 && n < total {
 			count[n]++
 		}
@@ -483,8 +270,8 @@ func TestFlushCutShortByItsDeadlineSendsNothingTwice(t *testing.T) {
 // writing it into a socket whose peer is gone.
 func TestIdleConnectionClosedByAProxyLosesNothingWithoutAck(t *testing.T) {
 	t.Parallel()
-	fd := startFluentd(t)
-	proxy := startRelay(t, "tcp", "127.0.0.1:0", fd.addr)
+	fd := fluentdtest.Start(t)
+	proxy := startRelay(t, "tcp", "127.0.0.1:0", fd.Addr)
 	c, err := NewClient(Config{Addr: proxy.addr})
 	if err != nil {
 		t.Fatal(err)
@@ -496,13 +283,13 @@ func TestIdleConnectionClosedByAProxyLosesNothingWithoutAck(t *testing.T) {
 	s.send(ctx, 1000)
 	s.flush(ctx)
 	// Without ack, only the records file says when Fluentd has them.
-	fd.waitRecords(1000)
+	fd.WaitRecords(1000, 30*time.Second)
 	proxy.closeAll()
 	s.send(ctx, 2000)
 	s.flush(ctx)
-	fd.waitRecords(2000)
-	fd.stop()
-	if got := len(fd.records()); got != 2000 {
+	fd.WaitRecords(2000, 30*time.Second)
+	fd.Stop()
+	if got := len(fd.Records()); got != 2000 {
 		t.Errorf("Fluentd wrote %d records of 2000 (1000 before the proxy closed the connection, 1000 after)", got)
 	}
 }
@@ -511,8 +298,8 @@ func TestIdleConnectionClosedByAProxyLosesNothingWithoutAck(t *testing.T) {
 // the start script offers no unix input), chunks and acks pass.
 func TestFluentdOverUnixSocket(t *testing.T) {
 	t.Parallel()
-	fd := startFluentd(t)
-	r := startRelay(t, "unix", filepath.Join(t.TempDir(), "fluentd.sock"), fd.addr)
+	fd := fluentdtest.Start(t)
+	r := startRelay(t, "unix", filepath.Join(t.TempDir(), "fluentd.sock"), fd.Addr)
 	c, err := NewClient(Config{Addr: "unix://" + r.addr, Ack: true})
 	if err != nil {
 		t.Fatal(err)
@@ -523,8 +310,8 @@ func TestFluentdOverUnixSocket(t *testing.T) {
 	s := newSender(t, c, "tend.main.stdout", 100)
 	s.send(ctx, 1000)
 	s.flush(ctx)
-	fd.stop()
-	if got := len(fd.records()); got != 1000 {
+	fd.Stop()
+	if got := len(fd.Records()); got != 1000 {
 		t.Errorf("Fluentd wrote %d records of 1000", got)
 	}
 }

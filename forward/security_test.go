@@ -2,59 +2,15 @@ package forward
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// selfSigned writes a self-signed certificate for 127.0.0.1 and its key,
-// in PEM, into dir and returns their paths.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "fluentd"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"fluentd.test"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
+	"tend/internal/fluentdtest"
+)
 
 // Fluentd's own TLS input with a shared key: records sent over TLS with
 // the right key arrive, whether the certificate is checked for the
@@ -62,9 +18,9 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 // from another CA or for another name are clear errors and send nothing.
 func TestFluentdOverTLSWithSharedKey(t *testing.T) {
 	t.Parallel()
-	certFile, keyFile := selfSigned(t, t.TempDir())
-	otherCA, _ := selfSigned(t, t.TempDir())
-	fd := startFluentd(t, "--tls", certFile, keyFile, "--shared-key", "s3cret")
+	certFile, keyFile := fluentdtest.WriteCert(t, t.TempDir(), "fluentd.test")
+	otherCA, _ := fluentdtest.WriteCert(t, t.TempDir(), "fluentd.test")
+	fd := fluentdtest.Start(t, "--tls", certFile, keyFile, "--shared-key", "s3cret")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -76,7 +32,7 @@ func TestFluentdOverTLSWithSharedKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := NewClient(Config{Addr: fd.addr, TLS: tlsConfig, SharedKey: "s3cret", Ack: true})
+		c, err := NewClient(Config{Addr: fd.Addr, TLS: tlsConfig, SharedKey: "s3cret", Ack: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +58,7 @@ func TestFluentdOverTLSWithSharedKey(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				c, err := NewClient(Config{Addr: fd.addr, TLS: tlsConfig, SharedKey: tc.key, Ack: true})
+				c, err := NewClient(Config{Addr: fd.Addr, TLS: tlsConfig, SharedKey: tc.key, Ack: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -128,9 +84,9 @@ func TestFluentdOverTLSWithSharedKey(t *testing.T) {
 		}
 	})
 
-	fd.stop()
+	fd.Stop()
 	got := map[string]int{}
-	for _, r := range fd.records() {
+	for _, r := range fd.Records() {
 		if r.Message == "must not arrive" {
 			t.Error("a record sent with a wrong key, no key or an unchecked certificate arrived")
 		}
@@ -144,7 +100,7 @@ func TestFluentdOverTLSWithSharedKey(t *testing.T) {
 // TLSConfig names the file and the problem.
 func TestTLSConfigErrorsNameTheFile(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := selfSigned(t, dir)
+	certFile, keyFile := fluentdtest.WriteCert(t, dir, "fluentd.test")
 	notPEM := filepath.Join(dir, "not.pem")
 	os.WriteFile(notPEM, []byte("hello"), 0o644)
 	for _, tc := range []struct {

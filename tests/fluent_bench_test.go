@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"tend/forward"
+	"tend/internal/fluentdtest"
+	"tend/internal/nettest"
 )
 
 // BenchmarkFluentForward sends b.N records of 120 bytes (logsgen's lines)
@@ -49,24 +51,24 @@ func BenchmarkFluentForward(b *testing.B) {
 // for Fluentd the function that stops it (nil for the other receiver).
 func benchReceiver(b *testing.B, kind string) (addr string, count func() int, stop func()) {
 	if kind == "fluentd" {
-		fd := startFluentd(b, "--flush", "200ms")
-		return fd.addr, fd.counter().count, func() {
+		fd := fluentdtest.Start(b, "--flush", "200ms")
+		return fd.Addr, fd.Counter().Count, func() {
 			// Without ack the last records may still be in the socket,
 			// which Fluentd's stop does not read: wait until its file
 			// buffer and output stop growing first.
 			last, still := int64(-1), 0
 			for range 600 {
-				if n := treeBytes(fd.dir); n != last {
+				if n := treeBytes(fd.Dir); n != last {
 					last, still = n, 0
 				} else if still++; still >= 10 {
 					break
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-			fd.stop()
+			fd.Stop()
 		}
 	}
-	addr = fluentAddr(b)
+	addr = nettest.FreeAddr(b)
 	out := filepath.Join(b.TempDir(), "records.jsonl")
 	startReceiver(b, addr, out)
 	c := &lineCounter{path: out}

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tend/internal/fluentdtest"
 )
 
 // A program writes 1,000,000 lines as fast as it can and exits, while a
@@ -21,9 +23,9 @@ func TestFluentdGetsAMillionLinesOfAProgramThatExits(t *testing.T) {
 	for _, ack := range []bool{false, true} {
 		t.Run("ack="+strconv.FormatBool(ack), func(t *testing.T) {
 			const total, side = 1_000_000, 100_000
-			fd := startFluentd(t)
+			fd := fluentdtest.Start(t)
 			env := []string{
-				"TEND_FLUENT_ADDR=" + fd.addr,
+				"TEND_FLUENT_ADDR=" + fd.Addr,
 				"TEND_EVENT_FORMAT=json", "TEND_EVENT_LEVEL=info",
 				"TEND_SIDE_COMMAND=" + logsgenPath(t) + " -n " + strconv.Itoa(side) + " -tag s -hold",
 			}
@@ -39,9 +41,9 @@ func TestFluentdGetsAMillionLinesOfAProgramThatExits(t *testing.T) {
 				t.Fatalf("tend exited %d\n%s", code, stderr)
 			}
 			ev := exitEvent(t, stderr)
-			fd.waitCount(total + side)
-			fd.stop()
-			recs := fd.records()
+			fd.WaitRecords(total+side, 2*time.Minute)
+			fd.Stop()
+			recs := fd.Records()
 
 			host, _ := os.Hostname()
 			next := map[string]int{"main": 0, "side": 0}
@@ -98,15 +100,17 @@ func TestFluentdKilledMidStreamLosesNothingAndNeverBlocksTheProgram(t *testing.T
 	// buffer instead of writing it out; a Fluentd killed in the middle of
 	// its own flush would write records again after the restart, a
 	// duplicate tend has no part in. The final stop writes everything.
-	fd := startFluentd(t, "--flush", "60s")
+	fd := fluentdtest.Start(t, "--flush", "60s")
 	done := filepath.Join(t.TempDir(), "done")
 	p := startTend(t, tendOptions{
-		Env:    []string{"TEND_FLUENT_ADDR=" + fd.addr, "TEND_FLUENT_ACK=true", "TEND_EVENT_FORMAT=json", "TEND_EVENT_LEVEL=info"},
+		Env:    []string{"TEND_FLUENT_ADDR=" + fd.Addr, "TEND_FLUENT_ACK=true", "TEND_EVENT_FORMAT=json", "TEND_EVENT_LEVEL=info"},
 		Args:   []string{"--", "pacedlines", "-n", strconv.Itoa(total), "-rate", strconv.Itoa(rate), "-done", done, "-hold"},
 		Stdout: devNull(t),
 	})
 	waitFor(t, 30*time.Second, "records acknowledged", func() bool { return fluentState(t, p).Acked >= 8000 })
-	fd.kill()
+	if err := fd.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	killed := time.Now()
 	read0 := programLogs(t, p, "main").Logs.Lines
 	time.Sleep(4 * time.Second)
@@ -114,7 +118,7 @@ func TestFluentdKilledMidStreamLosesNothingAndNeverBlocksTheProgram(t *testing.T
 	down := fluentState(t, p)
 	readFor := time.Since(killed)
 	time.Sleep(time.Until(killed.Add(5 * time.Second)))
-	if err := fd.start(); err != nil {
+	if err := fd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("while Fluentd was down: %d lines read from the program in %s (it writes %d/s); %d records buffered, %d retries, last error %q",
@@ -138,9 +142,9 @@ func TestFluentdKilledMidStreamLosesNothingAndNeverBlocksTheProgram(t *testing.T
 	if code := p.Wait(30 * time.Second); code != 0 {
 		t.Fatalf("tend exited %d\n%s", code, p.Stderr())
 	}
-	fd.stop()
+	fd.Stop()
 	count := make([]int, total)
-	for _, r := range fd.records() {
+	for _, r := range fd.Records() {
 		n, err := strconv.Atoi(strings.TrimSuffix(r.Message, " paced"))
 		if err != nil || n < 0 || n >= total {
 			t.Fatalf("a record that was never written: %+v", r)

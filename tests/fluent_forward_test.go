@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tend/internal/nettest"
 )
 
 // With TEND_FLUENT_ACK every record reaches the receiver exactly once (no
@@ -17,7 +19,7 @@ import (
 func TestFluentAckDeliversEveryRecordExactlyOnce(t *testing.T) {
 	t.Parallel()
 	const total = 100000
-	addr := fluentAddr(t)
+	addr := nettest.FreeAddr(t)
 	out := filepath.Join(t.TempDir(), "records.jsonl")
 	startReceiver(t, addr, out)
 	done := filepath.Join(t.TempDir(), "done")
@@ -85,7 +87,7 @@ func TestFluentReceiverDownTenSecondsBuffersAndCountsOverflow(t *testing.T) {
 		rate   = 2500 // 16 s of records
 		buffer = 256 << 10
 	)
-	addr := fluentAddr(t)
+	addr := nettest.FreeAddr(t)
 	dir := t.TempDir()
 	out1, out2 := filepath.Join(dir, "before.jsonl"), filepath.Join(dir, "after.jsonl")
 	recv := startReceiver(t, addr, out1)
@@ -160,7 +162,7 @@ func TestFluentReceiverDownTenSecondsBuffersAndCountsOverflow(t *testing.T) {
 func TestFluentStopFlushesTheBuffer(t *testing.T) {
 	t.Parallel()
 	const total = 20000
-	addr := fluentAddr(t)
+	addr := nettest.FreeAddr(t)
 	out := filepath.Join(t.TempDir(), "records.jsonl")
 	startReceiver(t, addr, out)
 	done := filepath.Join(t.TempDir(), "done")

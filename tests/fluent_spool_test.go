@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tend/internal/fluentdtest"
 )
 
 // treeBytes is the disk space the regular files under dir take (the
@@ -77,12 +79,12 @@ func TestFluentdOutageLongerThanTheBufferGoesToTheSpoolWithinTheBudget(t *testin
 		total  = 200_000 // 24 MB of lines; about 38 MB as records
 		budget = 48 << 20
 	)
-	fd := newFluentd(t) // down until the program has written everything
+	fd := fluentdtest.New(t) // down until the program has written everything
 	logDir := t.TempDir()
 	done := filepath.Join(t.TempDir(), "done")
 	p := startTend(t, tendOptions{
 		Env: []string{
-			"TEND_FLUENT_ADDR=" + fd.addr,
+			"TEND_FLUENT_ADDR=" + fd.Addr,
 			"TEND_LOG_DIR=" + logDir,
 			"TEND_LOG_DISK_BUDGET=" + strconv.Itoa(budget),
 			"TEND_EVENT_FORMAT=json", "TEND_EVENT_LEVEL=info",
@@ -109,7 +111,7 @@ func TestFluentdOutageLongerThanTheBufferGoesToTheSpoolWithinTheBudget(t *testin
 		t.Errorf("nothing dropped for the disk limits: the test does not test the budget (%+v)", down)
 	}
 
-	if err := fd.start(); err != nil {
+	if err := fd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	retries := fluentState(t, p).Retries
@@ -131,8 +133,8 @@ func TestFluentdOutageLongerThanTheBufferGoesToTheSpoolWithinTheBudget(t *testin
 		t.Fatalf("tend exited %d\n%s", code, p.Stderr())
 	}
 	ev := exitEvent(t, p.Stderr())
-	fd.waitCount(int(ev.num("records_sent")))
-	fd.stop()
+	fd.WaitRecords(int(ev.num("records_sent")), 2*time.Minute)
+	fd.Stop()
 	if peak > budget {
 		t.Errorf("the files in TEND_LOG_DIR took up to %d bytes; the budget is %d", peak, budget)
 	}
@@ -142,7 +144,7 @@ func TestFluentdOutageLongerThanTheBufferGoesToTheSpoolWithinTheBudget(t *testin
 
 	seen := make([]int, total)
 	last, announced := -1, int64(0)
-	for _, r := range fd.records() {
+	for _, r := range fd.Records() {
 		if r.Tend {
 			m := fdMarkerRE.FindStringSubmatch(r.Message)
 			if m == nil || m[3] != "main" || r.Program != "main" {
@@ -197,9 +199,9 @@ func spoolFiles(t testing.TB, dir string) []string {
 func TestFluentSpoolLeftAtExitIsSentOnceByTheNextStart(t *testing.T) {
 	t.Parallel()
 	const total = 50_000
-	fd := newFluentd(t)
+	fd := fluentdtest.New(t)
 	logDir := t.TempDir()
-	env := []string{"TEND_FLUENT_ADDR=" + fd.addr, "TEND_LOG_DIR=" + logDir, "TEND_EVENT_FORMAT=json", "TEND_EVENT_LEVEL=info"}
+	env := []string{"TEND_FLUENT_ADDR=" + fd.Addr, "TEND_LOG_DIR=" + logDir, "TEND_EVENT_FORMAT=json", "TEND_EVENT_LEVEL=info"}
 
 	code, _, stderr := runTend(t, tendOptions{Env: env, Args: []string{"--", logsgenPath(t), "-n", strconv.Itoa(total)}, Stdout: devNull(t)}, time.Minute)
 	if code != 0 {
@@ -212,7 +214,7 @@ func TestFluentSpoolLeftAtExitIsSentOnceByTheNextStart(t *testing.T) {
 		t.Fatalf("exit event %v, %d chunk files; want all %d records spooled for the next start", ev, len(spooled), total)
 	}
 
-	if err := fd.start(); err != nil {
+	if err := fd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr = runTend(t, tendOptions{Env: env, Args: []string{"--", "true"}}, time.Minute)
@@ -232,9 +234,9 @@ func TestFluentSpoolLeftAtExitIsSentOnceByTheNextStart(t *testing.T) {
 	if ev := exitEvent(t, stderr); ev.num("records_sent") != 0 {
 		t.Errorf("third tend's exit event %v; it had nothing to send", ev)
 	}
-	fd.waitCount(total)
-	fd.stop()
-	recs := fd.records()
+	fd.WaitRecords(total, 2*time.Minute)
+	fd.Stop()
+	recs := fd.Records()
 	if len(recs) != total {
 		t.Errorf("Fluentd has %d records; %d were written once", len(recs), total)
 	}

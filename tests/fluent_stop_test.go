@@ -1,13 +1,6 @@
 package tests
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tend/internal/fluentdtest"
+	"tend/internal/nettest"
 )
 
 // `tend -- echo hi` with nothing listening at TEND_FLUENT_ADDR exits after
@@ -24,7 +20,7 @@ import (
 // arrived.
 func TestFluentUnreachableReceiverDoesNotHoldTheExit(t *testing.T) {
 	t.Parallel()
-	addr := fluentAddr(t)
+	addr := nettest.FreeAddr(t)
 	tendPath(t) // built before the clock starts
 	start := time.Now()
 	code, stdout, stderr := runTend(t, tendOptions{
@@ -102,11 +98,11 @@ func TestFluentStalledReceiverDoesNotHoldTheStop(t *testing.T) {
 // starts: exit 2, the variable named.
 func TestFluentdOverTLSWithSharedKey(t *testing.T) {
 	t.Parallel()
-	cert, key := writeTestCert(t, t.TempDir())
-	fd := startFluentd(t, "--tls", cert, key, "--shared-key", "s3cret")
+	cert, key := fluentdtest.WriteCert(t, t.TempDir(), "fluentd")
+	fd := fluentdtest.Start(t, "--tls", cert, key, "--shared-key", "s3cret")
 	const total = 20_000
 	env := []string{
-		"TEND_FLUENT_ADDR=" + fd.addr,
+		"TEND_FLUENT_ADDR=" + fd.Addr,
 		"TEND_FLUENT_TLS=true",
 		"TEND_FLUENT_TLS_CA=" + cert,
 		"TEND_FLUENT_SHARED_KEY=s3cret",
@@ -120,8 +116,8 @@ func TestFluentdOverTLSWithSharedKey(t *testing.T) {
 	if ev := exitEvent(t, stderr); ev.str("event") != "every record reached fluentd" || ev.num("records_sent") != total {
 		t.Errorf("exit event %v", ev)
 	}
-	fd.stop()
-	if recs := fd.records(); len(recs) != total {
+	fd.Stop()
+	if recs := fd.Records(); len(recs) != total {
 		t.Errorf("Fluentd has %d records of %d", len(recs), total)
 	}
 
@@ -137,37 +133,4 @@ func TestFluentdOverTLSWithSharedKey(t *testing.T) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the main program ran although the configuration was refused")
 	}
-}
-
-// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key
-// in PEM into dir.
-func writeTestCert(t testing.TB, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fluentd"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }

@@ -1,13 +1,8 @@
 package fluent
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,21 +11,11 @@ import (
 
 	"tend/budget"
 	"tend/config"
+	"tend/internal/fluentdtest"
+	"tend/internal/nettest"
 	"tend/logship"
 	"tend/logship/internal/logtest"
 )
-
-// freeAddr returns 127.0.0.1:PORT with a port free a moment ago: nothing
-// listens there, so a connection is refused.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // pipeline returns a pipeline whose only sink is f, in the given mode.
 func pipeline(t *testing.T, f *Sink, mode string) *logship.Pipeline {
@@ -61,7 +46,7 @@ func closeWithin(pl *logship.Pipeline, d time.Duration) (time.Duration, error) {
 // left.
 func TestRefusingReceiverNeverHoldsAProgramUp(t *testing.T) {
 	const lines, limit = 100_000, 256 << 10
-	f, err := New(config.Fluent{Addr: freeAddr(t), Buffer: limit}, Options{Blocking: true})
+	f, err := New(config.Fluent{Addr: nettest.FreeAddr(t), Buffer: limit}, Options{Blocking: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +85,7 @@ func TestRefusingReceiverNeverHoldsAProgramUp(t *testing.T) {
 func TestSpoolKeepsWhatIsLeftForTheNextSink(t *testing.T) {
 	const lines = 30_000
 	spool := t.TempDir()
-	addr := freeAddr(t)
+	addr := nettest.FreeAddr(t)
 	// Ack: a record counts as sent once Fluentd has it, so it is in its
 	// files when it stops.
 	cfg := config.Fluent{Addr: addr, Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20, Ack: true}
@@ -120,7 +105,7 @@ func TestSpoolKeepsWhatIsLeftForTheNextSink(t *testing.T) {
 		t.Fatalf("after Close: %+v, %d files; want all %d records in the spool", st, len(files), lines)
 	}
 
-	fd := startFluentd(t, addr)
+	fd := fluentdtest.StartAt(t, addr)
 	f2, err := New(cfg, Options{Blocking: true})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +120,8 @@ func TestSpoolKeepsWhatIsLeftForTheNextSink(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(spool, "*")); len(files) != 0 {
 		t.Errorf("files left in the spool: %v", files)
 	}
-	recs := fd.records(t)
+	fd.Stop() // it writes what it buffered
+	recs := fd.Records()
 	if len(recs) != lines {
 		t.Fatalf("Fluentd has %d records, want %d", len(recs), lines)
 	}
@@ -154,7 +140,7 @@ func TestSpoolKeepsWhatIsLeftForTheNextSink(t *testing.T) {
 func TestFullSpoolDropsItsOldestChunks(t *testing.T) {
 	spool := t.TempDir()
 	const size = 1 << 20
-	f, err := New(config.Fluent{Addr: freeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: size}, Options{Blocking: true})
+	f, err := New(config.Fluent{Addr: nettest.FreeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: size}, Options{Blocking: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +177,7 @@ func TestSpoolStaysUnderTheDiskBudget(t *testing.T) {
 	spool := t.TempDir()
 	const limit = 1 << 20
 	b := budget.New(budget.Options{Limit: limit})
-	f, err := New(config.Fluent{Addr: freeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20}, Options{Blocking: true, Budget: b})
+	f, err := New(config.Fluent{Addr: nettest.FreeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20}, Options{Blocking: true, Budget: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +197,7 @@ func TestSpoolStaysUnderTheDiskBudget(t *testing.T) {
 // is never sent: it is counted as dropped, and the others are sent.
 func TestDamagedSpoolFileIsDroppedNotSent(t *testing.T) {
 	spool := t.TempDir()
-	addr := freeAddr(t)
+	addr := nettest.FreeAddr(t)
 	cfg := config.Fluent{Addr: addr, Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20, Ack: true}
 	f, err := New(cfg, Options{Blocking: true})
 	if err != nil {
@@ -239,7 +225,7 @@ func TestDamagedSpoolFileIsDroppedNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fd := startFluentd(t, addr)
+	fd := fluentdtest.StartAt(t, addr)
 	f2, err := New(cfg, Options{Blocking: true})
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +233,8 @@ func TestDamagedSpoolFileIsDroppedNotSent(t *testing.T) {
 	pl2 := pipeline(t, f2, config.ModeBlocking)
 	closeWithin(pl2, 60*time.Second)
 	st := f2.Status()
-	recs := fd.records(t)
+	fd.Stop() // it writes what it buffered
+	recs := fd.Records()
 	var marker int
 	for _, r := range recs {
 		if strings.HasPrefix(r.Message, "dropped ") {
@@ -276,84 +263,4 @@ func dirBytes(t *testing.T, dir string) int64 {
 		}
 	}
 	return n
-}
-
-// fluentd is a real Fluentd started by ../shared/fluentd/start beside the
-// repository (see the script's header): every record it receives is a
-// JSON line in DIR/records*.
-type fluentd struct {
-	dir    string
-	stopFn func()
-}
-
-// startFluentd starts Fluentd on addr and stops it at the end of the test.
-// Without Fluentd or Ruby the test is skipped, or fails under CI=true.
-func startFluentd(t *testing.T, addr string) *fluentd {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found above the test's directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-	scripts := filepath.Join(dir, "..", "shared", "fluentd")
-	_, errStart := os.Stat(filepath.Join(scripts, "start"))
-	_, errRuby := exec.LookPath("ruby")
-	if errStart != nil || errRuby != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but the real Fluentd of ../shared/fluentd cannot run: %v %v", errStart, errRuby)
-		}
-		t.Skipf("this test needs the real Fluentd of ../shared/fluentd and ruby: %v %v", errStart, errRuby)
-	}
-	fd := &fluentd{dir: t.TempDir()}
-	_, port, _ := net.SplitHostPort(addr)
-	if out, err := exec.Command(filepath.Join(scripts, "start"), fd.dir, port).CombinedOutput(); err != nil {
-		t.Fatalf("start Fluentd: %v\n%s", err, out)
-	}
-	stop := func() { exec.Command(filepath.Join(scripts, "stop"), fd.dir).Run() }
-	t.Cleanup(stop)
-	fd.stopFn = stop
-	return fd
-}
-
-// record is one record as Fluentd wrote it.
-type record struct {
-	Tag     string `json:"tag"`
-	Message string `json:"message"`
-	Program string `json:"program"`
-	Stream  string `json:"stream"`
-}
-
-// records stops Fluentd (it writes what it buffered) and reads every
-// record it wrote, less its own events (tags fluent.*).
-func (fd *fluentd) records(t *testing.T) []record {
-	t.Helper()
-	fd.stopFn()
-	paths, _ := filepath.Glob(filepath.Join(fd.dir, "records*"))
-	var recs []record
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var r record
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-			if !strings.HasPrefix(r.Tag, "fluent.") {
-				recs = append(recs, r)
-			}
-		}
-	}
-	return recs
 }
