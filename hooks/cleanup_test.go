@@ -9,28 +9,14 @@ import (
 	"go.uber.org/zap"
 
 	"tend/budget"
-	"tend/reaper"
 )
-
-func startTestReaper(t *testing.T) *reaper.Reaper {
-	t.Helper()
-	r := reaper.New(zap.NewNop())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.Run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return r
-}
 
 func TestCleanupHookIsToldWhatWasCleanedAndItsOutputLogged(t *testing.T) {
 	out := &captured{}
 	c := &Cleanup{
 		Argv:   []string{"sh", "-c", `echo "$TEND_CLEANUP_ACTION $TEND_CLEANUP_FILE $TEND_CLEANUP_BYTES $TEND_CLEANUP_PROGRAM ($TEND_CLEANUP_REASON) $FROM"; echo noted >&2`},
 		Env:    append(os.Environ(), "FROM=tend"),
-		Reaper: startTestReaper(t),
+		Reaper: runningReaper(t, zap.NewNop()),
 		Out:    out,
 	}
 	for _, rm := range []budget.Removal{
@@ -51,7 +37,7 @@ func TestCleanupHookIsToldWhatWasCleanedAndItsOutputLogged(t *testing.T) {
 }
 
 func TestCleanupHookFailsOnANonZeroExit(t *testing.T) {
-	c := &Cleanup{Argv: []string{"sh", "-c", "exit 3"}, Env: os.Environ(), Reaper: startTestReaper(t), Out: &captured{}}
+	c := &Cleanup{Argv: []string{"sh", "-c", "exit 3"}, Env: os.Environ(), Reaper: runningReaper(t, zap.NewNop()), Out: &captured{}}
 	err := c.Run(context.Background(), budget.Removal{Path: "/logs/x", Reason: "disk full"})
 	if err == nil || !strings.Contains(err.Error(), "exited with code 3") {
 		t.Errorf("Run = %v, want an error naming exit code 3", err)

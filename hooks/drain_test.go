@@ -61,12 +61,10 @@ func (c *captured) text(key string) string {
 	return c.out[key].String()
 }
 
-// newTestDrainer returns a Drainer for cfg with a running reaper, a
-// capturer and an observed log.
-func newTestDrainer(t *testing.T, cfg config.Stop) (*Drainer, *captured, *observer.ObservedLogs) {
+// runningReaper returns a reaper logging to log whose loop runs until the
+// test ends.
+func runningReaper(t *testing.T, log *zap.Logger) *reaper.Reaper {
 	t.Helper()
-	core, logs := observer.New(zapcore.DebugLevel)
-	log := zap.New(core)
 	r := reaper.New(log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -75,6 +73,16 @@ func newTestDrainer(t *testing.T, cfg config.Stop) (*Drainer, *captured, *observ
 		r.Run(ctx)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
+// newTestDrainer returns a Drainer for cfg with a running reaper, a
+// capturer and an observed log.
+func newTestDrainer(t *testing.T, cfg config.Stop) (*Drainer, *captured, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	r := runningReaper(t, log)
 	if cfg.PrestopTimeout == 0 {
 		cfg.PrestopTimeout = 5 * time.Second
 	}

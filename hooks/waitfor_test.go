@@ -21,22 +21,8 @@ import (
 	"go.uber.org/zap"
 
 	"tend/config"
-	"tend/reaper"
+	"tend/internal/nettest"
 )
-
-// runningReaper returns a reaper whose loop runs until the test ends.
-func runningReaper(t *testing.T) *reaper.Reaper {
-	t.Helper()
-	r := reaper.New(zap.NewNop())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.Run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return r
-}
 
 // progressLog records what WaitFor reports.
 type progressLog struct {
@@ -72,18 +58,6 @@ func (p *progressLog) last() []DependencyState {
 	return p.states[len(p.states)-1]
 }
 
-// closedPort returns a local TCP address that nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func mustParse(t *testing.T, s string) []config.Dependency {
 	t.Helper()
 	deps, err := config.ParseDependencies(s)
@@ -94,7 +68,7 @@ func mustParse(t *testing.T, s string) []config.Dependency {
 }
 
 func TestWaitForEndsRightAfterATCPListenerAppears(t *testing.T) {
-	addr := closedPort(t)
+	addr := nettest.FreeAddr(t)
 	var appeared atomic.Int64
 	go func() {
 		time.Sleep(3 * time.Second)
@@ -114,7 +88,7 @@ func TestWaitForEndsRightAfterATCPListenerAppears(t *testing.T) {
 		}
 	}()
 	var log progressLog
-	err := WaitFor(context.Background(), mustParse(t, "tcp:"+addr), 0, runningReaper(t), log.record)
+	err := WaitFor(context.Background(), mustParse(t, "tcp:"+addr), 0, runningReaper(t, zap.NewNop()), log.record)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +115,7 @@ func TestWaitForSaysWhenANameDoesNotResolve(t *testing.T) {
 		}
 		t.Skipf("this test needs a resolver that answers NXDOMAIN for %s: %v", host, err)
 	}
-	err := WaitFor(context.Background(), mustParse(t, "tcp:"+host+":5432"), 2*time.Second, runningReaper(t), nil)
+	err := WaitFor(context.Background(), mustParse(t, "tcp:"+host+":5432"), 2*time.Second, runningReaper(t, zap.NewNop()), nil)
 	if !errors.Is(err, ErrWaitTimeout) {
 		t.Fatalf("error = %v, want a timeout", err)
 	}
@@ -161,7 +135,7 @@ func TestWaitForHTTPWaitsThrough503For200(t *testing.T) {
 	}))
 	defer srv.Close()
 	var log progressLog
-	if err := WaitFor(context.Background(), mustParse(t, srv.URL+"/health"), 0, runningReaper(t), log.record); err != nil {
+	if err := WaitFor(context.Background(), mustParse(t, srv.URL+"/health"), 0, runningReaper(t, zap.NewNop()), log.record); err != nil {
 		t.Fatal(err)
 	}
 	if last := log.last(); len(last) != 1 || !last[0].Answered || last[0].Attempts != 3 {
@@ -173,29 +147,16 @@ func TestWaitForHTTPWaitsThrough503For200(t *testing.T) {
 }
 
 func TestWaitForTimeoutNamesEveryDependencyThatNeverAnswered(t *testing.T) {
-	up, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	go func() {
-		for {
-			c, err := up.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	up := nettest.Listen(t, "127.0.0.1:0")
 	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	// The server would log every handshake the check refuses.
 	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	tlsSrv.StartTLS()
 	defer tlsSrv.Close()
-	down := closedPort(t)
-	deps := mustParse(t, "tcp:"+up.Addr().String()+",tcp:"+down+","+tlsSrv.URL+",exec:sh -c 'echo checking; echo no response from db >&2; exit 2'")
+	down := nettest.FreeAddr(t)
+	deps := mustParse(t, "tcp:"+up+",tcp:"+down+","+tlsSrv.URL+",exec:sh -c 'echo checking; echo no response from db >&2; exit 2'")
 	var progress progressLog
-	err = WaitFor(context.Background(), deps, 5*time.Second, runningReaper(t), progress.record)
+	err := WaitFor(context.Background(), deps, 5*time.Second, runningReaper(t, zap.NewNop()), progress.record)
 	var werr *WaitError
 	if !errors.As(err, &werr) || !errors.Is(err, ErrWaitTimeout) {
 		t.Fatalf("error = %v, want a *WaitError for the timeout", err)
@@ -211,7 +172,7 @@ func TestWaitForTimeoutNamesEveryDependencyThatNeverAnswered(t *testing.T) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}
 	}
-	if strings.Contains(msg, "tcp:"+up.Addr().String()) {
+	if strings.Contains(msg, "tcp:"+up) {
 		t.Errorf("error %q names the dependency that answered", msg)
 	}
 	if len(werr.Pending) != 3 {
@@ -229,7 +190,7 @@ func TestWaitForExecAnswersWhenTheCommandSucceeds(t *testing.T) {
 		os.WriteFile(flag, nil, 0o644)
 	}()
 	var log progressLog
-	if err := WaitFor(context.Background(), mustParse(t, "exec:test -e "+flag), 0, runningReaper(t), log.record); err != nil {
+	if err := WaitFor(context.Background(), mustParse(t, "exec:test -e "+flag), 0, runningReaper(t, zap.NewNop()), log.record); err != nil {
 		t.Fatal(err)
 	}
 	if errs := log.errors(0); len(errs) != 1 || errs[0] != "exited 1" {
@@ -241,7 +202,7 @@ func TestWaitForExecAnswersWhenTheCommandSucceeds(t *testing.T) {
 // its timeout, and the check command in flight is killed.
 func TestWaitForReturnsWhenCancelledAndKillsItsCommand(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	deps := mustParse(t, "tcp:"+closedPort(t)+",exec:sh -c 'echo $$ > "+pidFile+"; exec sleep 60'")
+	deps := mustParse(t, "tcp:"+nettest.FreeAddr(t)+",exec:sh -c 'echo $$ > "+pidFile+"; exec sleep 60'")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for {
@@ -252,7 +213,7 @@ func TestWaitForReturnsWhenCancelledAndKillsItsCommand(t *testing.T) {
 		}
 		cancel()
 	}()
-	err := WaitFor(ctx, deps, 0, runningReaper(t), nil)
+	err := WaitFor(ctx, deps, 0, runningReaper(t, zap.NewNop()), nil)
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrWaitTimeout) {
 		t.Fatalf("error = %v, want cancelled", err)
 	}

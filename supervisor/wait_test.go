@@ -1,48 +1,18 @@
 package supervisor
 
 import (
-	"net"
 	"slices"
 	"strings"
 	"testing"
+
+	"tend/internal/nettest"
 )
-
-// closedAddr returns a local TCP address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// listen accepts and closes connections on addr until the test ends.
-func listen(t *testing.T, addr string) {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-}
 
 // The main program waits for TEND_WAIT_FOR: WAITING, not ready, its
 // status naming the target and why the last check failed; it starts once
 // the service answers.
 func TestMainWaitsForAnOutsideServiceThenStarts(t *testing.T) {
-	addr := closedAddr(t)
+	addr := nettest.FreeAddr(t)
 	r := startRig(t, sleeper, "TEND_WAIT_FOR=tcp:"+addr)
 	st := r.waitFor("main", "to report a failed check", func(st ProgramStatus) bool {
 		return len(st.WaitingFor) == 1 && st.WaitingFor[0].LastError != ""
@@ -57,7 +27,7 @@ func TestMainWaitsForAnOutsideServiceThenStarts(t *testing.T) {
 	if !strings.HasPrefix(st.Reason, "waiting ") || !strings.Contains(st.Reason, "for tcp:"+addr+" (connection refused, ") {
 		t.Errorf("reason %q", st.Reason)
 	}
-	listen(t, addr)
+	nettest.Listen(t, addr)
 	st = r.waitState("main", Running)
 	if st.WaitingFor != nil {
 		t.Errorf("a running program still shows its wait: %+v", st.WaitingFor)
@@ -70,7 +40,7 @@ func TestMainWaitsForAnOutsideServiceThenStarts(t *testing.T) {
 // The main program's outside services not answering in time end tend
 // with exit 1 and an error naming each.
 func TestMainWaitTimeoutEndsRunWithOne(t *testing.T) {
-	addr := closedAddr(t)
+	addr := nettest.FreeAddr(t)
 	r := startRig(t, sleeper, "TEND_WAIT_FOR=tcp:"+addr, "TEND_WAIT_TIMEOUT=1s")
 	if code := r.wait(); code != 1 {
 		t.Errorf("Run returned %d, want 1", code)
@@ -88,7 +58,7 @@ func TestMainWaitTimeoutEndsRunWithOne(t *testing.T) {
 // A side program whose wait_for times out is FATAL; the container goes
 // on unless it is critical, which stops it with exit 1.
 func TestSideProgramWaitTimeout(t *testing.T) {
-	addr := closedAddr(t)
+	addr := nettest.FreeAddr(t)
 	r := startRig(t, sleeper, "TEND_AGENT_COMMAND=sleep 600", "TEND_AGENT_WAIT_FOR=tcp:"+addr, "TEND_WAIT_TIMEOUT=1s")
 	st := r.waitState("agent", Fatal)
 	if !strings.Contains(st.Reason, "tcp:"+addr) || st.LastExit != nil {
@@ -107,7 +77,7 @@ func TestSideProgramWaitTimeout(t *testing.T) {
 // A stop while waiting ends the wait at once (r.wait allows half of the
 // wait's timeout): the program never starts.
 func TestStopWhileWaitingIsPrompt(t *testing.T) {
-	r := startRig(t, sleeper, "TEND_WAIT_FOR=tcp:"+closedAddr(t))
+	r := startRig(t, sleeper, "TEND_WAIT_FOR=tcp:"+nettest.FreeAddr(t))
 	r.waitState("main", Waiting)
 	r.cancel()
 	r.wait()

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tend/internal/nettest"
 )
 
 // startedAt returns the main program that writes the time it started
@@ -31,8 +33,7 @@ func startedAt(t *testing.T) ([]string, string) {
 func TestMainWaitsForAListenerThatAppearsLate(t *testing.T) {
 	t.Parallel()
 	bothModes(t, func(t *testing.T, pid1 bool) {
-		port := freePort(t)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		addr := nettest.FreeAddr(t)
 		args, started := startedAt(t)
 		begin := time.Now()
 		p := startTend(t, tendOptions{PID1: pid1, Args: args, Env: []string{"TEND_WAIT_FOR=tcp:" + addr}})
@@ -58,21 +59,8 @@ func TestMainWaitsForAListenerThatAppearsLate(t *testing.T) {
 		}
 
 		time.Sleep(time.Until(begin.Add(3 * time.Second)))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
+		nettest.Listen(t, addr)
 		listening := time.Now()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
 		at, err := strconv.ParseInt(strings.TrimSpace(waitForFile(t, 15*time.Second, started)), 10, 64)
 		if err != nil {
 			t.Fatal(err)
@@ -122,24 +110,11 @@ func TestMainWaitsThroughHTTP503For200(t *testing.T) {
 // program never runs.
 func TestWaitTimeoutExitsOneNamingEachDependency(t *testing.T) {
 	t.Parallel()
-	down := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	up, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	go func() {
-		for {
-			c, err := up.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	down := nettest.FreeAddr(t)
+	up := nettest.Listen(t, "127.0.0.1:0")
 	args, started := startedAt(t)
 	code, _, stderr := runTend(t, tendOptions{Args: args, Env: []string{
-		"TEND_WAIT_FOR=tcp:" + down + ",tcp:" + up.Addr().String() + ",exec:sh -c 'echo no response from db; exit 2'",
+		"TEND_WAIT_FOR=tcp:" + down + ",tcp:" + up + ",exec:sh -c 'echo no response from db; exit 2'",
 		"TEND_WAIT_TIMEOUT=2s",
 	}}, 20*time.Second)
 	if code != 1 {
@@ -159,7 +134,7 @@ func TestWaitTimeoutExitsOneNamingEachDependency(t *testing.T) {
 			t.Errorf("the error event lacks %q:\n%s", want, line)
 		}
 	}
-	if strings.Contains(line, up.Addr().String()) {
+	if strings.Contains(line, up) {
 		t.Errorf("the error event names the service that answered:\n%s", line)
 	}
 	if _, err := os.Stat(started); err == nil {
