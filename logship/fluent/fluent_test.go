@@ -17,16 +17,28 @@ import (
 	"tend/logship/internal/logtest"
 )
 
-// pipeline returns a pipeline whose only sink is f, in the given mode.
-func pipeline(t *testing.T, f *Sink, mode string) *logship.Pipeline {
+// blockingSink returns a sink made with cfg and opts and a pipeline in
+// blocking mode whose only sink it is.
+func blockingSink(t *testing.T, cfg config.Fluent, opts Options) (*Sink, *logship.Pipeline) {
 	t.Helper()
-	cfg := logtest.Log("")
-	cfg.Mode = mode
-	pl, err := logship.New(cfg, logship.Options{}, f)
+	f, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pl
+	lc := logtest.Log("")
+	lc.Mode = config.ModeBlocking
+	pl, err := logship.New(lc, logship.Options{}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, pl
+}
+
+// feedMain feeds the first n numbered test lines into pl as main's
+// stdout.
+func feedMain(t *testing.T, pl *logship.Pipeline, n int) {
+	t.Helper()
+	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, n))
 }
 
 // closeWithin closes pl within d and returns how long it took and its
@@ -46,12 +58,8 @@ func closeWithin(pl *logship.Pipeline, d time.Duration) (time.Duration, error) {
 // left.
 func TestRefusingReceiverNeverHoldsAProgramUp(t *testing.T) {
 	const lines, limit = 100_000, 256 << 10
-	f, err := New(config.Fluent{Addr: nettest.FreeAddr(t), Buffer: limit}, Options{Blocking: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl := pipeline(t, f, config.ModeBlocking)
-	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, lines))
+	f, pl := blockingSink(t, config.Fluent{Addr: nettest.FreeAddr(t), Buffer: limit}, Options{Blocking: true})
+	feedMain(t, pl, lines)
 	st := f.Status()
 	if st.BufferedBytes > limit || st.Buffered == 0 {
 		t.Errorf("%d records (%d bytes) in memory; the buffer is %d bytes", st.Buffered, st.BufferedBytes, limit)
@@ -89,12 +97,8 @@ func TestSpoolKeepsWhatIsLeftForTheNextSink(t *testing.T) {
 	// Ack: a record counts as sent once Fluentd has it, so it is in its
 	// files when it stops.
 	cfg := config.Fluent{Addr: addr, Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20, Ack: true}
-	f, err := New(cfg, Options{Blocking: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl := pipeline(t, f, config.ModeBlocking)
-	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, lines))
+	f, pl := blockingSink(t, cfg, Options{Blocking: true})
+	feedMain(t, pl, lines)
 	st := f.Status()
 	if st.SpooledChunks == 0 || st.Dropped.Lines != 0 {
 		t.Fatalf("status %+v: the spool should hold what memory does not", st)
@@ -106,11 +110,7 @@ func TestSpoolKeepsWhatIsLeftForTheNextSink(t *testing.T) {
 	}
 
 	fd := fluentdtest.StartAt(t, addr)
-	f2, err := New(cfg, Options{Blocking: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl2 := pipeline(t, f2, config.ModeBlocking)
+	f2, pl2 := blockingSink(t, cfg, Options{Blocking: true})
 	if _, err := closeWithin(pl2, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -140,12 +140,8 @@ func TestSpoolKeepsWhatIsLeftForTheNextSink(t *testing.T) {
 func TestFullSpoolDropsItsOldestChunks(t *testing.T) {
 	spool := t.TempDir()
 	const size = 1 << 20
-	f, err := New(config.Fluent{Addr: nettest.FreeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: size}, Options{Blocking: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl := pipeline(t, f, config.ModeBlocking)
-	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, 50_000))
+	f, pl := blockingSink(t, config.Fluent{Addr: nettest.FreeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: size}, Options{Blocking: true})
+	feedMain(t, pl, 50_000)
 	st := f.Status()
 	if st.SpooledBytes > size || dirBytes(t, spool) > size {
 		t.Errorf("spool of %d bytes (%d on disk); its size is %d", st.SpooledBytes, dirBytes(t, spool), size)
@@ -177,12 +173,8 @@ func TestSpoolStaysUnderTheDiskBudget(t *testing.T) {
 	spool := t.TempDir()
 	const limit = 1 << 20
 	b := budget.New(budget.Options{Limit: limit})
-	f, err := New(config.Fluent{Addr: nettest.FreeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20}, Options{Blocking: true, Budget: b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl := pipeline(t, f, config.ModeBlocking)
-	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, 50_000))
+	f, pl := blockingSink(t, config.Fluent{Addr: nettest.FreeAddr(t), Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20}, Options{Blocking: true, Budget: b})
+	feedMain(t, pl, 50_000)
 	st := f.Status()
 	if used := b.Used(); used > limit || dirBytes(t, spool) > limit || b.Usage("main") != used {
 		t.Errorf("budget used %d (main %d), %d bytes on disk; the limit is %d", used, b.Usage("main"), dirBytes(t, spool), limit)
@@ -199,12 +191,8 @@ func TestDamagedSpoolFileIsDroppedNotSent(t *testing.T) {
 	spool := t.TempDir()
 	addr := nettest.FreeAddr(t)
 	cfg := config.Fluent{Addr: addr, Buffer: 64 << 10, Spool: spool, SpoolSize: 256 << 20, Ack: true}
-	f, err := New(cfg, Options{Blocking: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl := pipeline(t, f, config.ModeBlocking)
-	logtest.Feed(t, pl, logship.Source{Program: "main"}, logship.Stdout, logtest.Lines(0, 5_000))
+	_, pl := blockingSink(t, cfg, Options{Blocking: true})
+	feedMain(t, pl, 5_000)
 	closeWithin(pl, 20*time.Second)
 	files, _ := filepath.Glob(filepath.Join(spool, "*.chunk"))
 	if len(files) < 3 {
@@ -226,11 +214,7 @@ func TestDamagedSpoolFileIsDroppedNotSent(t *testing.T) {
 	}
 
 	fd := fluentdtest.StartAt(t, addr)
-	f2, err := New(cfg, Options{Blocking: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl2 := pipeline(t, f2, config.ModeBlocking)
+	f2, pl2 := blockingSink(t, cfg, Options{Blocking: true})
 	closeWithin(pl2, 60*time.Second)
 	st := f2.Status()
 	fd.Stop() // it writes what it buffered
