@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,38 +30,8 @@ func treeBytes(dir string) int64 {
 	return n
 }
 
-// treeSampler samples treeBytes of a directory every few milliseconds
-// until stopped, and keeps the largest seen.
-type treeSampler struct {
-	stop, done chan struct{}
-	mu         sync.Mutex
-	peak       int64
-}
-
-func sampleTree(dir string) *treeSampler {
-	s := &treeSampler{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		for {
-			n := treeBytes(dir)
-			s.mu.Lock()
-			s.peak = max(s.peak, n)
-			s.mu.Unlock()
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
-	return s
-}
-
-func (s *treeSampler) Stop() int64 {
-	close(s.stop)
-	<-s.done
-	return s.peak
-}
+// sampleTree samples treeBytes of dir (see diskSampler).
+func sampleTree(dir string) *diskSampler { return startDiskSampler(treeBytes, dir) }
 
 // fdMarkerRE matches the record that announces records dropped.
 var fdMarkerRE = regexp.MustCompile(`^dropped (\d+) records \((\d+) bytes\) from (\S+) \(([a-z ,]+)\)$`)
@@ -127,7 +96,7 @@ func TestFluentdOutageLongerThanTheBufferGoesToTheSpoolWithinTheBudget(t *testin
 	if failed {
 		t.Logf("%d connections failed while the spool was sent: order and exactly once are not checked", replay.Retries-retries)
 	}
-	peak := disk.Stop()
+	peak, _ := disk.Stop()
 	p.Signal(syscall.SIGTERM)
 	if code := p.Wait(30 * time.Second); code != 0 {
 		t.Fatalf("tend exited %d\n%s", code, p.Stderr())

@@ -79,10 +79,12 @@ func diskBytes(dir string) int64 {
 	return n
 }
 
-// diskSampler samples diskBytes of some directories every few
-// milliseconds until stopped, and keeps the largest total seen.
+// diskSampler samples the disk space some directories take (diskBytes,
+// or another measure) every few milliseconds until stopped, and keeps the
+// largest total seen.
 type diskSampler struct {
 	dirs []string
+	size func(dir string) int64
 	stop chan struct{}
 	done chan struct{}
 	mu   sync.Mutex
@@ -90,14 +92,18 @@ type diskSampler struct {
 	n    int
 }
 
-func sampleDisk(dirs ...string) *diskSampler {
-	s := &diskSampler{dirs: dirs, stop: make(chan struct{}), done: make(chan struct{})}
+// sampleDisk samples diskBytes of dirs.
+func sampleDisk(dirs ...string) *diskSampler { return startDiskSampler(diskBytes, dirs...) }
+
+// startDiskSampler samples the total of size over dirs.
+func startDiskSampler(size func(dir string) int64, dirs ...string) *diskSampler {
+	s := &diskSampler{dirs: dirs, size: size, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		for {
 			var total int64
 			for _, d := range s.dirs {
-				total += diskBytes(d)
+				total += s.size(d)
 			}
 			s.mu.Lock()
 			s.max = max(s.max, total)

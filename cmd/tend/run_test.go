@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tend/internal/nettest"
 )
 
 // These tests run the whole of tend in the test process. Its reaper
@@ -100,17 +102,6 @@ func noneLeft(t *testing.T, before map[string]string) {
 	}
 }
 
-// freeAddr returns a TCP address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestRunStopsEverythingItStarted runs tend with every part that runs a
 // goroutine of its own: a main and a side program, the control socket,
 // the HTTP endpoints, the sampler, log files with a cleanup hook, and a
@@ -119,7 +110,7 @@ func freeAddr(t *testing.T) string {
 // socket is gone and the HTTP port is closed.
 func TestRunStopsEverythingItStarted(t *testing.T) {
 	dir := t.TempDir()
-	httpAddr := freeAddr(t)
+	httpAddr := nettest.FreeAddr(t)
 	sock := inProcess(t, map[string]string{
 		"TEND_HTTP_ADDR":      httpAddr,
 		"TEND_LOG_DIR":        filepath.Join(dir, "logs"),
