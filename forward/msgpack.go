@@ -21,26 +21,21 @@ var errShortBytes = errors.New("msgpack: the bytes end inside a value")
 const maxDepth = 16
 
 // appendMapHeader appends the header of a map of n pairs.
-func appendMapHeader(b []byte, n uint32) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x80|byte(n))
-	case n < 1<<16:
-		return binary.BigEndian.AppendUint16(append(b, 0xde), uint16(n))
-	default:
-		return binary.BigEndian.AppendUint32(append(b, 0xdf), n)
-	}
-}
+func appendMapHeader(b []byte, n uint32) []byte { return appendHeader(b, n, 0x80, 0xde, 0xdf) }
 
 // appendArrayHeader appends the header of an array of n values.
-func appendArrayHeader(b []byte, n uint32) []byte {
+func appendArrayHeader(b []byte, n uint32) []byte { return appendHeader(b, n, 0x90, 0xdc, 0xdd) }
+
+// appendHeader appends the header of a map or an array of n entries: the
+// fix form (fix|n) below 16, then the 16-bit and the 32-bit forms.
+func appendHeader(b []byte, n uint32, fix, code16, code32 byte) []byte {
 	switch {
 	case n < 16:
-		return append(b, 0x90|byte(n))
+		return append(b, fix|byte(n))
 	case n < 1<<16:
-		return binary.BigEndian.AppendUint16(append(b, 0xdc), uint16(n))
+		return binary.BigEndian.AppendUint16(append(b, code16), uint16(n))
 	default:
-		return binary.BigEndian.AppendUint32(append(b, 0xdd), n)
+		return binary.BigEndian.AppendUint32(append(b, code32), n)
 	}
 }
 
