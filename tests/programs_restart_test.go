@@ -19,7 +19,7 @@ func TestCrashLoopBacksOffThenIsFatal(t *testing.T) {
 	})
 	p := startTend(t, tendOptions{
 		Args: []string{"--", "sideprog", "-name", "main", "-log", events},
-		Env:  []string{conf},
+		Env:  []string{conf, "TEND_EVENT_LEVEL=info", "TEND_EVENT_FORMAT=json"},
 	})
 	st := waitStatus(t, p, 15*time.Second, "crash to be FATAL", func(st statusDoc) bool {
 		return st.program(t, "crash").State == "FATAL"
@@ -40,22 +40,40 @@ func TestCrashLoopBacksOffThenIsFatal(t *testing.T) {
 	if len(starts) != 4 {
 		t.Fatalf("crash started %d times, want startretries+1 = 4", len(starts))
 	}
-	var gaps []time.Duration
+	// The waits tend chose, from its backoff events: each start came no
+	// sooner than its wait (on a busy machine, later: a program's start
+	// takes its own time, so the gaps between starts say little of the
+	// waits' growth).
+	var waits []time.Duration
+	for _, e := range tendEvents(p.Stderr()) {
+		if e.str("event") == "backoff" && e.str("program") == "crash" {
+			d, err := time.ParseDuration(e.str("wait"))
+			if err != nil {
+				t.Fatalf("backoff event %v: %v", e, err)
+			}
+			waits = append(waits, d)
+		}
+	}
+	if len(waits) != len(starts)-1 {
+		t.Fatalf("%d backoff events for %d starts, want one before each restart\nstderr:\n%s", len(waits), len(starts), p.Stderr())
+	}
 	for i := 1; i < len(starts); i++ {
-		gaps = append(gaps, starts[i].At.Sub(starts[i-1].At))
+		if gap := starts[i].At.Sub(starts[i-1].At); gap < waits[i-1] {
+			t.Errorf("restart %d came %s after the start before it, sooner than its backoff of %s", i, gap, waits[i-1])
+		}
 	}
 	// The first retry comes after a short wait; each next wait is longer.
-	if gaps[0] < 100*time.Millisecond || gaps[0] > time.Second {
-		t.Errorf("first retry after %s, want a short backoff", gaps[0])
+	if waits[0] < 100*time.Millisecond || waits[0] > time.Second {
+		t.Errorf("first retry after %s, want a short backoff", waits[0])
 	}
-	for i := 1; i < len(gaps); i++ {
-		if gaps[i] <= gaps[i-1] {
-			t.Errorf("gaps between starts %v do not grow", gaps)
+	for i := 1; i < len(waits); i++ {
+		if waits[i] <= waits[i-1] {
+			t.Errorf("backoff waits %v do not grow", waits)
 			break
 		}
 	}
-	if last := gaps[len(gaps)-1]; last < 2*gaps[0] {
-		t.Errorf("gaps between starts %v: the last is not at least twice the first (exponential backoff)", gaps)
+	if last := waits[len(waits)-1]; last < 2*waits[0] {
+		t.Errorf("backoff waits %v: the last is not at least twice the first (exponential backoff)", waits)
 	}
 	// The status text shows the state too.
 	if out := mustCtl(t, p, "status"); !strings.Contains(out, "FATAL") || !strings.Contains(out, "crash") {
