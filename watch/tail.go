@@ -605,7 +605,7 @@ func (t *tailer) readWhole(tf *tailFile, c *heldCopy) {
 	off := dataStart(c.f, c.size)
 	for {
 		var n int
-		off, n = t.pull(tf, c.f, off, c.size)
+		off, n, _ = t.pull(tf, c.f, off, c.size)
 		if n == 0 {
 			break
 		}
@@ -673,7 +673,19 @@ func (t *tailer) read(tf *tailFile) {
 		t.truncated(tf, st.Size)
 	}
 	for {
-		off, n := t.pull(tf, tf.f, tf.offset, -1)
+		off, n, moved := t.pull(tf, tf.f, tf.offset, -1)
+		if moved {
+			// Truncated (and maybe written past the offset again) while
+			// this loop read it: what was read at the old offset may be
+			// the next generation's.
+			cut = true
+			size := int64(0)
+			if unix.Fstat(int(tf.f.Fd()), &st) == nil {
+				size = st.Size
+			}
+			t.truncated(tf, size)
+			continue
+		}
 		tf.offset = off
 		if n == 0 {
 			break
@@ -701,8 +713,12 @@ func (t *tailer) noteGeneration(tf *tailFile) {
 
 // pull reads one buffer from r at off (up to end, when end >= 0), frames
 // it and hands the whole records on. It returns the new offset and the
-// number of bytes read.
-func (t *tailer) pull(tf *tailFile, r *os.File, off, end int64) (int64, int) {
+// number of bytes read. Reading tf's own file, it reports moved, and
+// hands nothing on, when the bytes before off are no longer the ones read
+// last: the file was truncated before or while the buffer was read, and
+// the buffer may hold a later generation's bytes at the old offset (a
+// copytruncate rotation and a fast writer between two reads).
+func (t *tailer) pull(tf *tailFile, r *os.File, off, end int64) (int64, int, bool) {
 	b := t.pl.NewBatch(tf.prog, logship.File, len(tf.carry)+logship.ReadSize)
 	b.File = tf.path
 	b.Data = append(b.Data, tf.carry...)
@@ -715,9 +731,14 @@ func (t *tailer) pull(tf *tailFile, r *os.File, off, end int64) (int64, int) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		t.log.Warn("reading a tailed file", zap.String("file", tf.path), zap.Error(err))
 	}
+	if r == tf.f && len(tf.sig) > 0 && !bytes.Equal(readSig(r, off, tf.sig), tf.sig) {
+		// Checked after the read: a truncation before it shows now.
+		b.Release()
+		return off, 0, true
+	}
 	if n == 0 {
 		b.Release()
-		return off, 0
+		return off, 0, false
 	}
 	off += int64(n)
 	chunk := b.Data[start : start+n]
@@ -739,7 +760,7 @@ func (t *tailer) pull(tf *tailFile, r *os.File, off, end int64) (int64, int) {
 	tf.lastData = time.Now()
 	b.Records = tf.fr.Frame(b.Data, b.Records)
 	t.emit(tf, b)
-	return off, n
+	return off, n, false
 }
 
 // emit ships the whole records of b and keeps the rest in tf.carry.
@@ -804,7 +825,7 @@ func (t *tailer) fromCopy(tf *tailFile) bool {
 		off := tf.offset
 		for {
 			var n int
-			off, n = t.pull(tf, c.f, off, c.size)
+			off, n, _ = t.pull(tf, c.f, off, c.size)
 			if n == 0 {
 				break
 			}
@@ -852,7 +873,7 @@ func (t *tailer) fromCopy(tf *tailFile) bool {
 			off := tf.offset
 			for {
 				var n int
-				off, n = t.pull(tf, c, off, st.Size)
+				off, n, _ = t.pull(tf, c, off, st.Size)
 				if n == 0 {
 					break
 				}
