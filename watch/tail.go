@@ -67,9 +67,11 @@ const (
 	// not needed (when it never learns that it does not need it).
 	copyHold = time.Minute
 	// shipQueue is how many batches (of up to 64 KiB) read from the files
-	// may wait for the sinks: the reading waits on a slow console only
-	// once they are full, so that the budget's wait for a read before it
-	// truncates a tailed file stays short.
+	// may wait for the sinks, and about how many a round of reading may
+	// read before they are handed on: the reading waits on a slow console
+	// only once they are full. The budget's read of a file before it
+	// truncates it never waits on the console (it adds to the batches
+	// waiting; what it reads is bounded by the budget itself).
 	shipQueue = 64
 )
 
@@ -127,11 +129,6 @@ type generation struct {
 	mtime time.Time
 }
 
-type catchReq struct {
-	id   procfs.FileID
-	done chan struct{}
-}
-
 // tailer reads the tailed files on its own goroutine; in blocking mode it
 // may wait on a slow sink, which never holds up the watcher.
 type tailer struct {
@@ -142,7 +139,6 @@ type tailer struct {
 	targets []tailTarget
 	handed  []handover
 	wake    chan struct{}
-	catch   chan catchReq
 	quit    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -150,12 +146,20 @@ type tailer struct {
 	out     chan *logship.Batch
 	shipped chan struct{}
 
-	// The goroutine's own.
-	started time.Time              // files changed before are not generations it missed
-	pending map[procfs.FileID]bool // handed over to tail, not yet started
-	files   map[procfs.FileID]*tailFile
-	copies  map[procfs.FileID]*heldCopy
-	gens    map[string]generation // by live path
+	// reading is held by whoever reads the files: the tailer's goroutine,
+	// or the watcher catching up on a file before the budget truncates
+	// it. Everything below is guarded by it. The goroutine never holds it
+	// while it waits for the sinks: what is read goes to backlog first.
+	reading  sync.Mutex
+	backlog  []*logship.Batch
+	stopped  bool
+	catching bool                   // reading for the budget or a last time: no backlog limit
+	more     bool                   // the last round stopped at a full backlog
+	started  time.Time              // files changed before are not generations it missed
+	pending  map[procfs.FileID]bool // handed over to tail, not yet started
+	files    map[procfs.FileID]*tailFile
+	copies   map[procfs.FileID]*heldCopy
+	gens     map[string]generation // by live path
 	// seen holds the files read, by inode, so that one found again under
 	// a rotated name is not taken for a generation never read; a file's
 	// entry goes when it is deleted (its inode may be used again).
@@ -168,7 +172,6 @@ func newTailer(pl *logship.Pipeline, log *zap.Logger) *tailer {
 		pl:      pl,
 		log:     log,
 		wake:    make(chan struct{}, 1),
-		catch:   make(chan catchReq),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 		started: time.Now(),
@@ -195,30 +198,27 @@ func (t *tailer) update(targets []tailTarget, handed []handover) {
 	}
 }
 
-// catchUp asks the tailer to read what is in the file now, and waits for
-// it at most timeout.
-func (t *tailer) catchUp(ctx context.Context, id procfs.FileID, timeout time.Duration) {
+// catchUp reads what is in the file id now, for the budget about to
+// truncate it, on the caller's goroutine: it waits only for a read of the
+// tailer's in progress, never for the sinks (what it reads joins the
+// batches waiting for them).
+func (t *tailer) catchUp(id procfs.FileID) {
 	t.mu.Lock()
 	running := t.running
 	t.mu.Unlock()
 	if !running {
 		return
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	req := catchReq{id: id, done: make(chan struct{})}
-	select {
-	case t.catch <- req:
-	case <-timer.C:
-		return
-	case <-ctx.Done():
+	t.reading.Lock()
+	defer t.reading.Unlock()
+	if t.stopped {
 		return
 	}
-	select {
-	case <-req.done:
-	case <-timer.C:
-	case <-ctx.Done():
+	t.catching = true
+	if !t.readOnly(id) {
+		t.cycle()
 	}
+	t.catching = false
 }
 
 // run reads the files on every wake-up until stop, then reads them one
@@ -231,9 +231,21 @@ func (t *tailer) run() {
 	go t.ship()
 	tick := time.NewTicker(tailTick)
 	defer tick.Stop()
+	now := make(chan struct{})
+	close(now)
 	for {
+		t.handOn()
+		// After a round cut short, the next one at once.
+		var again <-chan struct{}
+		t.reading.Lock()
+		if t.more {
+			again = now
+		}
+		t.reading.Unlock()
 		select {
 		case <-t.quit:
+			t.reading.Lock()
+			t.catching = true
 			t.cycle()
 			for _, tf := range t.files {
 				t.close(tf)
@@ -247,20 +259,43 @@ func (t *tailer) run() {
 			}
 			t.handed = nil
 			t.mu.Unlock()
+			t.stopped = true
+			t.reading.Unlock()
+			t.handOn()
 			close(t.out)
 			<-t.shipped
 			return
-		case req := <-t.catch:
-			if !t.readOnly(req.id) {
-				t.cycle()
-			}
-			close(req.done)
-			continue
 		case <-t.wake:
 		case <-tick.C:
+		case <-again:
 		}
+		t.reading.Lock()
 		t.cycle()
+		t.reading.Unlock()
 	}
+}
+
+// handOn hands the batches read to the shipper, in order, waiting for it
+// when shipQueue batches wait already; it holds no lock meanwhile.
+func (t *tailer) handOn() {
+	for {
+		t.reading.Lock()
+		backlog := t.backlog
+		t.backlog = nil
+		t.reading.Unlock()
+		if len(backlog) == 0 {
+			return
+		}
+		for _, b := range backlog {
+			t.out <- b
+		}
+	}
+}
+
+// full reports whether a round of reading should stop and let the
+// batches read go to the sinks first.
+func (t *tailer) full() bool {
+	return !t.catching && len(t.backlog) >= shipQueue
 }
 
 // ship hands the batches read to the sinks, in order, on a goroutine of
@@ -317,6 +352,7 @@ func (t *tailer) stop(ctx context.Context) {
 // renamed file's last lines come before the new file's first), then the
 // rest, then new targets.
 func (t *tailer) cycle() {
+	t.more = true // until it gets to the end
 	t.mu.Lock()
 	targets := t.targets
 	handed := t.handed
@@ -381,15 +417,25 @@ func (t *tailer) cycle() {
 	})
 	for _, tf := range order {
 		t.read(tf)
+		if t.full() {
+			// The rest when the sinks took these: a file is never
+			// closed (nor a generation after it read) before it was
+			// read to its end.
+			return
+		}
 	}
 	slices.SortFunc(targets, func(a, b tailTarget) int { return cmpString(a.path, b.path) })
 	for _, tg := range targets {
 		if _, ok := t.files[tg.id]; !ok {
 			if tf := t.open(tg); tf != nil {
 				t.read(tf)
+				if t.full() {
+					return
+				}
 			}
 		}
 	}
+	t.more = false
 	t.releaseCopies(now)
 	t.forgetSeen(now)
 	for _, tf := range order {
@@ -687,7 +733,7 @@ func (t *tailer) read(tf *tailFile) {
 			continue
 		}
 		tf.offset = off
-		if n == 0 {
+		if n == 0 || t.full() {
 			break
 		}
 	}
@@ -773,7 +819,7 @@ func (t *tailer) emit(tf *tailFile, b *logship.Batch) {
 		b.Release()
 		return
 	}
-	t.out <- b
+	t.backlog = append(t.backlog, b)
 }
 
 // flushPending hands on a joined record that waited long enough.

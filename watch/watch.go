@@ -678,8 +678,10 @@ func (w *Watcher) truncate(reason string, pick func(*watchedFile) bool, need fun
 		}
 		f.mapped = false
 		if w.tail != nil && f.tail {
-			// Let the tailer read what is there before it goes.
-			w.tail.catchUp(w.ctx, f.id, 200*time.Millisecond)
+			// The tailer reads what is there before it goes, now, on
+			// this goroutine: a file written fast grows on while the
+			// budget waits.
+			w.tail.catchUp(f.id)
 		}
 		if _, err := f.entry.Truncate(reason); err != nil {
 			w.log.Warn("cannot truncate a watched file", zap.String("file", f.path), zap.Error(err))
