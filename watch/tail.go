@@ -100,6 +100,11 @@ type tailFile struct {
 	live     bool      // among the watcher's targets
 	leftAt   time.Time // when it left them
 	seq      uint64
+	// known holds, from a truncation found until the first bytes read
+	// after it, the rotated siblings that existed when it was found: a
+	// copy made since, of other bytes than the file now starts with, is
+	// a generation written and rotated away in between.
+	known map[procfs.FileID]bool
 }
 
 // handover is a descriptor the watcher opened for the tailer: of a file to
@@ -786,6 +791,9 @@ func (t *tailer) pull(tf *tailFile, r *os.File, off, end int64) (int64, int, boo
 		b.Release()
 		return off, 0, false
 	}
+	if r == tf.f && tf.known != nil {
+		t.skippedGenerations(tf, b.Data[start:start+n])
+	}
 	off += int64(n)
 	chunk := b.Data[start : start+n]
 	if tf.skipNUL {
@@ -856,6 +864,10 @@ func (t *tailer) truncated(tf *tailFile, size int64) {
 	t.finish(tf)
 	tf.offset, tf.skipNUL = dataStart(tf.f, size), true
 	tf.sig = tf.sig[:0]
+	tf.known = make(map[procfs.FileID]bool, len(t.copies))
+	for id := range t.copies {
+		tf.known[id] = true
+	}
 	t.log.Info("tailed file truncated or rewritten; reading it from its start",
 		zap.String("file", tf.path), zap.Bool("rest_from_copy", recovered))
 }
@@ -933,6 +945,36 @@ func (t *tailer) fromCopy(tf *tailFile) bool {
 	return false
 }
 
+// skippedGenerations reads, whole and in order, the copies made of the
+// generations that were written to tf's file and rotated away between the
+// truncation the tailer found and its first read after it (head is what
+// that read found at the start of the file): on a busy machine a
+// copytruncate rotation can come in between. A copy that starts like head
+// is of the generation being read (from the file itself); an empty one is
+// being made. A generation rotated away is copied whole before its file
+// is truncated, so before head was read.
+func (t *tailer) skippedGenerations(tf *tailFile, head []byte) {
+	known := tf.known
+	tf.known = nil
+	t.findMissed(tf, generation{mtime: t.started})
+	skipNUL := tf.skipNUL
+	head = head[:min(len(head), 4096)]
+	for _, c := range t.siblingCopies(tf.livePath, time.Time{}) {
+		if known[c.id] || c.size == 0 {
+			continue
+		}
+		n := min(int64(len(head)), c.size)
+		buf := make([]byte, n)
+		if k, _ := c.f.ReadAt(buf, 0); int64(k) != n || bytes.Equal(buf, head[:n]) {
+			break
+		}
+		t.log.Info("reading a generation of a tailed file rotated away before it was read",
+			zap.String("file", tf.path), zap.String("copy", c.path))
+		t.readWhole(tf, c)
+	}
+	tf.skipNUL = skipNUL
+}
+
 // samePrefix reports whether live starts with the same bytes as the copy
 // c of size n: the live file is still the generation c copied.
 func samePrefix(live, c *os.File, n int64) bool {
@@ -994,7 +1036,13 @@ func dataStart(f *os.File, size int64) int64 {
 	off, err := unix.Seek(int(f.Fd()), 0, unix.SEEK_DATA)
 	if err != nil {
 		if errors.Is(err, unix.ENXIO) {
-			return size // nothing but a hole
+			// Nothing but a hole, or nothing: its size now, not as
+			// measured before (a file cut again since is empty).
+			var st unix.Stat_t
+			if unix.Fstat(int(f.Fd()), &st) == nil {
+				size = st.Size
+			}
+			return size
 		}
 		return 0
 	}
