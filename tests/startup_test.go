@@ -4,10 +4,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
+
+// syncCall matches a line of strace's output for a call that flushes to
+// disk.
+var syncCall = regexp.MustCompile(`\b(fsync|fdatasync|syncfs|sync)\(`)
 
 // TestExitDoesNotFlushStderrToDisk: when tend's stderr is a regular file
 // (a shell redirect, a service manager's log file), tend does not fsync
@@ -38,8 +43,16 @@ func TestExitDoesNotFlushStderrToDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if calls := strings.TrimSpace(string(b)); calls != "" {
-		t.Errorf("tend flushed to disk on the way out:\n%s", calls)
+	// Only the traced calls count: strace also notes a thread caught in
+	// an unfinished call as the process exits ("???( <detached ...>").
+	var calls []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if syncCall.MatchString(line) {
+			calls = append(calls, line)
+		}
+	}
+	if len(calls) > 0 {
+		t.Errorf("tend flushed to disk on the way out:\n%s", strings.Join(calls, "\n"))
 	}
 	if events, _ := os.ReadFile(stderrFile.Name()); !strings.Contains(string(events), "exiting") {
 		t.Errorf("stderr lacks the exit event; the test proves nothing:\n%s", events)
