@@ -70,18 +70,6 @@ var ErrNotSocket = errors.New("path exists and is not a socket")
 // control socket's path, or tend cannot tell that nobody does.
 var ErrInUse = errors.New("a running tend (or another program) answers on it")
 
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m.IsRegular():
-		return "regular file"
-	case m&fs.ModeSymlink != 0:
-		return "symbolic link"
-	}
-	return m.Type().String()
-}
-
 // Limits of the control socket.
 const (
 	// controlTimeout bounds one control command that does not wait for a
@@ -123,7 +111,7 @@ func CheckSocket(path string) error {
 		return nil
 	}
 	if st.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("%w: %s is a %s", ErrNotSocket, path, describeMode(st.Mode()))
+		return fmt.Errorf("%w: %s is a %s", ErrNotSocket, path, config.DescribeMode(st.Mode()))
 	}
 	c, err := net.DialTimeout("unix", path, time.Second)
 	if err == nil {

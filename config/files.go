@@ -30,7 +30,7 @@ func openRegular(path string) (*os.File, error) {
 	}
 	if !st.Mode().IsRegular() {
 		fh.Close()
-		return nil, fmt.Errorf("not a regular file but a %s", describeMode(st.Mode()))
+		return nil, fmt.Errorf("not a regular file but a %s", DescribeMode(st.Mode()))
 	}
 	if st.Size() > MaxConfFile {
 		fh.Close()
@@ -39,8 +39,9 @@ func openRegular(path string) (*os.File, error) {
 	return fh, nil
 }
 
-// describeMode names the type of a file for messages.
-func describeMode(m fs.FileMode) string {
+// DescribeMode names the type of a file for messages, such as
+// "named pipe (FIFO)".
+func DescribeMode(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "directory"
@@ -110,7 +111,7 @@ func checkLogDir(dir string) error {
 	st, err := os.Stat(dir)
 	if err == nil {
 		if !st.IsDir() {
-			return fmt.Errorf("%s is a %s, not a directory", dir, describeMode(st.Mode()))
+			return fmt.Errorf("%s is a %s, not a directory", dir, DescribeMode(st.Mode()))
 		}
 		if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
 			return fmt.Errorf("directory %s cannot be written: %w", dir, err)
@@ -126,7 +127,7 @@ func checkLogDir(dir string) error {
 		st, err := os.Stat(p)
 		if err == nil {
 			if !st.IsDir() {
-				return fmt.Errorf("cannot be created: %s is a %s, not a directory", p, describeMode(st.Mode()))
+				return fmt.Errorf("cannot be created: %s is a %s, not a directory", p, DescribeMode(st.Mode()))
 			}
 			if err := unix.Access(p, unix.W_OK|unix.X_OK); err != nil {
 				return fmt.Errorf("cannot be created in %s: %w", p, err)
@@ -168,7 +169,7 @@ func checkSocketPath(path string) error {
 	case err != nil:
 		return fmt.Errorf("cannot look at %s: %w", dir, err)
 	case !st.IsDir():
-		return fmt.Errorf("%s is a %s, not a directory", dir, describeMode(st.Mode()))
+		return fmt.Errorf("%s is a %s, not a directory", dir, DescribeMode(st.Mode()))
 	}
 	st, err = os.Lstat(path)
 	switch {
@@ -177,7 +178,7 @@ func checkSocketPath(path string) error {
 	case err != nil:
 		return fmt.Errorf("cannot look at %s: %w", path, err)
 	case st.Mode().Type() != fs.ModeSocket:
-		return fmt.Errorf("%s is a %s, not a socket; tend replaces nothing but a stale socket", path, describeMode(st.Mode()))
+		return fmt.Errorf("%s is a %s, not a socket; tend replaces nothing but a stale socket", path, DescribeMode(st.Mode()))
 	}
 	return nil
 }
