@@ -14,6 +14,15 @@
 //	tend signal NAME SIG              send a signal to one program
 //	tend profile [--json]             service profile and resource recommendation
 //	tend version                      print the version
+
+// Two runtime settings that cost every start and every idle second: naming
+// each memory mapping takes a prctl per mapping (and fails on kernels
+// without it), and the background update of GOMAXPROCS from the cgroup's
+// CPU limit wakes tend while it idles. GOMAXPROCS still follows the limit
+// at start.
+//
+//go:debug decoratemappings=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

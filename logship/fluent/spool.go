@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -61,7 +62,9 @@ const (
 	spoolRetry = time.Second
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli makes the chunk checksum's table when a spool is first used:
+// made at package init, its tables cost every start of tend, spool or not.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // openSpool creates dir when missing, removes what a crash left half
 // written, and returns the spool and the chunks an earlier run left in
@@ -142,7 +145,7 @@ func (s *spool) write(b *batch) (*spoolFile, error) {
 	for _, n := range []int64{b.entries, b.records, b.raw, b.carried.Lines, b.carried.Bytes} {
 		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
 	}
-	hdr = binary.BigEndian.AppendUint32(hdr, crc32.Checksum(entries, castagnoli))
+	hdr = binary.BigEndian.AppendUint32(hdr, crc32.Checksum(entries, castagnoli()))
 	head := make([]byte, 0, len(spoolMagic)+4+len(hdr))
 	head = append(head, spoolMagic...)
 	head = binary.BigEndian.AppendUint32(head, uint32(len(hdr)))
@@ -226,7 +229,7 @@ func (s *spool) load(b *batch, ch *forward.Chunk) error {
 	if err != nil {
 		return err
 	}
-	if crc32.Checksum(entries, castagnoli) != sum {
+	if crc32.Checksum(entries, castagnoli()) != sum {
 		return errors.New("the entries do not match their checksum")
 	}
 	ch.Reset(b.tag)
