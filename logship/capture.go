@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,17 @@ const (
 	// smallBatch is the size under which a batch is copied out of the read
 	// buffer into a buffer of its own size class.
 	smallBatch = 4 << 10
+	// yieldEvery is how often a capture that keeps working (it reads,
+	// writes and pauses in system calls, and never waits on a channel)
+	// passes through the Go scheduler of its own accord. The runtime takes
+	// a goroutine that has not done so for 10 ms for one hogging its
+	// processor: it preempts it with a signal or, when it is in a system
+	// call, hands its processor to another thread, and its monitor thread
+	// then polls every 20 µs for a while. Each costs context switches, and
+	// on a steady stream they came every 10 ms: half of tend's context
+	// switches with a program writing one line at a time. A yield costs
+	// one wake-up of an idle thread at most.
+	yieldEvery = 5 * time.Millisecond
 	// FlushDelay is how long a record that joining could still extend
 	// waits for the next line before it is handed on.
 	FlushDelay = 150 * time.Millisecond
@@ -63,6 +75,7 @@ type Capture struct {
 	// Read pacing, by run only.
 	want    int       // size of the next read buffer, ReadSize to Pipeline.maxRead
 	lastEnd time.Time // when the last read that returned bytes returned
+	yielded time.Time // when the capture last yielded (yieldEvery)
 }
 
 // newSource returns what a capture of r reads: r's pipe, read outside Go's
@@ -146,6 +159,10 @@ func (c *Capture) run() {
 		if eof {
 			b.Release()
 			return
+		}
+		if end.Sub(c.yielded) >= yieldEvery {
+			c.yielded = end
+			runtime.Gosched()
 		}
 		if n > 0 {
 			c.pace(n, room, end.Sub(start), end)
