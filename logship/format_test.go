@@ -87,15 +87,19 @@ func escapeByteByByte(s []byte) []byte {
 	return append(dst, '"')
 }
 
-// Every byte value at every position of an eight-byte word, between plain
-// bytes, is found by the word-at-a-time scan.
+// Every byte value at every position of messages of every length up to
+// three blocks of sixteen and a word, between plain bytes, is found by the
+// word-at-a-time scan: in a block, in a last word, and in the last word
+// that overlaps bytes already scanned.
 func TestJSONEscapeFindsEverySpecialByteInAWord(t *testing.T) {
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < 17; pos++ {
-			msg := []byte(strings.Repeat("a", 17))
-			msg[pos] = byte(c)
-			if got, want := appendJSONString(nil, msg), escapeByteByByte(msg); string(got) != string(want) {
-				t.Fatalf("byte %#x at %d: escaped %q, want %q", c, pos, got, want)
+	for size := 1; size <= 56; size++ {
+		for c := 0; c < 256; c++ {
+			for pos := 0; pos < size; pos++ {
+				msg := []byte(strings.Repeat("a", size))
+				msg[pos] = byte(c)
+				if got, want := appendJSONString(nil, msg), escapeByteByByte(msg); string(got) != string(want) {
+					t.Fatalf("byte %#x at %d of %d: escaped %q, want %q", c, pos, size, got, want)
+				}
 			}
 		}
 	}
@@ -129,5 +133,23 @@ func TestDroppedMarkerText(t *testing.T) {
 	got := string(AppendDropped(nil, "agent", Drops{Lines: 2, Bytes: 20}, LostBudget|LostNoSpace))
 	if got != "dropped 2 lines (20 bytes) from agent (disk budget, disk full)" {
 		t.Fatal(got)
+	}
+}
+
+// BenchmarkJSONRecords formats 1 MiB of 120-byte lines as JSON records,
+// as a sink formats a large batch.
+func BenchmarkJSONRecords(b *testing.B) {
+	msg := []byte("000000000042 " + strings.Repeat("x", 106))
+	ts := AppendTime(nil, time.Unix(1700000000, 123456789))
+	start := AppendJSONStart(nil, ts, "main", Stdout)
+	n := (1 << 20) / (len(msg) + 1)
+	dst := make([]byte, 0, 2<<20)
+	b.SetBytes(int64(n * (len(msg) + 1)))
+	for b.Loop() {
+		dst = dst[:0]
+		for range n {
+			dst = append(dst, start...)
+			dst = AppendJSONEnd(dst, msg, false, false)
+		}
 	}
 }
