@@ -188,9 +188,15 @@ func (c *Sink) write(p *program, b *logship.Batch) {
 		c.endSuppression(p)
 		p.lim, p.limRate, p.limBurst = newLimiter(rate, burst), rate, burst
 	}
-	if !p.lim.on() && c.format == config.FormatRaw {
-		c.writeRaw(p.p, b.Stream, b.Data)
-		return
+	if !p.lim.on() {
+		switch c.format {
+		case config.FormatRaw:
+			c.writeRaw(p.p, b.Stream, b.Data)
+			return
+		case config.FormatJSON:
+			c.addJSON(b)
+			return
+		}
 	}
 	runStart, runEnd := int32(0), int32(0) // raw bytes admitted and not yet written
 	for _, r := range b.Records {
@@ -234,18 +240,43 @@ func (c *Sink) write(p *program, b *logship.Batch) {
 	}
 }
 
+// addJSON formats every record of b into the stream's buffer, in json,
+// with nothing dropped: the loop of add without what it looks up per
+// record, the start of the object formatted once.
+func (c *Sink) addJSON(b *logship.Batch) {
+	out := outputOf(b.Stream)
+	c.startOf(b.Time, b.Program, b.Stream)
+	buf := c.buf[out]
+	for _, r := range b.Records {
+		buf = append(buf, c.start...)
+		buf = logship.AppendJSONEnd(buf, b.Message(r), r.Partial(), false)
+		if len(buf) >= flushSize {
+			c.buf[out] = buf
+			c.flushStream(out)
+			buf = c.buf[out]
+		}
+	}
+	c.buf[out] = buf
+}
+
+// startOf formats the start of the JSON objects of records of p's stream
+// read at t, unless it holds them already.
+func (c *Sink) startOf(t time.Time, p *logship.Program, stream logship.Stream) {
+	if !t.Equal(c.tsOf) || c.ts == nil || p != c.startProg || stream != c.startStream {
+		// The start of the object is the same for every record of a
+		// batch: format it once.
+		c.ts, c.tsOf = logship.AppendTime(c.ts[:0], t), t
+		c.start = logship.AppendJSONStart(c.start[:0], c.ts, p.Name, stream)
+		c.startProg, c.startStream = p, stream
+	}
+}
+
 // add formats one record into the stream's buffer (prefix and json).
 func (c *Sink) add(stream logship.Stream, t time.Time, p *logship.Program, msg []byte, partial, marker bool) {
 	out := outputOf(stream)
 	switch c.format {
 	case config.FormatJSON:
-		if !t.Equal(c.tsOf) || c.ts == nil || p != c.startProg || stream != c.startStream {
-			// The start of the object is the same for every record of a
-			// batch: format it once.
-			c.ts, c.tsOf = logship.AppendTime(c.ts[:0], t), t
-			c.start = logship.AppendJSONStart(c.start[:0], c.ts, p.Name, stream)
-			c.startProg, c.startStream = p, stream
-		}
+		c.startOf(t, p, stream)
 		c.buf[out] = append(c.buf[out], c.start...)
 		c.buf[out] = logship.AppendJSONEnd(c.buf[out], msg, partial, marker)
 	default:
