@@ -31,13 +31,15 @@ const (
 	// meanwhile, and one read takes it all, where reading each piece as it
 	// comes costs a wake-up, a read and a batch per line. It is the most a
 	// line waits in the pipe for it; the first line after a pause is read at
-	// once.
-	coalesceDelay = time.Millisecond
+	// once. 4 ms rather than 1 ms: a program writing 50 MB/s a line at a
+	// time is read in a quarter of the reads, with a delay no log reader
+	// notices.
+	coalesceDelay = 4 * time.Millisecond
 	// coalesceSpan is how long the wait of coalesceDelay may really last
 	// (timers are late, most of all on a loaded machine): a wait is held
 	// back only when what the program writes in this span fits in the
 	// pipe with room to spare, so the program is never blocked by it.
-	coalesceSpan = 2 * time.Millisecond
+	coalesceSpan = 2 * coalesceDelay
 	// minRead is the least room left in a buffer before a read; below it
 	// the buffer is grown.
 	minRead = 4 << 10
@@ -195,6 +197,12 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 	// n bytes came in since; in coalesceSpan at that rate:
 	if float64(n)*float64(coalesceSpan)/float64(since) > float64(pipe)*3/4 {
 		return
+	}
+	// The next read takes what comes during the wait, at that rate:
+	// room for twice as much, so that one read takes it all.
+	expect := int(float64(n) * float64(coalesceDelay+min(since, coalesceDelay)) / float64(since))
+	for c.want < 2*expect && c.want < c.pl.maxRead {
+		c.want *= 2
 	}
 	c.src.pause(coalesceDelay)
 }
