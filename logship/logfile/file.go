@@ -267,6 +267,11 @@ func (w *writer) write(b *logship.Batch) {
 		return
 	}
 	// Raw: runs of records are written straight from the batch.
+	if w.size+int64(len(b.Data)) <= w.rotateAt {
+		// All of it fits: no record needs looking at.
+		w.commit(b.Data, int64(len(b.Records)), int64(len(b.Data)))
+		return
+	}
 	start, lines := int32(0), int64(0)
 	for _, r := range b.Records {
 		held := int64(r.Off - start) // bytes of the records before r in this run
