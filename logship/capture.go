@@ -35,11 +35,12 @@ const (
 	// time is read in a quarter of the reads, with a delay no log reader
 	// notices.
 	coalesceDelay = 4 * time.Millisecond
-	// coalesceSpan is how long the wait of coalesceDelay may really last
-	// (timers are late, most of all on a loaded machine): a wait is held
-	// back only when what the program writes in this span fits in the
-	// pipe with room to spare, so the program is never blocked by it.
-	coalesceSpan = 2 * coalesceDelay
+	// minCoalesce is the shortest wait: a program that would fill the
+	// pipe sooner at the fastest rate it was seen writing at gets this
+	// wait (as every program got before the wait grew to 4 ms), and the
+	// rate of one read to the next must show that the pipe takes twice
+	// the wait's worth of output with a quarter to spare.
+	minCoalesce = time.Millisecond
 	// minRead is the least room left in a buffer before a read; below it
 	// the buffer is grown.
 	minRead = 4 << 10
@@ -78,6 +79,8 @@ type Capture struct {
 	want    int       // size of the next read buffer, ReadSize to Pipeline.maxRead
 	lastEnd time.Time // when the last read that returned bytes returned
 	yielded time.Time // when the capture last yielded (yieldEvery)
+	peak    float64   // the fastest rate seen, in bytes per nanosecond (see pace)
+	peakAt  time.Time // when
 }
 
 // newSource returns what a capture of r reads: r's pipe, read outside Go's
@@ -173,16 +176,32 @@ func (c *Capture) run() {
 }
 
 // pace sizes the next read after one that returned n bytes into room at
-// end, after waiting for them for waited, and holds the next read back for
-// coalesceDelay when the program writes steadily in pieces far smaller than
-// the pipe: this read found bytes waiting or waited less than
-// coalesceDelay for them (more is likely to come soon), and at the rate
-// they came since the last read, the pipe takes what comes during the wait
-// with a quarter to spare (the program is not blocked). A read that filled
-// its buffer is followed at once by the next, larger one.
+// end, after waiting for them for waited, and holds the next read back
+// when the program writes steadily in pieces far smaller than the pipe:
+// this read found bytes waiting or waited less than the wait for them
+// (more is likely to come soon), and at the rate they came since the last
+// read, the pipe takes what comes in twice the wait with a quarter to
+// spare (the program is not blocked). The wait is coalesceDelay, shorter
+// (down to minCoalesce) for a program seen writing fast enough in the
+// last second to fill the pipe sooner. A read that filled its buffer is
+// followed at once by the next, larger one.
 func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 	since := end.Sub(c.lastEnd)
 	c.lastEnd = end
+	pipe := c.src.capacity()
+	if pipe == 0 || since <= 0 {
+		return
+	}
+	// The fastest the program was seen writing in the last second, from
+	// reads of an eighth of the pipe or more (the rate of a few lines
+	// read microseconds after the last read says nothing; a read that
+	// filled its buffer gives the least the rate was): a program may
+	// seem slow from one read to the next (it was descheduled for a
+	// moment on a busy machine) and then write at full speed.
+	rate := float64(n) / float64(since) // bytes per nanosecond
+	if n >= pipe/8 && (rate > c.peak || end.Sub(c.peakAt) > time.Second) {
+		c.peak, c.peakAt = rate, end
+	}
 	if n >= room {
 		c.want = min(2*c.want, c.pl.maxRead)
 		return
@@ -190,21 +209,28 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 	if n < c.want/4 {
 		c.want = max(c.want/2, ReadSize)
 	}
-	pipe := c.src.capacity()
-	if pipe == 0 || waited >= coalesceDelay || since <= 0 {
+	// The wait: coalesceDelay, or less when at the peak rate the program
+	// would fill three quarters of the pipe sooner, but not under
+	// minCoalesce.
+	delay := coalesceDelay
+	if c.peak > 0 {
+		delay = min(delay, max(time.Duration(float64(pipe)*3/4/c.peak), minCoalesce))
+	}
+	if waited >= delay {
 		return
 	}
-	// n bytes came in since; in coalesceSpan at that rate:
-	if float64(n)*float64(coalesceSpan)/float64(since) > float64(pipe)*3/4 {
+	// n bytes came in since; in twice the wait (timers are late, most
+	// of all on a loaded machine) at that rate:
+	if rate*float64(2*delay) > float64(pipe)*3/4 {
 		return
 	}
 	// The next read takes what comes during the wait, at that rate:
 	// room for twice as much, so that one read takes it all.
-	expect := int(float64(n) * float64(coalesceDelay+min(since, coalesceDelay)) / float64(since))
+	expect := int(rate * float64(delay+min(since, delay)))
 	for c.want < 2*expect && c.want < c.pl.maxRead {
 		c.want *= 2
 	}
-	c.src.pause(coalesceDelay)
+	c.src.pause(delay)
 }
 
 // emit ships the complete records of b and returns the buffer to read
