@@ -197,6 +197,11 @@ func (t *tailer) update(targets []tailTarget, handed []handover) {
 	t.targets = slices.Clone(targets)
 	t.handed = append(t.handed, handed...)
 	t.mu.Unlock()
+	t.poke()
+}
+
+// poke wakes the tailer: files changed, the targets did not.
+func (t *tailer) poke() {
 	select {
 	case t.wake <- struct{}{}:
 	default:

@@ -34,8 +34,13 @@ import (
 // that the programs hold open for writing, and their rotated siblings)
 // under the disk budget, next to tend's own files. It watches their
 // directories with inotify and reacts to every change within a few
-// milliseconds; a rescan every two seconds is the safety net (a missed
-// event, a directory created later, new files opened by the programs).
+// milliseconds, looking only at the files named by the events: while
+// nothing is written it does nothing. A directory a pattern needs that
+// does not exist yet is found by a watch on its parent. auto looks for
+// files the programs opened every two seconds, reading only the processes
+// whose number of open descriptors changed. A rare full rescan (every
+// minute or more, less often the longer it takes) is the safety net for
+// what inotify cannot tell.
 //
 // When the budget (or the minimum free space) is passed, it deletes the
 // oldest closed files first, tend's rotated files and watched files alike
@@ -55,9 +60,23 @@ import (
 
 // Watch intervals.
 const (
-	// watchRescan is the safety-net rescan, and how often auto looks for
-	// newly opened files.
-	watchRescan = 2 * time.Second
+	// watchRescan is the least time between two safety-net rescans
+	// (every pattern and auto directory listed again, every file
+	// measured, /proc read): inotify tells every change, an overflowed
+	// event queue is a rescan at once, and a directory a pattern needs is
+	// found by the watch on its parent, so the rescan is only for what
+	// inotify cannot see (files written through a memory mapping, changes
+	// on a network filesystem, a watch the kernel refused).
+	watchRescan = time.Minute
+	// rescanFactor makes the rescans of a large watched set rarer: the
+	// next one waits at least this many times as long as the last one
+	// took, so that they cost at most a tenth of a percent of a CPU.
+	rescanFactor = 1000
+	// rescanMax bounds the wait between two rescans.
+	rescanMax = 10 * time.Minute
+	// autoPoll is how often auto looks for files the programs opened.
+	// Only processes whose number of open descriptors changed are read.
+	autoPoll = 2 * time.Second
 	// watchGap is the least time between two reactions to events; events
 	// in between are gathered.
 	watchGap = 2 * time.Millisecond
@@ -67,6 +86,9 @@ const (
 	// closedAfter is how long after its last change a file that no
 	// process is seen holding open is taken for closed.
 	closedAfter = time.Second
+	// recheckGap is the least time between two reads of /proc made only
+	// to tell whether files written lately are still open.
+	recheckGap = 2 * time.Second
 )
 
 // listed is how many watched files `tend status` lists; the rest are
@@ -87,7 +109,8 @@ type Options struct {
 	// LogDir is tend's own log directory (TEND_LOG_DIR): its files are in
 	// the budget already and never watched.
 	LogDir string
-	// Rescan is the safety-net interval (0: 2s).
+	// Rescan is the least interval between safety-net rescans (0: 1m);
+	// a rescan that takes long makes it longer.
 	Rescan time.Duration
 	// Logger receives the watcher's events (nil: none).
 	Logger *zap.Logger
@@ -127,13 +150,15 @@ type watchedFile struct {
 	id     procfs.FileID
 	size   int64
 	mtime  time.Time
-	open   bool // held open for writing at the last check
-	auto   bool // found by auto (an open file or a sibling)
-	live   bool // auto: held open by the program (a sibling otherwise)
-	tail   bool // its lines are tailed
-	fresh  bool // first seen after start-up: tailed from its start
-	noCut  bool // a truncation was refused (mapped); logged once
-	mapped bool // mapped into memory at the last truncation it was due
+	seen   uint64 // the last scan that found it
+	open   bool   // held open for writing at the last check
+	auto   bool   // found by auto (an open file or a sibling)
+	live   bool   // auto: held open by the program (a sibling otherwise)
+	tail   bool   // its lines are to be tailed
+	tailed bool   // tailed: tail, and not named like a rotated copy of another tailed file
+	fresh  bool   // first seen after start-up: tailed from its start
+	noCut  bool   // a truncation was refused (mapped); logged once
+	mapped bool   // mapped into memory at the last truncation it was due
 }
 
 // Watcher is the goroutine that keeps watched files under the budget, and
@@ -148,14 +173,24 @@ type Watcher struct {
 	fsw    *fsnotify.Watcher
 	rescan time.Duration
 
-	dirs      map[string]bool              // directories watched with inotify
-	files     map[string]*watchedFile      // by path
-	autoLive  map[string]map[string]string // auto: dir -> live file name -> program
+	dirs     map[string]bool              // directories watched with inotify
+	rules    map[string][]rule            // directory -> the patterns its files may match
+	parents  map[string][]string          // directory -> names of directories the patterns need in it
+	files    map[string]*watchedFile      // by path
+	dirFiles map[string]int               // directory -> how many watched files it holds
+	autoLive map[string]map[string]string // auto: dir -> live file name -> program
+	autoSibs map[string]siblingIndex      // auto: dir -> its live names, by what their rotated copies start with
+	gen      uint64                       // scans so far: a file not seen by the latest is gone
+	lastFull time.Duration                // how long the last full rescan took
+
+	progFDs   *procfs.Descriptors // the programs' descriptors (auto)
+	allFDs    *procfs.Descriptors // every process's (who writes which file)
 	writers   map[procfs.FileID]*procfs.HeldFile
 	tree      []int // every process below tend, read with writers
 	writersAt time.Time
-	scanned   bool // writers was read during this reconcile
-	startup   bool // the first scan runs: what it finds is tailed from the end
+	scanned   bool      // writers was read during this reconcile
+	recheck   time.Time // when to read writers again for files written lately (zero: no need)
+	startup   bool      // the first scan runs: what it finds is tailed from the end
 	// handed holds the files (by inode) whose descriptor went to the
 	// tailer, or that it needs none of; only those still watched.
 	handed map[procfs.FileID]bool
@@ -164,10 +199,20 @@ type Watcher struct {
 	fsys   watchable.Filesystems
 	warned map[string]bool
 
+	// sorted holds the watched paths in order, for the status listing;
+	// added and removed are the changes since it was last brought up to
+	// date, and setChanged says that the set of files (or which are
+	// tailed) changed since the last publish.
+	sorted     []string
+	added      []string
+	removed    []string
+	setChanged bool
+
 	tail *tailer // nil without Tail
 
-	mu      sync.Mutex
-	listing []File
+	mu          sync.Mutex
+	listing     []File // the first files by path
+	listedTotal int    // how many files are watched
 
 	cancel   context.CancelFunc
 	ctx      context.Context
@@ -191,8 +236,14 @@ func Start(pl *logship.Pipeline, b *budget.Budget, o Options) (*Watcher, error) 
 		opts:     o,
 		rescan:   o.Rescan,
 		dirs:     map[string]bool{},
+		rules:    map[string][]rule{},
+		parents:  map[string][]string{},
 		files:    map[string]*watchedFile{},
+		dirFiles: map[string]int{},
 		autoLive: map[string]map[string]string{},
+		autoSibs: map[string]siblingIndex{},
+		progFDs:  procfs.NewDescriptors(),
+		allFDs:   procfs.NewDescriptors(),
 		handed:   map[procfs.FileID]bool{},
 		warned:   map[string]bool{},
 		done:     make(chan struct{}),
@@ -229,7 +280,7 @@ func Start(pl *logship.Pipeline, b *budget.Budget, o Options) (*Watcher, error) 
 	}
 
 	w.startup = true
-	w.reconcile(true, nil, true)
+	w.reconcile(pass{full: true})
 	w.startup = false
 	if w.tail != nil {
 		go w.tail.run()
@@ -238,63 +289,129 @@ func Start(pl *logship.Pipeline, b *budget.Budget, o Options) (*Watcher, error) 
 	return w, nil
 }
 
-// run reacts to inotify events and rescans until stopped.
+// pass is what one reconcile does.
+type pass struct {
+	// full: the safety net; auto reads every descriptor of the programs,
+	// every pattern and auto directory is listed, /proc is read.
+	full bool
+	// scan: every pattern and auto directory is listed (a directory a
+	// pattern needs appeared or went).
+	scan bool
+	// rediscover: auto reads every descriptor of the programs (a file of
+	// an unknown name appeared in an auto directory).
+	rediscover bool
+	// changed are the paths named by events.
+	changed map[string]bool
+}
+
+// run reacts to inotify events, looks for files the programs opened and
+// rescans, until stopped.
 func (w *Watcher) run() {
 	defer close(w.done)
 	defer w.fsw.Close()
-	tick := time.NewTicker(w.rescan)
-	defer tick.Stop()
-	changed := map[string]bool{}
+	rescan := time.NewTimer(w.nextRescan())
+	defer rescan.Stop()
+	var poll <-chan time.Time
+	if w.auto {
+		t := time.NewTicker(autoPoll)
+		defer t.Stop()
+		poll = t.C
+	}
+	recheck := time.NewTimer(time.Hour)
+	recheck.Stop()
+	defer recheck.Stop()
+	armed := false
+	p := pass{changed: map[string]bool{}}
 	for {
-		dirs := false
-		note := func(ev fsnotify.Event) {
-			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
-				dirs = true
-			}
-			changed[ev.Name] = true
-		}
+		p.scan, p.rediscover = false, false
+		clear(p.changed)
 		select {
 		case <-w.ctx.Done():
 			return
-		case <-tick.C:
-			w.reconcile(true, nil, true)
-			continue
+		case <-rescan.C:
+			w.reconcile(pass{full: true})
+			rescan.Reset(w.nextRescan())
+		case <-poll:
+			w.poll()
+		case <-recheck.C:
+			armed = false
+			w.recheckWriters()
 		case ev, ok := <-w.fsw.Events:
 			if !ok {
 				return
 			}
-			note(ev)
+			w.note(&p, ev)
 		case err, ok := <-w.fsw.Errors:
 			if !ok {
 				return
 			}
 			// An overflowed event queue: only a rescan knows what changed.
 			w.log.Debug("watching log files", zap.Error(err))
-			w.reconcile(true, nil, true)
-			continue
+			w.reconcile(pass{full: true})
+			rescan.Reset(w.nextRescan())
 		}
-		// Gather what else arrives within watchGap, so a program writing
-		// fast costs one reaction per gap, not one per write.
-		gap := time.NewTimer(watchGap)
-	gather:
-		for {
-			select {
-			case ev, ok := <-w.fsw.Events:
-				if !ok {
+		if len(p.changed) > 0 {
+			// Gather what else arrives within watchGap, so a program
+			// writing fast costs one reaction per gap, not one per write.
+			gap := time.NewTimer(watchGap)
+		gather:
+			for {
+				select {
+				case ev, ok := <-w.fsw.Events:
+					if !ok {
+						gap.Stop()
+						return
+					}
+					w.note(&p, ev)
+				case <-gap.C:
+					break gather
+				case <-w.ctx.Done():
 					gap.Stop()
 					return
 				}
-				note(ev)
-			case <-gap.C:
-				break gather
-			case <-w.ctx.Done():
-				gap.Stop()
-				return
 			}
+			w.reconcile(p)
 		}
-		w.reconcile(false, changed, dirs)
-		clear(changed)
+		if !armed && !w.recheck.IsZero() {
+			armed = true
+			recheck.Reset(max(time.Until(w.recheck), 0))
+		}
 	}
+}
+
+// note adds an event to the pass it calls for.
+func (w *Watcher) note(p *pass, ev fsnotify.Event) {
+	p.changed[ev.Name] = true
+	if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Remove) && !ev.Has(fsnotify.Rename) {
+		return
+	}
+	if w.dirs[ev.Name] && !ev.Has(fsnotify.Create) {
+		// A watched directory went (the kernel dropped its watch): the
+		// patterns are resolved again, and it is watched again if it
+		// comes back.
+		_ = w.fsw.Remove(ev.Name)
+		delete(w.dirs, ev.Name)
+		p.scan = true
+	}
+	dir, name := filepath.Split(ev.Name)
+	dir = filepath.Clean(dir)
+	for _, want := range w.parents[dir] {
+		if ok, _ := filepath.Match(want, name); ok {
+			p.scan = true // a directory a pattern needs appeared or went
+		}
+	}
+	if ev.Has(fsnotify.Create) && w.autoLive[dir] != nil && w.files[ev.Name] == nil {
+		if _, _, ok := w.autoOwner(dir, name); !ok {
+			// Maybe a file a program just opened (a log named by the
+			// date): the programs' descriptors are read again.
+			p.rediscover = true
+		}
+	}
+}
+
+// nextRescan is the wait before the next safety-net rescan.
+func (w *Watcher) nextRescan() time.Duration {
+	return min(max(w.rescan, rescanFactor*w.lastFull), max(w.rescan, rescanMax))
 }
 
 // Stop ends the watcher: the tailer reads every file one last time and
@@ -315,110 +432,227 @@ func (w *Watcher) Stop(ctx context.Context) {
 // Report returns the watched files, by path, at most 100.
 func (w *Watcher) Report() any {
 	w.mu.Lock()
-	files := slices.Clone(w.listing)
-	w.mu.Unlock()
-	st := Status{Watched: files}
-	if len(files) > listed {
-		st.WatchedMore = len(files) - listed
-		st.Watched = files[:listed]
-	}
-	return st
+	defer w.mu.Unlock()
+	return Status{Watched: slices.Clone(w.listing), WatchedMore: w.listedTotal - len(w.listing)}
 }
 
-// reconcile brings the watched set up to date: with scan, the patterns and
-// auto directories are listed again (full also looks for files the
-// programs opened); changed files are measured again. Then the budget is
-// enforced and the status and tailer are updated.
-func (w *Watcher) reconcile(full bool, changed map[string]bool, scan bool) {
+// reconcile brings the watched set up to date as p says, then enforces
+// the budget and updates the status and the tailer.
+func (w *Watcher) reconcile(p pass) {
+	start := time.Now()
 	w.scanned = false
-	if full && w.auto {
-		w.discover()
-	}
-	if scan || full {
-		present := map[string]bool{}
-		for _, g := range w.globs {
-			if !hasMeta(filepath.Dir(g)) && w.pseudoDir(globDir(g)) {
-				continue
-			}
-			w.watchDir(globDir(g))
-			for _, path := range expand(g) {
-				present[path] = true
-				w.consider(path, nameOf(path), false, false)
-			}
-		}
-		for dir, live := range w.autoLive {
-			if w.pseudoDir(dir) {
-				continue
-			}
-			w.watchDir(dir)
-			ents, err := os.ReadDir(dir)
-			if err != nil {
-				continue
-			}
-			for _, e := range ents {
-				name := e.Name()
-				path := filepath.Join(dir, name)
-				if owner, ok := live[name]; ok {
-					present[path] = true
-					w.consider(path, owner, true, true)
-					continue
-				}
-				for l, owner := range live {
-					if rotatedSibling(name, l) {
-						present[path] = true
-						w.consider(path, owner, true, false)
-						break
-					}
-				}
-			}
-		}
-		for path, f := range w.files {
-			if !present[path] {
-				w.forget(f)
+	if w.auto && (p.full || p.rediscover) {
+		for dir := range w.discover(true) {
+			if !p.full && !p.scan {
+				w.scanAutoDir(dir)
 			}
 		}
 	}
-	for path := range w.files {
-		if full || scan || changed[path] {
-			w.measure(w.files[path])
+	if p.full || p.scan {
+		w.scan()
+	} else {
+		for path := range p.changed {
+			w.update(path)
 		}
 	}
 	// The tailer gets a descriptor of every new file before the budget
 	// may delete one.
 	w.publish()
-	w.enforce(full)
+	w.enforce(p.full)
+	w.publish()
+	if p.full {
+		w.lastFull = time.Since(start)
+		w.log.Debug("rescanned the watched files", zap.Int("files", len(w.files)),
+			zap.Duration("took", w.lastFull), zap.Duration("next", w.nextRescan()))
+	}
+}
+
+// poll looks for files the programs opened since the last look (auto).
+func (w *Watcher) poll() {
+	dirs := w.discover(false)
+	if len(dirs) == 0 {
+		return
+	}
+	w.scanned = false
+	for dir := range dirs {
+		w.scanAutoDir(dir)
+	}
+	w.publish()
+	w.enforce(false)
 	w.publish()
 }
 
-// consider starts watching path if it is a regular file not watched yet.
+// scan lists every pattern's directories and every auto directory again,
+// watches the directories they need, and forgets the files gone.
+func (w *Watcher) scan() {
+	w.gen++
+	rules := map[string][]rule{}
+	parents := map[string][]string{}
+	for _, g := range w.globs {
+		dirs, all, needs := resolve(g)
+		if !hasMeta(filepath.Dir(g)) && len(dirs) == 1 && w.pseudoDir(dirs[0]) {
+			continue
+		}
+		for _, n := range needs {
+			parents[n.dir] = append(parents[n.dir], n.name)
+			if !w.onPseudo(n.dir) {
+				w.watchDir(n.dir)
+			}
+		}
+		for _, dir := range dirs {
+			rules[dir] = append(rules[dir], rule{pattern: g, all: all})
+			// A directory on a pseudo filesystem that a glob reaches is
+			// not watched; what it holds is skipped with one warning
+			// each, at the scans.
+			if !w.onPseudo(dir) {
+				w.watchDir(dir)
+			}
+			w.scanDir(dir, g, all)
+		}
+	}
+	w.rules, w.parents = rules, parents
+	for dir := range w.autoLive {
+		w.scanAutoDir(dir)
+	}
+	for _, f := range w.files {
+		if f.seen != w.gen {
+			w.forget(f)
+		}
+	}
+}
+
+// scanDir considers the files of dir that pattern g matches (every file
+// with all).
+func (w *Watcher) scanDir(dir, g string, all bool) {
+	if !all && !hasMeta(filepath.Base(g)) {
+		// One file named: no need to list the directory.
+		w.consider(filepath.Join(dir, filepath.Base(g)), nameOf(g), false, false)
+		return
+	}
+	eachName(dir, func(name string) {
+		path := filepath.Join(dir, name)
+		if all || matches(g, path) {
+			w.consider(path, nameOf(path), false, false)
+		}
+	})
+}
+
+// scanAutoDir watches an auto directory and considers its files that the
+// programs hold open, and their rotated siblings.
+func (w *Watcher) scanAutoDir(dir string) {
+	if w.pseudoDir(dir) {
+		return
+	}
+	w.watchDir(dir)
+	eachName(dir, func(name string) {
+		if owner, live, ok := w.autoOwner(dir, name); ok {
+			w.consider(filepath.Join(dir, name), owner, true, live)
+		}
+	})
+}
+
+// update brings one path named by an event up to date: considered if a
+// pattern or auto takes it, forgotten if it was watched and is no more.
+func (w *Watcher) update(path string) {
+	dir, name := filepath.Split(path)
+	dir = filepath.Clean(dir)
+	taken := false
+	for _, r := range w.rules[dir] {
+		if r.all || matches(r.pattern, path) {
+			w.consider(path, nameOf(path), false, false)
+			taken = true
+			break
+		}
+	}
+	if owner, live, ok := w.autoOwner(dir, name); ok {
+		w.consider(path, owner, true, live)
+		taken = true
+	}
+	if f := w.files[path]; f != nil && !taken {
+		w.forget(f)
+	}
+	if f := w.files[path]; f != nil && !f.open && w.writersAt.Sub(f.mtime) < 0 {
+		// Written since /proc was read, and taken for closed: it may
+		// have a writer now. Open until /proc says otherwise, so the
+		// budget does not delete it under the writer.
+		f.open = true
+		f.entry.SetRetired(false, f.mtime)
+		w.recheckAt(f.mtime.Add(closedAfter))
+	}
+}
+
+// autoOwner tells whether auto watches the file name in dir: a file a
+// program holds open (live), or a rotated sibling of one; owner is the
+// program.
+func (w *Watcher) autoOwner(dir, name string) (owner string, live, ok bool) {
+	names := w.autoLive[dir]
+	if names == nil {
+		return "", false, false
+	}
+	if owner, ok := names[name]; ok {
+		return owner, true, true
+	}
+	if l, ok := w.autoSibs[dir].of(name); ok {
+		return names[l], false, true
+	}
+	return "", false, false
+}
+
+// consider brings the file at path up to date: a regular file not watched
+// yet is tracked, a watched one measured, one gone or replaced forgotten
+// (a replacement is tracked anew). The scan that calls it sees it.
 func (w *Watcher) consider(path, owner string, auto, live bool) {
 	if under(path, w.opts.LogDir) {
 		return // tend's own files are in the budget already
 	}
+	f := w.files[path]
+	if f != nil && f.entry.Gone() {
+		w.drop(f) // deleted by the budget
+		f = nil
+	}
 	var st unix.Stat_t
 	if unix.Lstat(path, &st) != nil || !w.watchable(path, &st) {
+		if f != nil {
+			w.forget(f)
+		}
 		return
 	}
-	if f := w.files[path]; f != nil {
-		if f.id != procfs.IDOf(&st) {
-			// Renamed away or replaced (a rotation): the file there now
-			// is a new one.
-			w.forget(f)
-		} else {
-			if auto && live && !f.live {
-				f.live, f.owner = true, owner
-				f.tail = w.opts.Tail && tailable(filepath.Base(path))
-			}
-			return
-		}
+	if f != nil && f.id != procfs.IDOf(&st) {
+		// Renamed away or replaced (a rotation): the file there now is
+		// a new one.
+		w.forget(f)
+		f = nil
 	}
-	f := &watchedFile{path: path, owner: owner, id: procfs.IDOf(&st), auto: auto, live: live, fresh: !w.startup}
+	if f != nil {
+		f.seen = w.gen
+		if auto && live && !f.live {
+			f.live, f.owner = true, owner
+			f.tail = w.opts.Tail && tailable(filepath.Base(path))
+			w.setChanged = true
+		}
+		f.size, f.mtime = usedBytes(&st), mtimeOf(&st)
+		f.entry.SetSize(f.size)
+		if !f.open {
+			f.entry.SetRetired(true, f.mtime)
+		}
+		return
+	}
+	f = &watchedFile{path: path, owner: owner, id: procfs.IDOf(&st), auto: auto, live: live, fresh: !w.startup, seen: w.gen}
 	f.size, f.mtime = usedBytes(&st), mtimeOf(&st)
 	f.tail = w.opts.Tail && tailable(filepath.Base(path)) && (live || !auto)
 	f.entry = w.budget.TrackFile(owner, path, f.size, f.id)
-	f.open = w.isOpen(f.id) || w.justWritten(f)
+	held := w.isOpen(f.id)
+	f.open = held || w.justWritten(f)
+	if f.open && !held {
+		// Open only because it was just written: /proc is read again
+		// once it is not, to tell whether it was closed.
+		w.recheckAt(f.mtime.Add(closedAfter))
+	}
 	f.entry.SetRetired(!f.open, f.mtime)
 	w.files[path] = f
+	w.dirFiles[filepath.Dir(path)]++
+	w.added = append(w.added, path)
+	w.setChanged = true
 }
 
 // watchable reports whether the file at path (st its lstat) may be
@@ -452,11 +686,7 @@ func (w *Watcher) watchable(path string, st *unix.Stat_t) bool {
 // pseudoDir reports whether dir is on a pseudo filesystem, with one
 // warning: nothing in it is watched.
 func (w *Watcher) pseudoDir(dir string) bool {
-	var st unix.Stat_t
-	if unix.Stat(dir, &st) != nil {
-		return false
-	}
-	fs := w.fsys.Pseudo(dir, st.Dev)
+	fs := w.pseudoFS(dir)
 	if fs == "" {
 		return false
 	}
@@ -468,29 +698,35 @@ func (w *Watcher) pseudoDir(dir string) bool {
 	return true
 }
 
-// measure stats a watched file again; a file gone or replaced is
-// forgotten (a replacement is picked up by the next scan).
-func (w *Watcher) measure(f *watchedFile) {
-	if f.entry.Gone() {
-		delete(w.files, f.path)
-		return
-	}
+// onPseudo reports whether dir is on a pseudo filesystem, silently.
+func (w *Watcher) onPseudo(dir string) bool { return w.pseudoFS(dir) != "" }
+
+func (w *Watcher) pseudoFS(dir string) string {
 	var st unix.Stat_t
-	if unix.Lstat(f.path, &st) != nil || procfs.IDOf(&st) != f.id {
-		w.forget(f)
-		return
+	if unix.Stat(dir, &st) != nil {
+		return ""
 	}
-	f.size, f.mtime = usedBytes(&st), mtimeOf(&st)
-	f.entry.SetSize(f.size)
-	if !f.open {
-		f.entry.SetRetired(true, f.mtime)
-	}
+	return w.fsys.Pseudo(dir, st.Dev)
 }
 
 // forget stops watching f without touching the file.
 func (w *Watcher) forget(f *watchedFile) {
 	f.entry.Forget()
+	w.drop(f)
+}
+
+// drop removes f from the watched set.
+func (w *Watcher) drop(f *watchedFile) {
+	if w.files[f.path] != f {
+		return
+	}
 	delete(w.files, f.path)
+	dir := filepath.Dir(f.path)
+	if w.dirFiles[dir]--; w.dirFiles[dir] <= 0 {
+		delete(w.dirFiles, dir)
+	}
+	w.removed = append(w.removed, f.path)
+	w.setChanged = true
 }
 
 // watchDir adds an inotify watch on dir once it exists.
@@ -511,11 +747,37 @@ func (w *Watcher) refreshWriters(maxAge time.Duration) {
 		return
 	}
 	w.readWriters()
+	w.recheck = time.Time{}
 	for _, f := range w.files {
 		_, f.open = w.writers[f.id]
-		f.open = f.open || w.justWritten(f)
+		if !f.open && w.justWritten(f) {
+			f.open = true
+			w.recheckAt(f.mtime.Add(closedAfter))
+		}
 		f.entry.SetRetired(!f.open, f.mtime)
 	}
+}
+
+// recheckAt asks for /proc to be read again at t (or recheckGap after the
+// last read, if later), to tell whether files written lately are still
+// open.
+func (w *Watcher) recheckAt(t time.Time) {
+	t = maxTime(t, w.writersAt.Add(recheckGap))
+	if w.recheck.IsZero() || t.Before(w.recheck) {
+		w.recheck = t
+	}
+}
+
+// recheckWriters reads /proc again for files written lately, when due.
+func (w *Watcher) recheckWriters() {
+	if w.recheck.IsZero() {
+		return
+	}
+	if time.Now().Before(w.recheck) {
+		return // moved later meanwhile; run arms it again
+	}
+	w.refreshWriters(0)
+	w.publish()
 }
 
 // justWritten reports whether f changed less than closedAfter before
@@ -530,11 +792,11 @@ func (w *Watcher) justWritten(f *watchedFile) bool {
 
 // readWriters reads /proc for every regular file open for writing.
 func (w *Watcher) readWriters() {
-	// Only descriptors of files the watcher may watch: their flags
-	// and inodes are read, not every process's every file (on a busy
-	// machine a read of them all took 50 to 150 ms, which a fast writer
-	// turns into as many bytes over the budget).
-	w.writers = procfs.HeldFiles(procfs.Pids(), w.mayWatch, true)
+	// Only descriptors of files the watcher may watch: their flags are
+	// read, not every process's every file (on a busy machine a read of
+	// them all took 50 to 150 ms, which a fast writer turns into as many
+	// bytes over the budget). Descriptors seen before cost one stat each.
+	w.writers = w.allFDs.Held(procfs.Pids(), w.mayWatch, true)
 	w.tree = procfs.Descendants(os.Getpid())
 	w.writersAt = time.Now()
 	w.scanned = true
@@ -544,7 +806,7 @@ func (w *Watcher) readWriters() {
 // watches: in a watched or auto directory, or matched by a pattern.
 func (w *Watcher) mayWatch(path string) bool {
 	dir := filepath.Dir(path)
-	if w.dirs[dir] || w.autoLive[dir] != nil {
+	if w.dirs[dir] || w.autoLive[dir] != nil || w.rules[dir] != nil {
 		return true
 	}
 	for _, g := range w.globs {
@@ -574,34 +836,60 @@ func (w *Watcher) isOpen(id procfs.FileID) bool {
 }
 
 // discover finds the files the programs hold open for writing, and makes
-// their directories auto directories.
-func (w *Watcher) discover() {
+// their directories auto directories; it returns the directories that got
+// new files. With all, every descriptor of the programs is read (one stat
+// each for those seen before); otherwise only those opened since the last
+// look, in the processes whose number of open descriptors changed.
+func (w *Watcher) discover(all bool) map[string]bool {
 	if w.opts.Programs == nil {
-		return
+		return nil
 	}
 	leaders := w.opts.Programs()
 	if len(leaders) == 0 {
-		return
+		return nil
 	}
-	for name, pids := range procfs.Tree(leaders) {
-		held := procfs.HeldFiles(pids, func(path string) bool {
-			return !systemPath(path) && !under(path, w.opts.LogDir) && !strings.HasSuffix(path, ".lck")
-		}, true)
-		for _, h := range held {
-			if !logLike(h.Flags) {
-				continue
-			}
-			dir, base := filepath.Split(h.Path)
-			dir = filepath.Clean(dir)
-			if w.autoLive[dir] == nil {
-				w.autoLive[dir] = map[string]string{}
-			}
-			if _, ok := w.autoLive[dir][base]; !ok {
-				w.autoLive[dir][base] = name
-				w.log.Info("watching a file a program writes", zap.String("program", name), zap.String("file", h.Path))
+	owner := map[int]string{}
+	var pids []int
+	for name, tree := range procfs.Tree(leaders) {
+		for _, pid := range tree {
+			if _, ok := owner[pid]; !ok {
+				owner[pid] = name
+				pids = append(pids, pid)
 			}
 		}
 	}
+	keep := func(path string) bool {
+		return !systemPath(path) && !under(path, w.opts.LogDir) && !strings.HasSuffix(path, ".lck")
+	}
+	var held map[procfs.FileID]*procfs.HeldFile
+	if all {
+		held = w.progFDs.Held(pids, keep, true)
+	} else {
+		held = w.progFDs.Opened(pids, keep, true)
+	}
+	var grown map[string]bool
+	for _, h := range held {
+		if !logLike(h.Flags) {
+			continue
+		}
+		dir, base := filepath.Split(h.Path)
+		dir = filepath.Clean(dir)
+		if w.autoLive[dir] == nil {
+			w.autoLive[dir] = map[string]string{}
+			w.autoSibs[dir] = siblingIndex{}
+		}
+		if _, ok := w.autoLive[dir][base]; !ok {
+			name := owner[h.Pids[0]]
+			w.autoLive[dir][base] = name
+			w.autoSibs[dir].add(base)
+			if grown == nil {
+				grown = map[string]bool{}
+			}
+			grown[dir] = true
+			w.log.Info("watching a file a program writes", zap.String("program", name), zap.String("file", h.Path))
+		}
+	}
+	return grown
 }
 
 // enforce keeps the budget and the minimum free space: the oldest closed
@@ -611,14 +899,9 @@ func (w *Watcher) enforce(full bool) {
 	over := b.Limit() > 0 && b.Used() > b.Limit()
 	var low []string
 	if b.MinFree() > 0 {
-		seen := map[string]bool{}
-		for path := range w.files {
-			dir := filepath.Dir(path)
-			if !seen[dir] {
-				seen[dir] = true
-				if b.TrimSpace(dir) > 0 {
-					low = append(low, dir)
-				}
+		for dir := range w.dirFiles {
+			if b.TrimSpace(dir) > 0 {
+				low = append(low, dir)
 			}
 		}
 	}
@@ -649,9 +932,9 @@ func (w *Watcher) enforce(full bool) {
 			return unix.Statfs(filepath.Dir(f.path), &fst) == nil && fst.Fsid == fsid
 		}, func() bool { return b.TrimSpace(dir) > 0 })
 	}
-	for path, f := range w.files {
+	for _, f := range w.files {
 		if f.entry.Gone() {
-			delete(w.files, path)
+			w.drop(f)
 		}
 	}
 }
@@ -714,73 +997,116 @@ func (w *Watcher) truncate(reason string, pick func(*watchedFile) bool, need fun
 	}
 }
 
-// publish updates the status listing and the tailer's targets. A file
-// named like a rotated copy of another tailed file (app.1.log or
-// app.log.1 next to app.log) holds lines already read, or old ones: it is
-// not tailed (a file being read when it was renamed is read to its end by
-// its inode).
+// publish updates the status listing and the tailer. The tailer's
+// targets (and the descriptors handed over) are worked out again only
+// when the set of files changed; otherwise the tailer is only woken.
 func (w *Watcher) publish() {
-	names := map[string]bool{}
+	changed := w.setChanged
+	w.setChanged = false
+	if changed && w.tail != nil {
+		w.publishTargets()
+	} else if w.tail != nil {
+		w.tail.poke()
+	}
+	w.sortPaths()
+	n := min(len(w.sorted), listed)
+	listing := make([]File, 0, n)
+	for _, path := range w.sorted[:n] {
+		f := w.files[path]
+		listing = append(listing, File{Path: f.path, Program: f.owner, Bytes: f.size, Open: f.open, Tailed: f.tailed, Mapped: f.mapped})
+	}
+	w.mu.Lock()
+	w.listing, w.listedTotal = listing, len(w.sorted)
+	w.mu.Unlock()
+}
+
+// publishTargets hands the tailer its targets and the descriptors of the
+// new files it needs. A file named like a rotated copy of another tailed
+// file (app.1.log or app.log.1 next to app.log) holds lines already read,
+// or old ones: it is not tailed (a file being read when it was renamed is
+// read to its end by its inode). Such a file that is new is the copy
+// copytruncate made, or a live file rotated away before tend saw it under
+// its live name: the tailer holds it in case it needs its lines.
+func (w *Watcher) publishTargets() {
+	tailedNames := map[string]siblingIndex{} // by directory
 	for _, f := range w.files {
 		if f.tail {
-			names[f.path] = true
-		}
-	}
-	archive := func(path string) bool {
-		for other := range names {
-			if other != path && filepath.Dir(other) == filepath.Dir(path) &&
-				rotatedSibling(filepath.Base(path), filepath.Base(other)) {
-				return true
+			dir := filepath.Dir(f.path)
+			if tailedNames[dir] == nil {
+				tailedNames[dir] = siblingIndex{}
 			}
+			tailedNames[dir].add(filepath.Base(f.path))
 		}
-		return false
 	}
-	// A new file named like a rotated copy of a tailed one is the copy
-	// copytruncate made, or a live file rotated away before tend saw it
-	// under its live name: the tailer may need its lines.
 	siblingOfTailed := func(path string) bool {
-		for other := range names {
-			if filepath.Dir(other) == filepath.Dir(path) && rotatedSibling(filepath.Base(path), filepath.Base(other)) {
-				return true
-			}
-		}
-		return false
+		_, ok := tailedNames[filepath.Dir(path)].of(filepath.Base(path))
+		return ok
 	}
-	listing := make([]File, 0, len(w.files))
 	var targets []tailTarget
 	var handed []handover
-	present := make(map[procfs.FileID]bool, len(w.files))
 	for _, f := range w.files {
-		present[f.id] = true
-		tailed := f.tail && !archive(f.path)
-		listing = append(listing, File{Path: f.path, Program: f.owner, Bytes: f.size, Open: f.open, Tailed: tailed, Mapped: f.mapped})
+		f.tailed = f.tail && !siblingOfTailed(f.path)
 		tg := tailTarget{path: f.path, id: f.id, program: f.owner, fresh: f.fresh}
-		if tailed {
+		if f.tailed {
 			targets = append(targets, tg)
 		}
-		if w.tail == nil || w.handed[f.id] {
+		if w.handed[f.id] {
 			continue
 		}
 		w.handed[f.id] = true
-		isCopy := !tailed && f.fresh && tailable(filepath.Base(f.path)) && siblingOfTailed(f.path)
-		if !tailed && !isCopy {
+		isCopy := !f.tailed && f.fresh && tailable(filepath.Base(f.path)) && siblingOfTailed(f.path)
+		if !f.tailed && !isCopy {
 			continue
 		}
 		if fd, ok := openFor(f.path, f.id); ok {
 			handed = append(handed, handover{tg: tg, f: fd, copy: isCopy})
 		}
 	}
+	present := make(map[procfs.FileID]bool, len(w.files))
+	for _, f := range w.files {
+		present[f.id] = true
+	}
 	for id := range w.handed {
 		if !present[id] {
 			delete(w.handed, id)
 		}
 	}
-	sort.Slice(listing, func(i, j int) bool { return listing[i].Path < listing[j].Path })
-	w.mu.Lock()
-	w.listing = listing
-	w.mu.Unlock()
-	if w.tail != nil {
-		w.tail.update(targets, handed)
+	w.tail.update(targets, handed)
+}
+
+// sortPaths brings w.sorted up to date with the files added and removed
+// since: a few are put in place, many make it sorted anew.
+func (w *Watcher) sortPaths() {
+	if len(w.added) == 0 && len(w.removed) == 0 {
+		return
+	}
+	if len(w.added)+len(w.removed) > 64 {
+		w.sorted = w.sorted[:0]
+		for path := range w.files {
+			w.sorted = append(w.sorted, path)
+		}
+		slices.Sort(w.sorted)
+	} else {
+		for _, path := range w.removed {
+			if w.files[path] != nil {
+				continue // back since
+			}
+			if i, ok := slices.BinarySearch(w.sorted, path); ok {
+				w.sorted = slices.Delete(w.sorted, i, i+1)
+			}
+		}
+		for _, path := range w.added {
+			if w.files[path] == nil {
+				continue // gone since
+			}
+			if i, ok := slices.BinarySearch(w.sorted, path); !ok {
+				w.sorted = slices.Insert(w.sorted, i, path)
+			}
+		}
+	}
+	w.added, w.removed = w.added[:0], w.removed[:0]
+	if cap(w.sorted) > 2*len(w.sorted)+1024 {
+		w.sorted = slices.Clip(w.sorted)
 	}
 }
 
@@ -808,27 +1134,6 @@ func mtimeOf(st *unix.Stat_t) time.Time {
 	return time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
 }
 
-// expand returns the regular files a pattern names: a directory names the
-// files directly inside it.
-func expand(pattern string) []string {
-	if st, err := os.Stat(pattern); err == nil && st.IsDir() {
-		pattern = filepath.Join(pattern, "*")
-	}
-	matches, _ := filepath.Glob(pattern)
-	return matches
-}
-
-// globDir is the directory to watch for a pattern.
-func globDir(pattern string) string {
-	if st, err := os.Stat(pattern); err == nil && st.IsDir() {
-		return pattern
-	}
-	return filepath.Dir(pattern)
-}
-
-// hasMeta reports whether path holds a glob's special characters.
-func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
-
 // nameOf is the program name of a file matched by a pattern: its base
 // name up to the first dot ("app" for app.log, "gc" for gc.log.0).
 func nameOf(path string) string {
@@ -847,51 +1152,6 @@ func tailable(name string) bool {
 	lower := strings.ToLower(name)
 	for _, ext := range binaryExts {
 		if strings.HasSuffix(lower, ext) {
-			return false
-		}
-	}
-	return true
-}
-
-// rotatedSibling reports whether name is a rotated copy of the live file
-// live in the same directory, in the usual conventions:
-//
-//	app.log   -> app.log.1, app.log.1.gz, app.log-20260102, app.log_old
-//	app.log   -> app.1.log, app.2026-01-02.0.log.gz, app-2026-01-02.log (logback)
-//	java0.log.0 -> java0.log.1 (java.util.logging with a count)
-//	gc.log    -> gc.log.0 (the JVM's -Xlog rotation)
-func rotatedSibling(name, live string) bool {
-	if name == live || strings.HasSuffix(name, ".lck") {
-		return false
-	}
-	base := live
-	if i := strings.LastIndexByte(base, '.'); i > 0 && allDigits(base[i+1:]) {
-		base = base[:i]
-	}
-	if len(name) > len(base) && strings.HasPrefix(name, base) && strings.ContainsRune(".-_", rune(name[len(base)])) {
-		return true
-	}
-	ext := filepath.Ext(base)
-	stem := strings.TrimSuffix(base, ext)
-	if ext == "" || stem == "" || len(name) <= len(stem)+1 || !strings.HasPrefix(name, stem) ||
-		!strings.ContainsRune(".-_", rune(name[len(stem)])) {
-		return false
-	}
-	rest := name[len(stem)+1:]
-	i := strings.Index(rest, ext)
-	if i <= 0 {
-		return false
-	}
-	after := rest[i:]
-	return strings.ContainsAny(rest[:i], "0123456789") && (after == ext || strings.HasPrefix(after, ext+"."))
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
 			return false
 		}
 	}
