@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -87,5 +89,70 @@ func TestWatchSkipsANamedPipeInAWatchedDirectory(t *testing.T) {
 	}
 	if _, err := os.Stat(fifo); err != nil {
 		t.Errorf("the named pipe is gone: %v", err)
+	}
+}
+
+// A glob that reaches /proc/kmsg through a wildcard (TEND_LOG_WATCH=/*/kmsg,
+// with tailing on) passes `tend check`, but tend never opens the file: a
+// reader of /proc/kmsg takes the kernel's messages away from the system's
+// logger. strace sees every open of tend and its program; tend warns once
+// for the path and exits with the main program's status.
+func TestWatchNeverOpensProcKmsgThatAGlobReaches(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		skipOrFail(t, "this test needs strace")
+	}
+	if _, err := os.Lstat("/proc/kmsg"); err != nil {
+		t.Skipf("no /proc/kmsg here: %v", err)
+	}
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "trace")
+	var stderr bytes.Buffer
+	cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=open,openat,openat2", "-e", "signal=none", "-o", trace,
+		tendPath(t), "--", "sh", "-c", "sleep 3; exit 3")
+	cmd.Env = mergeEnv(baseEnv(t), []string{
+		"TEND_LOG_WATCH=/*/kmsg",
+		"TEND_LOG_TAIL=true",
+		"TEND_EVENT_FORMAT=json",
+		"TEND_SOCKET=" + filepath.Join(dir, "tend.sock"),
+	})
+	cmd.Dir = dir
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("strace tend -- sh -c 'sleep 3; exit 3': %v, want exit status 3\nstderr:\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opens := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "open") {
+			continue
+		}
+		opens++
+		if strings.Contains(line, `"/proc/kmsg"`) {
+			t.Errorf("/proc/kmsg was opened: %s", line)
+		}
+	}
+	if opens == 0 {
+		t.Fatalf("strace saw no open at all; the test proves nothing:\n%s", b)
+	}
+	warned := map[string]int{}
+	for _, e := range tendEvents(stderr.String()) {
+		if e.str("level") == "warn" && strings.Contains(e.str("event"), "not watching") {
+			warned[e.str("file")]++
+		}
+	}
+	if warned["/proc/kmsg"] != 1 {
+		t.Errorf("%d warnings for /proc/kmsg, want 1; stderr:\n%s", warned["/proc/kmsg"], stderr.String())
+	}
+	for path, n := range warned {
+		if n > 1 {
+			t.Errorf("%d warnings for %s, want one", n, path)
+		}
 	}
 }
