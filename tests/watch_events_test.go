@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -121,4 +123,63 @@ exec sleep 100`, root)
 	}
 	p.Signal(syscall.SIGTERM)
 	p.Wait(20 * time.Second)
+}
+
+// More files made at once than the kernel's inotify queue holds (16,384
+// events by default) while tend is stopped: the queue overflows, the
+// events of many files are lost, and tend finds them all by a rescan at
+// once rather than at the next safety-net rescan.
+func TestWatchRescansWhenTheEventQueueOverflows(t *testing.T) {
+	t.Parallel()
+	const files = 30000
+	if data, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		var max int
+		if _, err := fmt.Sscan(string(data), &max); err == nil && max >= files {
+			t.Skipf("fs.inotify.max_queued_events is %d: %d files do not overflow it", max, files)
+		}
+	}
+	logs := t.TempDir()
+	p := startTend(t, tendOptions{
+		Env:  []string{"TEND_LOG_WATCH=" + logs, "TEND_EVENT_FORMAT=json"},
+		Args: []string{"--", "sleep", "100"},
+	})
+	waitFor(t, 20*time.Second, "tend's control socket", func() bool {
+		_, err := os.Stat(p.socket())
+		return err == nil || p.Exited()
+	})
+	p.Signal(syscall.SIGSTOP)
+	for i := range files {
+		if err := os.WriteFile(filepath.Join(logs, fmt.Sprintf("f%05d.log", i)), []byte("x\n"), 0o644); err != nil {
+			p.Signal(syscall.SIGCONT)
+			t.Fatal(err)
+		}
+	}
+	p.Signal(syscall.SIGCONT)
+	var st watchStatus
+	var more int
+	waitFor(t, 30*time.Second, "tend status to count every file", func() bool {
+		st, more = watchedCount(t, p)
+		return len(st.Watched)+more == files || p.Exited()
+	})
+	if n := len(st.Watched) + more; n != files {
+		t.Errorf("tend watches %d files, want %d", n, files)
+	}
+	p.Signal(syscall.SIGTERM)
+	p.Wait(20 * time.Second)
+}
+
+// watchedCount returns the logs object of `tend status --json` and how
+// many watched files it leaves out of its list.
+func watchedCount(t *testing.T, p *tendProcess) (watchStatus, int) {
+	t.Helper()
+	var doc struct {
+		Logs struct {
+			WatchedMore int `json:"watched_more"`
+		} `json:"logs"`
+	}
+	out := mustCtl(t, p, "status", "--json")
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("tend status --json: %v\n%s", err, out)
+	}
+	return logsStatus(t, p), doc.Logs.WatchedMore
 }
