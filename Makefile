@@ -3,9 +3,10 @@
 #   make build     static, stripped bin/tend with the version from git
 #   make test      every test, with the race detector (the command CI runs)
 #   make bench     Go benchmarks; start-up, idle memory and size against peers;
-#                  1 GiB of log lines from each kind of writer through tend
-#                  against cat, then 128 MiB against s6-log, svlogd, tini and
-#                  supervisord (LOGSBENCH_FLAGS=-quick: 128 MiB for all)
+#                  the idle cost of watching 50,000 files and auto with 10,000
+#                  open; 1 GiB of log lines from each kind of writer through
+#                  tend against cat, then 128 MiB against s6-log, svlogd, tini
+#                  and supervisord (LOGSBENCH_FLAGS=-quick: 128 MiB for all)
 #   make lint      gofmt, go vet, staticcheck
 #   make example   compile examples/java and run it under bin/tend
 #   make fuzz      short runs of every fuzz target
@@ -33,6 +34,7 @@ test:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bench/startup.sh bin/tend
+	$(GO) run ./bench/idlewatch -tend bin/tend
 	bench/logs.sh bin/tend -- $(LOGSBENCH_FLAGS)
 
 lint:
