@@ -49,9 +49,10 @@ func NewDescriptors() *Descriptors {
 }
 
 // Held returns the regular files the processes pids hold open (with
-// writers, only those open for writing), by file, as HeldFiles does; keep,
-// when set, filters them by path. Every descriptor is checked (one stat
-// each); processes not in pids are forgotten.
+// writers, only those open for writing), by file; keep, when set, filters
+// them by path. Descriptors that are not files (pipes, sockets, anon
+// inodes) and files already deleted are left out. Every descriptor is
+// checked (one stat each); processes not in pids are forgotten.
 func (d *Descriptors) Held(pids []int, keep func(path string) bool, writers bool) map[FileID]*HeldFile {
 	d.gen++
 	out := map[FileID]*HeldFile{}

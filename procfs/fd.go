@@ -40,50 +40,6 @@ type HeldFile struct {
 	Pids []int
 }
 
-// HeldFiles returns the regular files the processes pids hold open (with
-// writers, only those open for writing), by file; keep, when set, filters
-// paths before anything is stat'ed. Descriptors that are not files (pipes,
-// sockets, anon inodes) and files already deleted are skipped.
-func HeldFiles(pids []int, keep func(path string) bool, writers bool) map[FileID]*HeldFile {
-	out := map[FileID]*HeldFile{}
-	for _, pid := range pids {
-		dir := fmt.Sprintf("%s/%d/fd", root, pid)
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range ents {
-			link, err := os.Readlink(dir + "/" + e.Name())
-			if err != nil || !strings.HasPrefix(link, "/") || strings.HasSuffix(link, " (deleted)") {
-				continue
-			}
-			if keep != nil && !keep(link) {
-				continue
-			}
-			flags, ok := FDFlags(pid, e.Name())
-			if !ok || (writers && !Writable(flags)) {
-				continue
-			}
-			var st unix.Stat_t
-			if unix.Stat(dir+"/"+e.Name(), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-				continue
-			}
-			id := IDOf(&st)
-			h := out[id]
-			if h == nil {
-				h = &HeldFile{Path: link, ID: id, Flags: flags}
-				out[id] = h
-			} else if !Writable(h.Flags) && Writable(flags) {
-				h.Flags = flags
-			}
-			if n := len(h.Pids); n == 0 || h.Pids[n-1] != pid {
-				h.Pids = append(h.Pids, pid)
-			}
-		}
-	}
-	return out
-}
-
 // PipeWriters returns the processes, other than tend itself, that hold
 // the pipe of inode ino open for writing, such as a grandchild that keeps
 // a program's stdout open after the program exited. It compares the
