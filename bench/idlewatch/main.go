@@ -17,7 +17,7 @@
 // Usage (make bench runs it with the defaults):
 //
 //	go run ./bench/idlewatch -tend bin/tend [-tend old=/path/to/tend] [-files 50000] [-fds 10000]
-//	        [-settle 20s] [-window 120s] [-rounds 1] [-cases dir,auto]
+//	        [-settle 20s] [-window 120s] [-rounds 1] [-cases dir,auto] [-tail]
 //
 // The window is long enough to hold the watcher's first safety-net rescan
 // (a minute after start, then rarer), so that its cost is in the figure.
@@ -96,6 +96,7 @@ func main() {
 	rounds := flag.Int("rounds", 1, "rounds over every binary and case")
 	pid1 := flag.Bool("pid1", os.Geteuid() == 0, "run tend as PID 1 of a new PID namespace (needs root)")
 	only := flag.String("cases", "dir,auto", "cases to run: dir, auto")
+	tail := flag.Bool("tail", false, "also set TEND_LOG_TAIL=true in every run")
 	flag.Parse()
 	if len(bins) == 0 {
 		check(bins.Set("bin/tend"))
@@ -147,7 +148,7 @@ func main() {
 			for _, c := range cases {
 				for _, watching := range []bool{false, true} {
 					run := runOptions{tend: b.path, self: self, scratch: scratch, held: c.held,
-						settle: *settle, window: *window, pid1: *pid1}
+						settle: *settle, window: *window, pid1: *pid1, tail: *tail}
 					if watching {
 						run.watch = c.watch
 					}
@@ -167,7 +168,8 @@ func main() {
 	}
 
 	fmt.Printf("Idle cost of watching: %d files in a watched directory (dir), auto with %d files held open (auto);\n", *files, *fds)
-	fmt.Printf("%s settle, %s idle window, %d round(s), tend as PID 1 of its own PID namespace: %v.\n", *settle, *window, *rounds, *pid1)
+	fmt.Printf("%s settle, %s idle window, %d round(s), tend as PID 1 of its own PID namespace: %v, TEND_LOG_TAIL=%v.\n",
+		*settle, *window, *rounds, *pid1, *tail)
 	fmt.Printf("CPU %% is of one CPU over the window (median of rounds); start-up is CPU seconds until the window.\n\n")
 	fmt.Printf("| tend | case | TEND_LOG_WATCH | idle CPU | start-up CPU | RSS | peak RSS | threads |\n")
 	fmt.Printf("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
@@ -200,6 +202,7 @@ type runOptions struct {
 	held                int    // files the main program holds open
 	settle, window      time.Duration
 	pid1                bool
+	tail                bool // TEND_LOG_TAIL=true
 }
 
 // measure runs tend once and measures it.
@@ -226,6 +229,9 @@ func measure(o runOptions) (sample, error) {
 	}
 	if o.watch != "" {
 		env = append(env, "TEND_LOG_WATCH="+o.watch)
+	}
+	if o.tail {
+		env = append(env, "TEND_LOG_TAIL=true")
 	}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TEND_") {
