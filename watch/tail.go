@@ -52,9 +52,16 @@ import (
 // Fluentd with stream "file", never to tend's own files.
 
 const (
-	// tailTick is how often tailed files are read without an event: the
-	// safety net, and the clock of joined records waiting for more.
+	// tailTick is how often tailed files are read without an event while
+	// something waits (a joined record waiting for more, a file that left
+	// its live path, a copy held) or files were read from lately.
 	tailTick = 100 * time.Millisecond
+	// tailIdleTick is how often they are read when nothing waits and
+	// nothing was read: the safety net for writes no event tells (through
+	// a memory mapping). The watcher wakes the tailer at every change it
+	// sees; rounds of reading every file every tailTick cost 12 % of a CPU
+	// with 1,000 files tailed.
+	tailIdleTick = 2 * time.Second
 	// tailDrainGrace is how long a file that left the watched set (renamed
 	// away, deleted) is still read after its last new byte.
 	tailDrainGrace = 3 * time.Second
@@ -239,8 +246,9 @@ func (t *tailer) run() {
 	t.running = true
 	t.mu.Unlock()
 	go t.ship()
-	tick := time.NewTicker(tailTick)
+	tick := time.NewTimer(tailTick)
 	defer tick.Stop()
+	wait := tailTick
 	now := make(chan struct{})
 	close(now)
 	for {
@@ -276,13 +284,46 @@ func (t *tailer) run() {
 			<-t.shipped
 			return
 		case <-t.wake:
+			wait = tailTick
 		case <-tick.C:
 		case <-again:
 		}
+		began := time.Now()
 		t.reading.Lock()
 		t.cycle()
+		quiet := t.quiet(began)
 		t.reading.Unlock()
+		// Every tailTick while there is something to read or to wait
+		// for; then less and less often, up to tailIdleTick.
+		if !quiet {
+			wait = tailTick
+		} else {
+			wait = min(2*wait, tailIdleTick)
+		}
+		tick.Reset(wait)
 	}
+}
+
+// quiet reports whether the round of reading that began at began found
+// nothing to do: no byte read, no round cut short, no descriptor waiting
+// to be taken, no copy held, no file that left its live path, no record
+// waiting for more lines.
+func (t *tailer) quiet(began time.Time) bool {
+	if t.more || len(t.copies) > 0 {
+		return false
+	}
+	t.mu.Lock()
+	waiting := len(t.handed) > 0
+	t.mu.Unlock()
+	if waiting {
+		return false
+	}
+	for _, tf := range t.files {
+		if !tf.live || !tf.lastData.Before(began) || tf.fr.Pending() || len(tf.carry) > 0 || tf.known != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // handOn hands the batches read to the shipper, in order, waiting for it
