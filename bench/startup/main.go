@@ -41,6 +41,18 @@ import (
 	"time"
 )
 
+// buildEmptyGo builds ./bench/startup/emptygo as make build builds tend
+// (static, stripped, trimmed paths) into dir, and returns its path.
+func buildEmptyGo(dir string) string {
+	out := filepath.Join(dir, "emptygo")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./bench/startup/emptygo")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		fail("build the empty Go program: %v\n%s", err, b)
+	}
+	return out
+}
+
 func main() {
 	tendBin := flag.String("tend", "bin/tend", "the tend binary to measure (static and stripped, from make build)")
 	jsonDir := flag.String("json", "", "directory for hyperfine's JSON export (default: a temporary directory)")
@@ -97,10 +109,12 @@ func main() {
 	fmt.Printf("# tend start-up, idle memory and size (%s, %s)\n\n", time.Now().Format("2006-01-02 15:04"), kernel())
 
 	// Start-up.
-	// `tend version` starts and exits the Go runtime and nothing else:
-	// the floor under any `tend -- CMD`.
-	names := []string{"true", "tend version"}
-	cmds := []string{truePath, tend + " version"}
+	// An empty Go program, built as tend is, starts and exits the Go
+	// runtime and nothing else: the floor under any Go program. `tend
+	// version` adds tend's binary (its size, its packages' initialisation).
+	emptyGo := buildEmptyGo(scratch)
+	names := []string{"true", "empty Go program", "tend version"}
+	cmds := []string{truePath, emptyGo, tend + " version"}
 	for _, p := range peers {
 		// The name as the command reads: "tend -- true", "dumb-init true".
 		names = append(names, strings.Join(append([]string{p.name}, p.argv[1:]...), " ")+" true")
@@ -153,7 +167,9 @@ func main() {
 	if haveTini {
 		d := ms(results["tend -- true"].Median - tini.Median)
 		fmt.Printf("\ntend vs tini: %+.2f ms per start, medians (target: within 2 ms) -> %s\n", d, verdict(d <= 2))
-		fmt.Printf("of which Go runtime start and exit (tend version vs tini): %+.2f ms\n", ms(results["tend version"].Median-tini.Median))
+		fmt.Printf("of which the Go runtime's start and exit (empty Go program vs tini): %+.2f ms\n", ms(results["empty Go program"].Median-tini.Median))
+		fmt.Printf("and tend's binary, before main (tend version vs empty Go program): %+.2f ms\n", ms(results["tend version"].Median-results["empty Go program"].Median))
+		fmt.Printf("tend's own work (tend -- true vs tend version): %+.2f ms\n", ms(results["tend -- true"].Median-results["tend version"].Median))
 	}
 	fmt.Printf("hyperfine JSON: %s/startup-*.json\n\n", *jsonDir)
 
