@@ -49,6 +49,20 @@ func (g *Group) Add(name string, execute func() error, interrupt func(error)) {
 	}()
 }
 
+// Close adds an actor that has nothing to run, only something to close: a
+// server that serves on goroutines of its own already. closer is called
+// when the group stops, in the actor's turn as for any actor added at this
+// point, and its error is the actor's. No goroutine waits meanwhile (each
+// costs tend's start a stack).
+func (g *Group) Close(name string, closer func() error) {
+	a := &actor{name: name, done: make(chan struct{})}
+	a.interrupt = func(error) {
+		a.err = closer()
+		close(a.done)
+	}
+	g.actors = append(g.actors, a)
+}
+
 // Go starts an actor that runs until its context is cancelled: run must
 // return soon after ctx is done, its clean-up done.
 func (g *Group) Go(name string, run func(ctx context.Context) error) {
@@ -63,7 +77,10 @@ func (g *Group) Go(name string, run func(ctx context.Context) error) {
 // does. It returns the first actor's error, with its name; nil if that
 // returned nil, or if the group is empty.
 func (g *Group) Wait() error {
-	if len(g.actors) == 0 {
+	if g.first == nil {
+		// No actor runs (there are none, or only Close actors): none
+		// can return first.
+		g.Stop(nil)
 		return nil
 	}
 	a := <-g.first

@@ -195,3 +195,39 @@ func TestStopEndsEveryActorStartedSoFar(t *testing.T) {
 		t.Errorf("interrupt got %v, want the error given to Stop", got)
 	}
 }
+
+func TestCloseActorsAreClosedInTheirTurnWithoutAGoroutine(t *testing.T) {
+	var g Group
+	var j journal
+	waiter(&g, &j, "reaper")
+	before := runtime.NumGoroutine()
+	failed := errors.New("close failed")
+	g.Close("socket", func() error { j.add("socket closed"); return failed })
+	if n := runtime.NumGoroutine(); n != before {
+		t.Errorf("Close started %d goroutines, want none", n-before)
+	}
+	g.Go("supervisor", func(ctx context.Context) error {
+		j.add("supervisor done")
+		return nil
+	})
+	if err := within(t, g.Wait); err != nil {
+		t.Errorf("Wait returned %v, want the first actor's nil", err)
+	}
+	want := []string{"supervisor done", "socket closed", "reaper interrupted", "reaper returned"}
+	if got := j.list(); !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}
+
+func TestWaitWithOnlyCloseActorsClosesThem(t *testing.T) {
+	var g Group
+	var j journal
+	g.Close("a", func() error { j.add("a closed"); return nil })
+	g.Close("b", func() error { j.add("b closed"); return nil })
+	if err := within(t, g.Wait); err != nil {
+		t.Errorf("Wait returned %v, want nil", err)
+	}
+	if got, want := j.list(), []string{"b closed", "a closed"}; !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}

@@ -64,7 +64,7 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	// stops what was started (failed).
 	var g lifecycle.Group
 	if ctl != nil {
-		g.Go("control socket", closeOnInterrupt(ctl.Close))
+		g.Close("control socket", func() error { return closeWithin(ctl.Close) })
 	}
 	failed := func(code int) int {
 		g.Stop(nil)
@@ -111,7 +111,7 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "tend: TEND_HTTP_ADDR=%q: %v; nothing was started\n", cfg.Admin.HTTPAddr, err)
 			return failed(exitFailure)
 		}
-		g.Go("admin HTTP", closeOnInterrupt(web.Close))
+		g.Close("admin HTTP", func() error { return closeWithin(web.Close) })
 	}
 	if ctl != nil {
 		ctl.Serve(sup, sampler, log)
@@ -146,15 +146,6 @@ func javaAutotune(cfg *config.Config, limits func() resources.Limits, log *zap.L
 	log.Info("java autotune", zap.Strings("environment", env),
 		zap.Int64("memory_limit", l.MemoryBytes), zap.Float64("cpus", l.CPUs), zap.String("source", l.Source))
 	return env
-}
-
-// closeOnInterrupt is the actor of a server that is serving already: once
-// interrupted, it closes the server.
-func closeOnInterrupt(close func(context.Context) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		<-ctx.Done()
-		return closeWithin(close)
-	}
 }
 
 // closeWithin closes an admin server, giving requests in flight a moment.
