@@ -573,9 +573,10 @@ type tasks struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+	started bool // a task was started (wg may have something to wait for)
+	wg      sync.WaitGroup
 }
 
 func (t *tasks) start(task func(ctx context.Context)) bool {
@@ -584,6 +585,7 @@ func (t *tasks) start(task func(ctx context.Context)) bool {
 	if t.closed {
 		return false
 	}
+	t.started = true
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -597,7 +599,14 @@ func (t *tasks) start(task func(ctx context.Context)) bool {
 func (t *tasks) wait(force context.Context, deadline time.Time) {
 	t.mu.Lock()
 	t.closed = true
+	started := t.started
 	t.mu.Unlock()
+	if !started {
+		// Nothing to wait for (the usual case: no hook ran): no goroutine
+		// and no timer on the way out.
+		t.cancel()
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		t.wg.Wait()
