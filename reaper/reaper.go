@@ -149,21 +149,33 @@ func (r *Reaper) Start(spec Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
-	}
-	defer devnull.Close()
-	fd := func(f *os.File) uintptr {
-		if f == nil {
-			return devnull.Fd()
+	// /dev/null is opened as a bare descriptor: os.OpenFile would offer
+	// it to the runtime's poller (which refuses it) and Fd would set it
+	// blocking again, six system calls for nothing on every start.
+	devnull := -1
+	defer func() {
+		if devnull >= 0 {
+			syscall.Close(devnull)
 		}
-		return f.Fd()
+	}()
+	var nullErr error
+	fd := func(f *os.File) uintptr {
+		if f != nil {
+			return f.Fd()
+		}
+		if devnull < 0 && nullErr == nil {
+			devnull, nullErr = openDevNull()
+		}
+		return uintptr(devnull)
+	}
+	files := []uintptr{fd(spec.Stdin), fd(spec.Stdout), fd(spec.Stderr)}
+	if nullErr != nil {
+		return nil, fmt.Errorf("open %s: %w", os.DevNull, nullErr)
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   spec.Dir,
 		Env:   spec.Env,
-		Files: []uintptr{fd(spec.Stdin), fd(spec.Stdout), fd(spec.Stderr)},
+		Files: files,
 		Sys: &syscall.SysProcAttr{
 			// Each process leads its own group, so stop and kill reach
 			// everything it started.
@@ -182,6 +194,17 @@ func (r *Reaper) Start(spec Spec) (*Process, error) {
 	p := &Process{Pid: pid, Started: time.Now(), reaper: r, done: make(chan struct{})}
 	r.procs[pid] = p
 	return p, nil
+}
+
+// openDevNull opens /dev/null for reading and writing, close-on-exec (the
+// child gets its own copy as 0, 1 or 2).
+func openDevNull() (int, error) {
+	for {
+		fd, err := syscall.Open(os.DevNull, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
 }
 
 // lookPath finds file in the PATH of env, as execvp would in the program's

@@ -196,3 +196,35 @@ func TestSuspendedFollowsStopAndCont(t *testing.T) {
 		t.Error("a reaped process is Suspended")
 	}
 }
+
+// A stream left nil is /dev/null, readable and writable; one given is the
+// process's own, blocking as programs expect of their stdout.
+func TestStreamsAreDevNullOrTheFileGiven(t *testing.T) {
+	r := startReaper(t)
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	script := `readlink /proc/self/fd/0; readlink /proc/self/fd/2; grep '^flags' /proc/self/fdinfo/1; read x; echo "read $?"; echo err >&2`
+	p, err := r.Start(Spec{Argv: []string{"sh", "-c", script}, Env: os.Environ(), Stdout: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, p)
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 4 || lines[0] != "/dev/null" || lines[1] != "/dev/null" || lines[3] != "read 1" {
+		t.Fatalf("output %q, want stdin and stderr on /dev/null, a read at EOF", lines)
+	}
+	flags, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(lines[2], "flags:")), 8, 32)
+	if err != nil {
+		t.Fatalf("fdinfo line %q: %v", lines[2], err)
+	}
+	if flags&syscall.O_NONBLOCK != 0 {
+		t.Errorf("stdout flags %o: non-blocking", flags)
+	}
+}

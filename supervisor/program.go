@@ -149,7 +149,7 @@ func newProgram(sup *Supervisor, cfg config.Program, main bool) (*program, error
 		p.stdout, p.stderr = os.Stdout, os.Stderr
 		return p, nil
 	}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := outputPipe()
 	if err != nil {
 		return nil, fmt.Errorf("stdout pipe of %s: %w", cfg.Name, err)
 	}
@@ -159,13 +159,32 @@ func newProgram(sup *Supervisor, cfg config.Program, main bool) (*program, error
 		p.stderr = outW
 		return p, nil
 	}
-	errR, errW, err := os.Pipe()
+	errR, errW, err := outputPipe()
 	if err != nil {
 		return nil, fmt.Errorf("stderr pipe of %s: %w", cfg.Name, err)
 	}
 	p.stderr = errW
 	sup.logs.Capture(cfg.Name, "stderr", errR)
 	return p, nil
+}
+
+// outputPipe returns a pipe for a program's output: the read end for the
+// log pipeline, the write end for the program. Only the read end is
+// non-blocking and in the runtime's poller, as os.Pipe makes both: tend
+// never writes to the write end, and os.Pipe's would be set blocking again
+// (File.Fd) at every start of the program. Six system calls fewer per
+// pipe, on the way to the main program's start.
+func outputPipe() (r, w *os.File, err error) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, nil, os.NewSyscallError("pipe2", err)
+	}
+	if err := syscall.SetNonblock(p[0], true); err != nil {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return nil, nil, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
 }
 
 // closePipes closes tend's write ends so that the readers see EOF once the

@@ -216,3 +216,32 @@ func written(t *testing.T, pid int) int64 {
 	t.Fatalf("no wchar in /proc/%d/io", pid)
 	return 0
 }
+
+// TestProgramsStreamsAreBlockingPipesAndDevNull: a program's stdout and
+// stderr are pipes to tend in blocking mode, as a program writing without
+// handling EAGAIN needs them, and its stdin is /dev/null, at every start.
+func TestProgramsStreamsAreBlockingPipesAndDevNull(t *testing.T) {
+	script := `for fd in 1 2; do grep '^flags' /proc/self/fdinfo/$fd; readlink /proc/self/fd/$fd | cut -d: -f1; done; readlink /proc/self/fd/0`
+	code, stdout, stderr := runTend(t, tendOptions{Args: []string{"--", "sh", "-c", script}}, 10*time.Second)
+	if code != 0 {
+		t.Fatalf("tend exited with %d\nstderr tail:\n%q", code, tail(stderr))
+	}
+	var lines []string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "flags:") || l == "pipe" || strings.HasPrefix(l, "/") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 5 || lines[1] != "pipe" || lines[3] != "pipe" || lines[4] != "/dev/null" {
+		t.Fatalf("program's streams %q, want stdout and stderr pipes, stdin /dev/null\nstdout %q", lines, stdout)
+	}
+	for _, l := range []string{lines[0], lines[2]} {
+		flags, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(l, "flags:")), 8, 32)
+		if err != nil {
+			t.Fatalf("fdinfo line %q: %v", l, err)
+		}
+		if flags&syscall.O_NONBLOCK != 0 {
+			t.Errorf("a program's output pipe has flags %o: non-blocking", flags)
+		}
+	}
+}
