@@ -472,8 +472,8 @@ func (p *program) stopWaiting() {
 // requests with the outcome.
 func (p *program) spawn(event) event {
 	proc, err := p.startProcess()
-	p.markLaunched()
 	if err != nil {
+		p.markLaunched()
 		p.answerStarts(err)
 		if lacksResources(err) {
 			return event{kind: evNoResources, err: err}
@@ -493,6 +493,11 @@ func (p *program) spawn(event) event {
 	p.proc = proc
 	p.mu.Unlock()
 	p.exited = proc.Done()
+	// "started" is logged before the next program may start (markLaunched
+	// lets it, and the main program waits for it), so that the events
+	// list the programs in the order they were started.
+	p.log.Info("started", zap.Int("pid", proc.Pid), zap.Strings("command", p.cfg.Command))
+	p.markLaunched()
 	// Answered with the new process in place: `tend restart` then
 	// `tend status` shows its PID.
 	p.answerStarts(nil)
@@ -587,7 +592,6 @@ func (p *program) resume() {
 
 // watchStart follows a new process: the readiness probe, and startsecs.
 func (p *program) watchStart(event) event {
-	p.log.Info("started", zap.Int("pid", p.proc.Pid), zap.Strings("command", p.cfg.Command))
 	p.probeOK = p.probe()
 	if p.cfg.StartPeriod <= 0 {
 		return event{kind: evStartSecs}

@@ -338,6 +338,6 @@ func TestIdleKeepAliveConnectionHoldsTheDrainUntilItsDeadline(t *testing.T) {
 		t.Errorf("exit %d, want 0: the JVM did not get to shut down gracefully after the drain\n%s\n%s", code, tail(p.Stdout()), events)
 	}
 	if took > budget+500*time.Millisecond {
-		t.Errorf("the stop took %s, over its %s budget", took, budget)
+		t.Errorf("the stop took %s, over its %s budget; events:\n%s", took, budget, events)
 	}
 }
