@@ -312,10 +312,7 @@ func (t *tailer) quiet(began time.Time) bool {
 	if t.more || len(t.copies) > 0 {
 		return false
 	}
-	t.mu.Lock()
-	waiting := len(t.handed) > 0
-	t.mu.Unlock()
-	if waiting {
+	if t.handedWaiting() {
 		return false
 	}
 	for _, tf := range t.files {
@@ -324,6 +321,14 @@ func (t *tailer) quiet(began time.Time) bool {
 		}
 	}
 	return true
+}
+
+// handedWaiting reports whether descriptors handed over by the watcher
+// wait to be taken.
+func (t *tailer) handedWaiting() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.handed) > 0
 }
 
 // handOn hands the batches read to the shipper, in order, waiting for it
@@ -368,10 +373,7 @@ func (t *tailer) readOnly(id procfs.FileID) bool {
 	if tf == nil {
 		return false
 	}
-	t.mu.Lock()
-	waiting := len(t.handed) > 0
-	t.mu.Unlock()
-	if waiting {
+	if t.handedWaiting() {
 		return false
 	}
 	for _, other := range t.files {
