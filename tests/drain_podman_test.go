@@ -76,13 +76,15 @@ func runContainer(t *testing.T, name string, args ...string) {
 
 // containerGone returns why the container is not running, or "".
 func containerGone(name string) string {
-	state, err := podman("inspect", name, "--format", "{{.State.Status}}")
+	state, err := podman("inspect", name, "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}")
 	if err != nil {
 		return err.Error()
 	}
-	if s := strings.TrimSpace(state); s != "running" {
+	if s, code, _ := strings.Cut(strings.TrimSpace(state), " "); s != "running" {
+		// The exit code and the engine's OOM flag tell a kill of PID 1
+		// from an exit.
 		logs, _ := podman("logs", name)
-		return "container " + s + "\n" + logs
+		return "container " + s + " (exit code, OOM killed: " + code + ")\n" + logs
 	}
 	return ""
 }
