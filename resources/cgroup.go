@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // CgroupRoot is where the cgroup filesystem is mounted on Linux.
@@ -62,8 +62,8 @@ type Cgroup struct {
 // mount's root). A path that does not exist under root falls back to
 // root itself, which is what a container with a cgroup namespace sees.
 func FindCgroup(root string) Cgroup {
-	self, _ := readProcFile("/proc/self/cgroup")
-	mounts, _ := readProcFile("/proc/self/mountinfo")
+	self, _ := os.ReadFile("/proc/self/cgroup")
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	c := findCgroup(root, self, mounts)
 	c.hostMemory = hostMemory()
 	return c
@@ -454,61 +454,17 @@ func onlineCPUs() int {
 }
 
 func hostMemory() int64 {
-	b, err := readProcFile("/proc/meminfo")
+	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0
 	}
-	for line := range bytes.Lines(b) {
-		rest, ok := bytes.CutPrefix(line, []byte("MemTotal:"))
-		if !ok {
-			continue
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var kb int64
+		if n, _ := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); n == 1 {
+			return kb << 10
 		}
-		num, _, _ := bytes.Cut(bytes.TrimSpace(rest), []byte(" "))
-		kb, err := strconv.ParseInt(string(num), 10, 64)
-		if err != nil {
-			return 0
-		}
-		return kb << 10
 	}
 	return 0
-}
-
-// readProcFile reads a small file of /proc or of the cgroup filesystem
-// whole. It reads the descriptor directly, where os.ReadFile would first
-// set it non-blocking and offer it to the runtime's poller (four more
-// system calls per file, which tend's start pays for each file it reads
-// before the main program runs).
-func readProcFile(path string) ([]byte, error) {
-	fd, err := openRead(path)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer syscall.Close(fd)
-	b := make([]byte, 0, 4096)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := syscall.Read(fd, b[len(b):cap(b)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			return b, nil
-		}
-		b = b[:len(b)+n]
-	}
-}
-
-// openRead opens path read-only, retrying when a signal interrupts it.
-func openRead(path string) (int, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != syscall.EINTR {
-			return fd, err
-		}
-	}
 }

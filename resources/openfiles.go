@@ -3,9 +3,9 @@ package resources
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"sync"
-	"syscall"
 )
 
 // openFiles reads files through descriptors it keeps open, each time
@@ -22,22 +22,22 @@ import (
 // open, a file costs nothing more after its first reading.
 type openFiles struct {
 	mu      sync.Mutex
-	files   map[string]int // path to descriptor
+	files   map[string]*os.File
 	missing map[string]bool
 	buf     []byte
 	closed  bool
 }
 
 func newOpenFiles() *openFiles {
-	return &openFiles{files: map[string]int{}, missing: map[string]bool{}, buf: make([]byte, 8<<10)}
+	return &openFiles{files: map[string]*os.File{}, missing: map[string]bool{}, buf: make([]byte, 8<<10)}
 }
 
 // close closes every file; later readings open and close theirs.
 func (o *openFiles) close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, fd := range o.files {
-		syscall.Close(fd)
+	for _, f := range o.files {
+		f.Close()
 	}
 	o.files, o.closed = nil, true
 }
@@ -93,47 +93,41 @@ func (o *openFiles) keyed(path string, keys []string, out []int64) error {
 // readLocked reads the whole of the file at path into o.buf and returns
 // that part of it; o.mu is held.
 func (o *openFiles) readLocked(path string) ([]byte, error) {
-	fd, ok := o.files[path]
-	if !ok {
+	f := o.files[path]
+	if f == nil {
 		if o.missing[path] {
 			return nil, os.ErrNotExist
 		}
-		// A bare descriptor, read with pread: os.Open would offer each
-		// file to the runtime's poller, which refuses it, and set it
-		// non-blocking and back, five system calls per file for nothing.
 		var err error
-		if fd, err = openRead(path); err != nil {
+		if f, err = os.Open(path); err != nil {
 			if errors.Is(err, os.ErrNotExist) && !o.closed {
 				// An optional file (memory.events.local before Linux
 				// 5.2) is not looked for again at every reading.
 				o.missing[path] = true
 			}
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+			return nil, err
 		}
 		if o.closed {
-			defer syscall.Close(fd)
+			defer f.Close()
 		} else {
-			o.files[path] = fd
+			o.files[path] = f
 		}
 	}
 	for {
-		n, err := syscall.Pread(fd, o.buf, 0)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			// A file whose cgroup went away reads as an error for good:
-			// the next reading opens it again.
-			if !o.closed {
-				syscall.Close(fd)
-				delete(o.files, path)
-			}
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == len(o.buf) {
+		n, err := f.ReadAt(o.buf, 0)
+		if err == nil {
 			// A full buffer may hold only the start of the file.
 			o.buf = make([]byte, 2*len(o.buf))
 			continue
+		}
+		if !errors.Is(err, io.EOF) {
+			// A file whose cgroup went away reads as an error for good:
+			// the next reading opens it again.
+			if !o.closed {
+				f.Close()
+				delete(o.files, path)
+			}
+			return nil, err
 		}
 		return o.buf[:n], nil
 	}

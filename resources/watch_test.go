@@ -2,7 +2,6 @@ package resources
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,59 +308,4 @@ func TestNoProcessScanNearTheLimit(t *testing.T) {
 	}
 	fs.v2("", "67108864", 40<<20, 50<<20, 0, 0)
 	seen(t, w, child)
-}
-
-// A watch reads the cgroup's accounting when it is made, before the main
-// program starts (opening every file it reads later while nothing can be
-// near the limit yet): the status has it before the watch runs, and kills
-// counted before the watch was made are not news.
-func TestMemoryWatchReadsTheAccountingWhenMadeAndCountsKillsFromThen(t *testing.T) {
-	fs := newCgroupFiles(t)
-	fs.v2("", "67108864", 40<<20, 50<<20, 8<<20, 3)
-	w, err := NewMemoryWatch(FindCgroup(fs.root), MemoryWatchOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.files.close()
-	m := w.Memory()
-	if m.LimitBytes != 64<<20 || m.UsageBytes != 40<<20 || m.WorkingSetBytes != 32<<20 || m.PeakBytes != 50<<20 || m.OOMKills != 3 {
-		t.Errorf("Memory() before the watch runs = %+v, want the files' limit 64 MiB, usage 40 MiB, working set 32 MiB, peak 50 MiB, 3 kills", m)
-	}
-	if w.unnamed(3) {
-		t.Error("the 3 kills counted before the watch was made are taken for new ones")
-	}
-	if !w.unnamed(4) {
-		t.Error("a 4th kill after the watch was made is not taken for a new one")
-	}
-}
-
-// A cgroup without memory accounting gives the error that says so, not
-// the missing counter file's.
-func TestMemoryWatchWithoutAccountingSaysSo(t *testing.T) {
-	_, err := NewMemoryWatch(FindCgroup(t.TempDir()), MemoryWatchOptions{})
-	if !errors.Is(err, ErrNoMemoryController) {
-		t.Fatalf("NewMemoryWatch on an empty directory: %v, want ErrNoMemoryController", err)
-	}
-}
-
-// The files a watch reads are opened when it is made, before any program
-// runs, and kept open: a file deleted afterwards reads on (as a cgroup
-// file would, with memory short, without charging a new open to it).
-func TestMemoryWatchKeepsItsFilesOpenFromTheStart(t *testing.T) {
-	fs := newCgroupFiles(t)
-	fs.v2("", "67108864", 40<<20, 50<<20, 8<<20, 0)
-	w, err := NewMemoryWatch(FindCgroup(fs.root), MemoryWatchOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.files.close()
-	for _, f := range []string{"memory.current", "memory.stat", "memory.max", "memory.peak", "memory.events"} {
-		if err := os.Remove(filepath.Join(fs.root, f)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, err := w.mem.readMemory()
-	if err != nil || m.LimitBytes != 64<<20 || m.UsageBytes != 40<<20 || m.PeakBytes != 50<<20 {
-		t.Errorf("reading after the files were removed: %+v, %v; want them read through the descriptors opened at the start", m, err)
-	}
 }
