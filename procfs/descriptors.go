@@ -54,21 +54,7 @@ func NewDescriptors() *Descriptors {
 // inodes) and files already deleted are left out. Every descriptor is
 // checked (one stat each); processes not in pids are forgotten.
 func (d *Descriptors) Held(pids []int, keep func(path string) bool, writers bool) map[FileID]*HeldFile {
-	d.gen++
-	out := map[FileID]*HeldFile{}
-	for _, pid := range pids {
-		p := d.refresh(pid, true, false)
-		if p == nil {
-			continue
-		}
-		for fd, de := range p.fds {
-			if de.file {
-				d.add(out, pid, fd, de, keep, writers)
-			}
-		}
-	}
-	d.prune()
-	return out
+	return d.collect(pids, keep, writers, false)
 }
 
 // Opened returns the regular files (with writers, open for writing) that
@@ -77,15 +63,23 @@ func (d *Descriptors) Held(pids []int, keep func(path string) bool, writers bool
 // did not change is not listed at all: one stat(2) of /proc/PID/fd is
 // all it costs. Processes not in pids are forgotten.
 func (d *Descriptors) Opened(pids []int, keep func(path string) bool, writers bool) map[FileID]*HeldFile {
+	return d.collect(pids, keep, writers, true)
+}
+
+// collect refreshes the descriptors of pids (with onlyNew, only those of
+// processes whose count changed) and returns their files, or with onlyNew
+// only the files of descriptors first seen now; it forgets the processes
+// not in pids.
+func (d *Descriptors) collect(pids []int, keep func(path string) bool, writers, onlyNew bool) map[FileID]*HeldFile {
 	d.gen++
 	out := map[FileID]*HeldFile{}
 	for _, pid := range pids {
-		p := d.refresh(pid, false, true)
+		p := d.refresh(pid, onlyNew)
 		if p == nil {
 			continue
 		}
 		for fd, de := range p.fds {
-			if de.file && de.gen == d.gen {
+			if de.file && (!onlyNew || de.gen == d.gen) {
 				d.add(out, pid, fd, de, keep, writers)
 			}
 		}
@@ -123,11 +117,11 @@ func (d *Descriptors) add(out map[FileID]*HeldFile, pid, fd int, de *descriptor,
 }
 
 // refresh brings what is known of pid's descriptors up to date and marks
-// it seen; it returns nil for a process gone. With verify, every
-// descriptor is stat'ed; with onlyChanged, a process whose count of
-// descriptors is the one of the last listing is not listed. Descriptors
-// read anew get the current generation.
-func (d *Descriptors) refresh(pid int, verify, onlyChanged bool) *procDescriptors {
+// it seen; it returns nil for a process gone. Without onlyNew, every
+// descriptor is stat'ed; with it, a process whose count of descriptors is
+// the one of the last listing is not listed, and only descriptors not
+// known yet are read. Descriptors read anew get the current generation.
+func (d *Descriptors) refresh(pid int, onlyNew bool) *procDescriptors {
 	dir := fmt.Sprintf("%s/%d/fd", root, pid)
 	var st unix.Stat_t
 	if unix.Stat(dir, &st) != nil {
@@ -138,7 +132,7 @@ func (d *Descriptors) refresh(pid int, verify, onlyChanged bool) *procDescriptor
 	if p == nil || p.fdIno != st.Ino {
 		p = &procDescriptors{fdIno: st.Ino, fds: map[int]*descriptor{}}
 		d.procs[pid] = p
-	} else if onlyChanged && st.Size > 0 && st.Size == p.count {
+	} else if onlyNew && st.Size > 0 && st.Size == p.count {
 		// Linux 6.2 and later count the open descriptors in the size
 		// of /proc/PID/fd; older kernels say 0, and are listed.
 		p.gen = d.gen
@@ -155,7 +149,7 @@ func (d *Descriptors) refresh(pid int, verify, onlyChanged bool) *procDescriptor
 	listed := d.listFDs(dfd)
 	for _, fd := range listed {
 		de := p.fds[fd]
-		if de != nil && !verify {
+		if de != nil && onlyNew {
 			continue
 		}
 		name := strconv.Itoa(fd)
