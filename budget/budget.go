@@ -238,8 +238,9 @@ func (b *Budget) drop(e *Entry, del bool, reason string) error {
 // Reserve accounts n more bytes to e before they are written, deleting the
 // oldest retired files when the write would pass the limit or the minimum
 // of free space. It returns ErrOverBudget, ErrLowSpace, ErrDiskFull or
-// ErrGone when the write must not happen; nothing is accounted then. It
-// never blocks on anything but the budget's lock.
+// ErrGone when the write must not happen; nothing is accounted then, and
+// Room tells how many bytes would have fitted. It never blocks on anything
+// but the budget's lock.
 func (e *Entry) Reserve(n int64) error {
 	b := e.b
 	b.mu.Lock()
@@ -256,12 +257,12 @@ func (e *Entry) Reserve(n int64) error {
 			}
 		}
 		if b.used-retired+n > b.limit {
-			return ErrOverBudget
+			return short(ErrOverBudget, b.limit-(b.used-retired))
 		}
 		for b.used+n > b.limit {
 			v := b.oldest(e, nil)
 			if v == nil {
-				return ErrOverBudget
+				return short(ErrOverBudget, b.limit-b.used)
 			}
 			b.drop(v, true, "disk budget")
 		}
@@ -281,9 +282,9 @@ func (e *Entry) Reserve(n int64) error {
 		if v == nil {
 			sp.refused += n
 			if b.minFree == 0 {
-				return ErrDiskFull
+				return short(ErrDiskFull, free)
 			}
-			return ErrLowSpace
+			return short(ErrLowSpace, free-b.minFree)
 		}
 		reason := "min free space"
 		if b.minFree == 0 {
@@ -296,6 +297,34 @@ func (e *Entry) Reserve(n int64) error {
 	b.owners[e.owner] += n
 	sp.since += n
 	return nil
+}
+
+// shortError is a refusal of Reserve that says how many bytes would fit.
+type shortError struct {
+	err  error
+	room int64
+}
+
+func (e *shortError) Error() string { return e.err.Error() }
+func (e *shortError) Unwrap() error { return e.err }
+
+// short returns err with the room left, when there is some.
+func short(err error, room int64) error {
+	if room <= 0 {
+		return err
+	}
+	return &shortError{err: err, room: room}
+}
+
+// Room returns how many bytes a refused Reserve would have accepted at
+// the time it refused: a writer can keep the whole lines that fit and
+// drop only the rest. It is 0 for any other error.
+func Room(err error) int64 {
+	var s *shortError
+	if errors.As(err, &s) {
+		return s.room
+	}
+	return 0
 }
 
 // Unreserve gives back n bytes reserved but not written.

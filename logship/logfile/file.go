@@ -11,6 +11,7 @@
 package logfile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -269,22 +270,21 @@ func (w *writer) write(b *logship.Batch) {
 	// Raw: runs of records are written straight from the batch.
 	if w.size+int64(len(b.Data)) <= w.rotateAt {
 		// All of it fits: no record needs looking at.
-		w.commit(b.Data, int64(len(b.Records)), int64(len(b.Data)))
+		w.commit(b.Data, b.Records, int64(len(b.Data)))
 		return
 	}
-	start, lines := int32(0), int64(0)
-	for _, r := range b.Records {
+	start, first := int32(0), 0
+	for i, r := range b.Records {
 		held := int64(r.Off - start) // bytes of the records before r in this run
 		if w.size+held+r.RawLen() > w.rotateAt && w.size+held > 0 {
-			w.commit(b.Data[start:r.Off], lines, held)
+			w.commit(b.Data[start:r.Off], b.Records[first:i], held)
 			if w.size > 0 {
 				w.rotate()
 			}
-			start, lines = r.Off, 0
+			start, first = r.Off, i
 		}
-		lines++
 	}
-	w.commit(b.Data[start:], lines, int64(len(b.Data))-int64(start))
+	w.commit(b.Data[start:], b.Records[first:], int64(len(b.Data))-int64(start))
 }
 
 func (w *writer) writeJSON(b *logship.Batch) {
@@ -293,32 +293,32 @@ func (w *writer) writeJSON(b *logship.Batch) {
 	}
 	w.start = logship.AppendJSONStart(w.start[:0], w.ts, w.prog.Name, b.Stream)
 	w.buf = w.buf[:0]
-	lines, raw := int64(0), int64(0)
-	for _, r := range b.Records {
+	first, raw := 0, int64(0)
+	for i, r := range b.Records {
 		mark := len(w.buf)
 		w.buf = append(w.buf, w.start...)
 		w.buf = logship.AppendJSONEnd(w.buf, b.Message(r), r.Partial(), false)
-		if w.size+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && lines == 0) {
-			lines++
+		if w.size+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && i == first) {
 			raw += r.RawLen()
 			continue
 		}
-		if lines > 0 {
-			w.commit(w.buf[:mark], lines, raw)
-		}
+		w.commit(w.buf[:mark], b.Records[first:i], raw)
 		n := copy(w.buf, w.buf[mark:])
 		w.buf = w.buf[:n]
 		if w.size > 0 {
 			w.rotate()
 		}
-		lines, raw = 1, r.RawLen()
+		first, raw = i, r.RawLen()
 	}
-	w.commit(w.buf, lines, raw)
+	w.commit(w.buf, b.Records[first:], raw)
 }
 
-// commit writes p (lines records, raw bytes as the program wrote them),
-// after the marker of earlier drops if there were any.
-func (w *writer) commit(p []byte, lines, raw int64) {
+// commit writes p, the records recs (raw bytes as the program wrote
+// them) as the file takes them, after the marker of earlier drops if there
+// were any. When the budget or the free space leaves room for only part of
+// p, the whole records that fit are written and only the rest is dropped.
+func (w *writer) commit(p []byte, recs []logship.Record, raw int64) {
+	lines := int64(len(recs))
 	if lines == 0 {
 		return
 	}
@@ -331,6 +331,12 @@ func (w *writer) commit(p []byte, lines, raw int64) {
 		out = w.withMarker(p)
 	}
 	if err := w.reserve(int64(len(out))); err != nil {
+		room := budget.Room(err) - int64(len(out)-len(p))
+		if n, kept := w.fitting(p, recs, room); kept > 0 {
+			keptRaw := w.commitPart(p[:n], recs[:kept])
+			w.dropped(lines-int64(kept), raw-keptRaw, reasonOf(err))
+			return
+		}
 		w.dropped(lines, raw, reasonOf(err))
 		return
 	}
@@ -347,6 +353,48 @@ func (w *writer) commit(p []byte, lines, raw int64) {
 			zap.Int64("dropped_lines", w.lost.Lines), zap.Int64("dropped_bytes", w.lost.Bytes))
 		w.lost, w.reason, w.errLog = logship.Drops{}, 0, false
 	}
+}
+
+// commitPart commits the first records of a batch that fitted the room a
+// refusal left, and returns the bytes the program wrote for them.
+func (w *writer) commitPart(p []byte, recs []logship.Record) (raw int64) {
+	for _, r := range recs {
+		raw += r.RawLen()
+	}
+	w.commit(p, recs, raw)
+	return raw
+}
+
+// fitting returns how many leading records of recs, held in p as the file
+// takes them, fit in room bytes, and the bytes they take in p. In JSON
+// every record ends with the only unescaped newline; in raw the records
+// are the program's bytes, back to back.
+func (w *writer) fitting(p []byte, recs []logship.Record, room int64) (n, kept int) {
+	if room <= 0 {
+		return 0, 0
+	}
+	if room > int64(len(p)) {
+		room = int64(len(p))
+	}
+	if w.json {
+		for kept < len(recs) {
+			i := bytes.IndexByte(p[n:room], '\n')
+			if i < 0 {
+				break
+			}
+			n, kept = n+i+1, kept+1
+		}
+		return n, kept
+	}
+	base := recs[0].Off
+	for _, r := range recs {
+		end := int(r.RawEnd() - base)
+		if int64(end) > room {
+			break
+		}
+		n, kept = end, kept+1
+	}
+	return n, kept
 }
 
 // reserve asks the budget for n bytes. When the budget is full and holds

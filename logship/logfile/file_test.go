@@ -388,3 +388,63 @@ func TestDropsAtTheEndLeaveAMarker(t *testing.T) {
 		t.Errorf("main.log = %q, want %q", b, want)
 	}
 }
+
+// TestLowSpaceKeepsTheLinesOfAWriteThatFit: when one write of the program
+// holds more lines than the free space above the minimum has room for,
+// the lines that fit are kept, in order, and only the rest is dropped and
+// counted: the file fills up to the minimum, not a read's worth short of
+// it.
+func TestLowSpaceKeepsTheLinesOfAWriteThatFit(t *testing.T) {
+	for _, format := range []string{config.FormatRaw, config.FormatJSON} {
+		t.Run(format, func(t *testing.T) {
+			mnt := logtest.MountTmpfs(t, "256k")
+			cfg := testLog(filepath.Join(mnt, "logs"))
+			cfg.Format = format
+			const n, lineLen, room = 400, 100, 15000
+			cfg.MinFree = logtest.FreeBytes(t, mnt) - room
+			s := newShipper(t, cfg, nil, nil)
+			var data []byte
+			for i := range n {
+				data = append(data, numberedLine(i, lineLen)...)
+			}
+			feed(t, s.Pipeline, Source{Program: "main"}, Stdout, data) // one write of 40,000 bytes
+			closeShipper(t, s)
+			b, err := os.ReadFile(filepath.Join(cfg.Dir, "main.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.SplitAfter(string(b), "\n")
+			got = got[:len(got)-1] // after the last newline
+			d := s.Stats("main").DiskDropped
+			if len(got) > 0 && strings.Contains(got[len(got)-1], "dropped ") {
+				// The marker of the drops, written at the end when it fits.
+				marker := fmt.Sprintf("dropped %d lines (%d bytes) from main (min free space)", d.Lines, d.Bytes)
+				if !strings.Contains(got[len(got)-1], marker) {
+					t.Errorf("last line of main.log = %q, want the marker %q", got[len(got)-1], marker)
+				}
+				got = got[:len(got)-1]
+			}
+			kept := 0
+			for i, l := range got {
+				if want := fmt.Sprintf("line %04d ", i); !strings.Contains(l, want) {
+					t.Fatalf("line %d of main.log = %.40q, want %q", i, l, want)
+				}
+				kept += len(l)
+			}
+			if len(got) == 0 || room-kept < 0 || room-kept >= len(got[0]) {
+				t.Errorf("main.log keeps %d lines, %d bytes, where %d bytes were free above the minimum",
+					len(got), kept, room)
+			}
+			if d.Lines != int64(n-len(got)) || d.Bytes != d.Lines*lineLen {
+				t.Errorf("dropped %+v, want %d lines of %d bytes", d, n-len(got), lineLen)
+			}
+		})
+	}
+}
+
+// numberedLine returns line i, "line NNNN x...x\n", n bytes long.
+func numberedLine(i, n int) []byte {
+	l := fmt.Appendf(nil, "line %04d ", i)
+	l = append(l, strings.Repeat("x", n-len(l)-1)...)
+	return append(l, '\n')
+}
