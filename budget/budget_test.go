@@ -42,12 +42,14 @@ func TestBudgetDeletesRetiredFilesOldestFirstAndReportsThem(t *testing.T) {
 	}
 	if err := live.Reserve(600); !errors.Is(err, ErrOverBudget) || rotated.Gone() {
 		t.Fatalf("a write that cannot fit even without the retired files must delete nothing: %v, gone %v", err, rotated.Gone())
+	} else if room := Room(err); room != 500 {
+		t.Fatalf("a refused write has room for %d bytes, want 500 (the limit less what stays once the retired file goes)", room)
 	}
 	if err := live.Reserve(500); err != nil || !rotated.Gone() {
 		t.Fatalf("reserve 500: %v, rotated gone %v", err, rotated.Gone())
 	}
-	if err := live.Reserve(1); !errors.Is(err, ErrOverBudget) {
-		t.Fatalf("reserve past the budget with nothing retired: %v", err)
+	if err := live.Reserve(1); !errors.Is(err, ErrOverBudget) || Room(err) != 0 {
+		t.Fatalf("reserve past the budget with nothing retired: %v, room %d", err, Room(err))
 	}
 	if _, err := os.Stat(filepath.Join(dir, "agent.log.1")); !os.IsNotExist(err) {
 		t.Fatal("deleted file still on disk")
