@@ -98,6 +98,10 @@ type MemoryWatch struct {
 	mu     sync.Mutex
 	memory Memory
 	named  int64 // the OOM kill counter up to which kills are named
+	// For Short: the OOM kill counter it last saw, and until when the
+	// last rise it saw keeps readers still.
+	shortSeen  int64
+	shortUntil time.Time
 }
 
 // NewMemoryWatch returns a watch on cg's memory. It fails when the cgroup
@@ -110,7 +114,34 @@ func NewMemoryWatch(cg Cgroup, opts MemoryWatchOptions) (*MemoryWatch, error) {
 		files.close()
 		return nil, err
 	}
-	return &MemoryWatch{cg: cg, opts: opts, tracker: NewTracker(opts.Pids), files: files, mem: mem, memory: m, named: m.OOMKills}, nil
+	return &MemoryWatch{cg: cg, opts: opts, tracker: NewTracker(opts.Pids), files: files, mem: mem, memory: m,
+		named: m.OOMKills, shortSeen: m.OOMKills}, nil
+}
+
+// Short reports whether memory is too short for tend to read /proc now:
+// the usage is at trackGrowthCeiling of the limit or above, or an OOM kill
+// came in the last oomQuiet. Opening and reading a file of /proc charges
+// the kernel's buffer for it to the cgroup; at the limit, right after a
+// kill and before the victim's memory is freed, that charge makes the
+// kernel kill again, and tend is then the largest process left. Whoever
+// shows what processes use (the status, the profile's samples) keeps its
+// last figures while Short is true. Short reads the cgroup's counters
+// through descriptors kept open, charging nothing; it is safe to call from
+// any goroutine.
+func (w *MemoryWatch) Short() bool {
+	now := time.Now()
+	k, kerr := w.mem.readKills()
+	usage := w.mem.readUsage()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if kerr == nil && k.kills > w.shortSeen {
+		w.shortSeen, w.shortUntil = k.kills, now.Add(oomQuiet)
+	}
+	if now.Before(w.shortUntil) {
+		return true
+	}
+	limit := w.memory.LimitBytes
+	return limit > 0 && float64(usage) >= trackGrowthCeiling*float64(limit)
 }
 
 // Memory returns the last reading of the cgroup's memory.

@@ -309,3 +309,47 @@ func TestNoProcessScanNearTheLimit(t *testing.T) {
 	fs.v2("", "67108864", 40<<20, 50<<20, 0, 0)
 	seen(t, w, child)
 }
+
+// Short tells readers of /proc to keep still: at 90 % of the limit or
+// more, and for a moment after each OOM kill, on both cgroup versions.
+// It reads through the descriptors kept open and allocates nothing.
+func TestShortNearTheLimitAndRightAfterAKill(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		fs := newCgroupFiles(t)
+		layout := func(usage int64, kills int) {
+			if v == 2 {
+				fs.v2("", "67108864", usage, 64<<20, 0, kills)
+			} else {
+				fs.v1(64<<20, usage, 64<<20, 0, kills)
+			}
+		}
+		layout(40<<20, 0)
+		w, err := NewMemoryWatch(FindCgroup(fs.root), MemoryWatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Short() {
+			t.Errorf("v%d: short at 40 MiB of 64", v)
+		}
+		layout(58<<20, 0)
+		if !w.Short() {
+			t.Errorf("v%d: not short at 58 MiB of 64 (90.6 %%)", v)
+		}
+		layout(40<<20, 0)
+		if w.Short() {
+			t.Errorf("v%d: still short back at 40 MiB", v)
+		}
+		layout(40<<20, 1)
+		if !w.Short() {
+			t.Errorf("v%d: not short right after an OOM kill", v)
+		}
+		time.Sleep(oomQuiet + 50*time.Millisecond)
+		if w.Short() {
+			t.Errorf("v%d: still short %s after the kill", v, oomQuiet+50*time.Millisecond)
+		}
+		if n := testing.AllocsPerRun(50, func() { w.Short() }); n != 0 {
+			t.Errorf("v%d: Short allocates %.0f times", v, n)
+		}
+		w.files.close()
+	}
+}

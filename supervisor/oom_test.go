@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"tend/resources"
 )
@@ -109,4 +110,71 @@ func TestStopWaitsForTasksThenCancelsThem(t *testing.T) {
 	if r.sup.Go(func(context.Context) {}) {
 		t.Error("a task started after the stop sequence")
 	}
+}
+
+// While memory is short (usage at 90 % of the limit or more, or an OOM
+// kill in the last moment) the status shows each program's last usage
+// instead of reading /proc: each read charges the kernel's buffers to a
+// cgroup that may be at its limit, and the kernel would kill again, tend
+// perhaps. The figures are read again once memory is no longer short.
+func TestStatusKeepsTheLastUsageWhileMemoryIsShort(t *testing.T) {
+	dir := cgroupV2(t)
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := startRigWith(t, func(s *Supervisor) {
+		w, err := resources.NewMemoryWatch(resources.FindCgroup(dir), resources.MemoryWatchOptions{Pids: s.Pids})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.WatchMemory(w)
+	}, sleeper, `TEND_BUSY_COMMAND=sh -c "while :; do :; done"`, "TEND_BUSY_STARTSECS=0.1")
+	r.waitState("busy", Running)
+	cpu := func() float64 {
+		t.Helper()
+		for _, p := range r.sup.Status().Programs {
+			if p.Name == "busy" {
+				if p.Usage == nil {
+					t.Fatal("busy has no usage in the status")
+				}
+				return p.Usage.CPUSeconds
+			}
+		}
+		t.Fatal("no program busy in the status")
+		return 0
+	}
+	grows := func(what string) float64 {
+		t.Helper()
+		first := cpu()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			if c := cpu(); c > first {
+				return c
+			}
+		}
+		t.Fatalf("%s: busy's CPU time stays at %v", what, first)
+		return 0
+	}
+	stays := func(what string) {
+		t.Helper()
+		first := cpu()
+		time.Sleep(200 * time.Millisecond)
+		if c := cpu(); c != first {
+			t.Fatalf("%s: busy's CPU time read again (%v, then %v) while memory is short", what, first, c)
+		}
+	}
+	grows("at 40 MiB of 64")
+	write("memory.current", "65011712\n") // 62 MiB: 97 % of the limit
+	stays("at 62 MiB of 64")
+	write("memory.current", "41943040\n")
+	grows("back at 40 MiB")
+	// An OOM kill: the victim's memory may still be charged.
+	write("memory.events", "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\noom_group_kill 0\n")
+	stays("right after an OOM kill")
+	time.Sleep(300 * time.Millisecond)
+	grows("a moment after the kill")
 }

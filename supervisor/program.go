@@ -45,6 +45,11 @@ type program struct {
 	// terminal is set when the main program runs on tend's terminal.
 	terminal bool
 
+	// The last usage read for the status, of process usagePid.
+	usageMu  sync.Mutex
+	usage    *resources.Usage
+	usagePid int
+
 	// Written only by run, always under mu; read by others under mu.
 	mu        sync.Mutex
 	state     State
@@ -847,11 +852,26 @@ func (p *program) status() ProgramStatus {
 	return st
 }
 
-// statusWithUsage adds what the running process uses, read from /proc.
-func (p *program) statusWithUsage() ProgramStatus {
+// statusWithUsage adds what the running process uses: read from /proc
+// when fresh, else the last reading of the same process (memory is short:
+// see MemoryWatch.Short).
+func (p *program) statusWithUsage(fresh bool) ProgramStatus {
 	st := p.status()
-	if st.Pid != 0 {
-		st.Usage = resources.ReadUsage(st.Pid)
+	if st.Pid == 0 {
+		return st
+	}
+	p.usageMu.Lock()
+	defer p.usageMu.Unlock()
+	switch {
+	case fresh:
+		p.usage, p.usagePid = resources.ReadUsage(st.Pid), st.Pid
+	case p.usagePid != st.Pid:
+		// Nothing was read of this process yet, and nothing is now.
+		return st
+	}
+	if p.usage != nil {
+		u := *p.usage
+		st.Usage = &u
 	}
 	return st
 }

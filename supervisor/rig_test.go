@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"tend/config"
+	"tend/logship"
 	"tend/reaper"
 )
 
@@ -44,6 +45,9 @@ func (l *memLogs) Capture(program, stream string, r *os.File) {
 		}
 	}()
 }
+
+// Stats counts nothing: the rig's captures keep lines only.
+func (l *memLogs) Stats(program string) logship.ProgramStats { return logship.ProgramStats{} }
 
 func (l *memLogs) LastLines(program string) []string {
 	l.mu.Lock()

@@ -57,6 +57,9 @@ type MemoryWatch interface {
 	Died(resources.Death) bool
 	// Memory returns the last reading of the container's memory.
 	Memory() resources.Memory
+	// Short reports whether memory is too short to read /proc: the
+	// status then shows each program's last usage read.
+	Short() bool
 }
 
 // Options are what New needs.
@@ -422,8 +425,10 @@ func (s *Supervisor) Ready() bool {
 // Status returns a snapshot of every program.
 func (s *Supervisor) Status() Status {
 	st := Status{Ready: s.Ready(), Stopping: s.stopping.Load(), Holding: s.holding(), OrphansReaped: s.reaper.Orphans()}
+	w := s.memoryWatch()
+	fresh := w == nil || !w.Short()
 	for _, p := range s.all {
-		ps := p.statusWithUsage()
+		ps := p.statusWithUsage(fresh)
 		logStats := s.logs.Stats(p.cfg.Name)
 		ps.Logs = &logStats
 		if ps.State == Exited || ps.State == Fatal || (p.main && st.Holding) {
@@ -434,7 +439,7 @@ func (s *Supervisor) Status() Status {
 	if l, ok := s.logs.(interface{ Status() *logship.Status }); ok {
 		st.Logs = l.Status()
 	}
-	if w := s.memoryWatch(); w != nil {
+	if w != nil {
 		m := w.Memory()
 		st.Memory = &m
 	}
@@ -448,6 +453,13 @@ func (s *Supervisor) WatchMemory(w MemoryWatch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.memory = w
+}
+
+// MemoryShort reports whether the container's memory is too short to
+// read /proc now (see MemoryWatch.Short); false when it is not watched.
+func (s *Supervisor) MemoryShort() bool {
+	w := s.memoryWatch()
+	return w != nil && w.Short()
 }
 
 func (s *Supervisor) memoryWatch() MemoryWatch {

@@ -103,7 +103,15 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 		log.Error("cannot set up programs", zap.Error(err))
 		return failed(exitFailure)
 	}
-	sampler := resources.NewSampler(profileInterval, limits, sup.Pids)
+	// No sample while memory is short: reading /proc then could make the
+	// kernel kill tend (see resources.MemoryWatch.Short).
+	sampled := func() map[string]int {
+		if sup.MemoryShort() {
+			return nil
+		}
+		return sup.Pids()
+	}
+	sampler := resources.NewSampler(profileInterval, limits, sampled)
 	g.Go("sampler", func(ctx context.Context) error { sampler.Run(ctx); return nil })
 	if cfg.Admin.HTTPAddr != "" {
 		web, err := admin.ServeHTTP(cfg.Admin.HTTPAddr, sup, func() []admin.Metric { return admin.StatusMetrics(sup.Status()) }, log)
