@@ -1,7 +1,9 @@
 package procfs
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -84,4 +86,34 @@ func FDFlags(pid int, fd string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// OpenCount returns how many descriptors process pid has open. Linux 6.2
+// and later give the count as the size of /proc/PID/fd, one stat(2)
+// however many there are; older kernels say 0 there, and the directory is
+// listed. ok is false when the process is gone or cannot be read.
+func OpenCount(pid int) (n int, ok bool) {
+	dir := root + "/" + strconv.Itoa(pid) + "/fd"
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil {
+		return 0, false
+	}
+	if st.Size > 0 {
+		return int(st.Size), true
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(256)
+		n += len(names)
+		if errors.Is(err, io.EOF) {
+			return n, true
+		}
+		if err != nil {
+			return n, false
+		}
+	}
 }

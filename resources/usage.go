@@ -52,8 +52,8 @@ func ReadUsage(pid int) *Usage {
 			}
 		}
 	}
-	if fds, err := os.ReadDir(dir + "/fd"); err == nil {
-		u.OpenFiles = len(fds)
+	if n, ok := procfs.OpenCount(pid); ok {
+		u.OpenFiles = n
 	}
 	return u
 }
