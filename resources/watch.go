@@ -129,19 +129,44 @@ func NewMemoryWatch(cg Cgroup, opts MemoryWatchOptions) (*MemoryWatch, error) {
 // through descriptors kept open, charging nothing; it is safe to call from
 // any goroutine.
 func (w *MemoryWatch) Short() bool {
-	now := time.Now()
-	k, kerr := w.mem.readKills()
-	usage := w.mem.readUsage()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if kerr == nil && k.kills > w.shortSeen {
-		w.shortSeen, w.shortUntil = k.kills, now.Add(oomQuiet)
-	}
-	if now.Before(w.shortUntil) {
+	if w.quietFor() > 0 {
 		return true
 	}
+	usage := w.mem.readUsage()
+	w.mu.Lock()
 	limit := w.memory.LimitBytes
+	w.mu.Unlock()
 	return limit > 0 && float64(usage) >= trackGrowthCeiling*float64(limit)
+}
+
+// WaitQuiet returns once no OOM kill came in the last oomQuiet, waiting
+// for the rest of that moment if one did (at most oomQuiet), or when ctx
+// is done. Work that allocates (building a status, answering a request)
+// waits here: until the victim's memory is freed, a page of tend's heap
+// touched for the first time is charged to a cgroup at its limit, and
+// the kernel kills again.
+func (w *MemoryWatch) WaitQuiet(ctx context.Context) {
+	if d := w.quietFor(); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// quietFor reads the OOM kill counter and returns how long the moment
+// after the last kill it saw still lasts (0: none).
+func (w *MemoryWatch) quietFor() time.Duration {
+	now := time.Now()
+	k, err := w.mem.readKills()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err == nil && k.kills > w.shortSeen {
+		w.shortSeen, w.shortUntil = k.kills, now.Add(oomQuiet)
+	}
+	return max(0, w.shortUntil.Sub(now))
 }
 
 // Memory returns the last reading of the cgroup's memory.

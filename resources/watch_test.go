@@ -353,3 +353,34 @@ func TestShortNearTheLimitAndRightAfterAKill(t *testing.T) {
 		w.files.close()
 	}
 }
+
+// WaitQuiet holds work back for the moment after an OOM kill, and only
+// then.
+func TestWaitQuietWaitsOutTheMomentAfterAKill(t *testing.T) {
+	fs := newCgroupFiles(t)
+	fs.v2("", "67108864", 40<<20, 64<<20, 0, 0)
+	w, err := NewMemoryWatch(FindCgroup(fs.root), MemoryWatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.files.close()
+	began := time.Now()
+	w.WaitQuiet(context.Background())
+	if took := time.Since(began); took > 50*time.Millisecond {
+		t.Errorf("WaitQuiet with no kill took %s", took)
+	}
+	fs.v2("", "67108864", 40<<20, 64<<20, 0, 1)
+	began = time.Now()
+	w.WaitQuiet(context.Background())
+	if took := time.Since(began); took < oomQuiet-20*time.Millisecond {
+		t.Errorf("WaitQuiet right after a kill returned after %s, before the %s moment was over", took, oomQuiet)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fs.v2("", "67108864", 40<<20, 64<<20, 0, 2)
+	began = time.Now()
+	w.WaitQuiet(ctx)
+	if took := time.Since(began); took > 50*time.Millisecond {
+		t.Errorf("WaitQuiet with its context done took %s", took)
+	}
+}

@@ -60,6 +60,9 @@ type MemoryWatch interface {
 	// Short reports whether memory is too short to read /proc: the
 	// status then shows each program's last usage read.
 	Short() bool
+	// WaitQuiet returns once the moment right after an OOM kill, when
+	// anything tend allocates may make the kernel kill again, is over.
+	WaitQuiet(ctx context.Context)
 }
 
 // Options are what New needs.
@@ -422,10 +425,15 @@ func (s *Supervisor) Ready() bool {
 	return true
 }
 
-// Status returns a snapshot of every program.
+// Status returns a snapshot of every program. Right after an OOM kill it
+// first waits for the moment to pass (at most a quarter of a second; see
+// MemoryWatch): building the snapshot allocates.
 func (s *Supervisor) Status() Status {
-	st := Status{Ready: s.Ready(), Stopping: s.stopping.Load(), Holding: s.holding(), OrphansReaped: s.reaper.Orphans()}
 	w := s.memoryWatch()
+	if w != nil {
+		w.WaitQuiet(context.Background())
+	}
+	st := Status{Ready: s.Ready(), Stopping: s.stopping.Load(), Holding: s.holding(), OrphansReaped: s.reaper.Orphans()}
 	fresh := w == nil || !w.Short()
 	for _, p := range s.all {
 		ps := p.statusWithUsage(fresh)

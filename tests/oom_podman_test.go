@@ -175,7 +175,11 @@ func adminGet(t *testing.T, addr, path string) string {
 func waitAdminStatus(t *testing.T, name, addr, what string, cond func(statusDoc) bool) statusDoc {
 	t.Helper()
 	var st statusDoc
-	waitFor(t, 60*time.Second, what, func() bool {
+	// At the pace of a monitoring scrape, not waitFor's 100 a second:
+	// right after a kill the cgroup is still at its limit, and whatever
+	// the kernel allocates for tend then (a connection accepted) can make
+	// it kill again, picking tend (see resources.MemoryWatch.WaitQuiet).
+	waitEvery(t, 60*time.Second, 200*time.Millisecond, what, func() bool {
 		resp, err := http.Get("http://" + addr + "/status")
 		if err != nil {
 			if gone := containerGone(name); gone != "" {
