@@ -89,7 +89,8 @@ func TestOOMKillsInCgroupV2AreNamed(t *testing.T) {
 	}
 
 	// The worker's child: tend samples the programs' processes every
-	// second, so it has seen it once two seconds have passed.
+	// second, so it has seen it once three seconds have passed (two
+	// were once not enough beside this package's JVMs and containers).
 	var child int
 	waitFor(t, 10*time.Second, "the worker's sleep 601", func() bool {
 		for _, pid := range descendants(st.program(t, "worker").Pid) {
@@ -100,7 +101,7 @@ func TestOOMKillsInCgroupV2AreNamed(t *testing.T) {
 		}
 		return false
 	})
-	time.Sleep(2 * time.Second)
+	time.Sleep(3 * time.Second)
 	writeOOMKills(t, cg, 2)
 	syscall.Kill(child, syscall.SIGKILL)
 	waitFor(t, 15*time.Second, "the second OOM kill event", func() bool { return len(tendOOMKills(p)) == 2 })
