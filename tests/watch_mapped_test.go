@@ -75,7 +75,9 @@ func TestWatchNeverTruncatesAFileAProcessMaps(t *testing.T) {
 	if err := syscall.Stat(big, &fi); err != nil || fi.Size < 256<<10 {
 		t.Errorf("big.log is %d bytes (%v); the mapped 256 KiB must still be there", fi.Size, err)
 	}
-	if m := programLogs(t, p, "mapper"); m.Restarts != 0 || m.State != "RUNNING" {
+	// STARTING is running too, for less than its startsecs: on a busy
+	// machine the watcher can get here within the mapper's first second.
+	if m := programLogs(t, p, "mapper"); m.Restarts != 0 || (m.State != "RUNNING" && m.State != "STARTING") {
 		t.Errorf("the process mapping big.log is %s after %d restarts; it must have run on", m.State, m.Restarts)
 	}
 	p.Signal(syscall.SIGTERM)
