@@ -66,6 +66,43 @@ func TestMappedFindsAFileThisProcessMaps(t *testing.T) {
 	}
 }
 
+func TestParseMapsLineReadsTheDeviceAndInodeOfAMappedFile(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want FileID
+		ok   bool
+	}{
+		{"7f2c0a000000-7f2c0a021000 rw-s 00000000 08:01 1234567                    /data/app.log", FileID{Dev: unix.Mkdev(8, 1), Ino: 1234567}, true},
+		{"7f2c0a000000-7f2c0a021000 r--p 00001000 fd:1a 42 /data/with space (deleted)", FileID{Dev: unix.Mkdev(0xfd, 0x1a), Ino: 42}, true},
+		{"00400000-00452000 r-xp 00000000 103:02 18446744073709551615 /bin/x", FileID{Dev: unix.Mkdev(0x103, 2), Ino: 1<<64 - 1}, true},
+		{"7ffd1a2b3000-7ffd1a2d4000 rw-p 00000000 00:00 0                          [stack]", FileID{}, false},
+		{"55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0", FileID{}, false},
+		{"7f2c0a000000-7f2c0a021000 rw-s 00000000 08:01 18446744073709551616 /overflow", FileID{}, false},
+		{"7f2c0a000000-7f2c0a021000 rw-s 00000000 0801 12 /nocolon", FileID{}, false},
+		{"7f2c0a000000-7f2c0a021000 rw-s 00000000 08:0g 12 /badhex", FileID{}, false},
+		{"7f2c0a000000-7f2c0a021000 rw-s 00000000 08:01 -12 /negative", FileID{}, false},
+		{"", FileID{}, false},
+		{"short line", FileID{}, false},
+	} {
+		got, ok := parseMapsLine([]byte(c.line))
+		if got != c.want || ok != c.ok {
+			t.Errorf("parseMapsLine(%q) = %+v, %v; want %+v, %v", c.line, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// FuzzParseMapsLine: any line parses or is refused without a panic, and
+// a line accepted names a file (inode not 0).
+func FuzzParseMapsLine(f *testing.F) {
+	f.Add([]byte("7f2c0a000000-7f2c0a021000 rw-s 00000000 08:01 1234567 /data/app.log"))
+	f.Add([]byte("7ffd1a2b3000-7ffd1a2d4000 rw-p 00000000 00:00 0 [stack]"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if id, ok := parseMapsLine(line); ok && id.Ino == 0 {
+			t.Fatalf("parseMapsLine(%q) accepted inode 0", line)
+		}
+	})
+}
+
 func TestPipeWritersFindsWhoHoldsAPipeOpen(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -182,6 +182,7 @@ type Watcher struct {
 	autoSibs map[string]siblingIndex      // auto: dir -> its live names, by what their rotated copies start with
 	gen      uint64                       // scans so far: a file not seen by the latest is gone
 	lastFull time.Duration                // how long the last full rescan took
+	pace     pace                         // how soon to react to the next events
 
 	progFDs   *procfs.Descriptors // the programs' descriptors (auto)
 	allFDs    *procfs.Descriptors // every process's (who writes which file)
@@ -350,7 +351,22 @@ func (w *Watcher) run() {
 			w.reconcile(pass{full: true})
 			rescan.Reset(w.nextRescan())
 		}
-		if len(p.changed) > 0 {
+		if len(p.changed) > 0 && w.pace.hurry {
+			// A limit is near: what already arrived, and react now.
+		drain:
+			for {
+				select {
+				case ev, ok := <-w.fsw.Events:
+					if !ok {
+						return
+					}
+					w.note(&p, ev)
+				default:
+					break drain
+				}
+			}
+			w.reconcile(p)
+		} else if len(p.changed) > 0 {
 			// Gather what else arrives within watchGap, so a program
 			// writing fast costs one reaction per gap, not one per write.
 			gap := time.NewTimer(watchGap)
@@ -458,7 +474,9 @@ func (w *Watcher) reconcile(p pass) {
 	// The tailer gets a descriptor of every new file before the budget
 	// may delete one.
 	w.publish()
+	before := w.headroom()
 	w.enforce(p.full)
+	w.pace.passed(before, w.headroom(), time.Now())
 	w.publish()
 	if p.full {
 		w.lastFull = time.Since(start)
