@@ -41,14 +41,15 @@ import (
 	"time"
 )
 
-// buildEmptyGo builds ./bench/startup/emptygo as make build builds tend
-// (static, stripped, trimmed paths) into dir, and returns its path.
-func buildEmptyGo(dir string) string {
-	out := filepath.Join(dir, "emptygo")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./bench/startup/emptygo")
+// buildGo builds the command ./bench/startup/<pkg> as make build builds
+// tend (static, stripped, trimmed paths, the same tags) into dir, and
+// returns its path.
+func buildGo(dir, pkg string) string {
+	out := filepath.Join(dir, strings.ReplaceAll(pkg, "/", "-"))
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "nethttpomithttp2", "-ldflags", "-s -w", "-o", out, "./bench/startup/"+pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		fail("build the empty Go program: %v\n%s", err, b)
+		fail("build ./bench/startup/%s: %v\n%s", pkg, err, b)
 	}
 	return out
 }
@@ -112,9 +113,10 @@ func main() {
 	// An empty Go program, built as tend is, starts and exits the Go
 	// runtime and nothing else: the floor under any Go program. `tend
 	// version` adds tend's binary (its size, its packages' initialisation).
-	emptyGo := buildEmptyGo(scratch)
-	names := []string{"true", "empty Go program", "tend version"}
-	cmds := []string{truePath, emptyGo, tend + " version"}
+	// The programs under imports/ link what tend links and do nothing:
+	// what each package set costs a start, before main.
+	names := []string{"true", "empty Go program", "Go + crypto/tls", "Go + crypto/tls, net/http", "Go + all tend imports", "tend version"}
+	cmds := []string{truePath, buildGo(scratch, "emptygo"), buildGo(scratch, "imports/tls"), buildGo(scratch, "imports/http"), buildGo(scratch, "imports/libs"), tend + " version"}
 	for _, p := range peers {
 		// The name as the command reads: "tend -- true", "dumb-init true".
 		names = append(names, strings.Join(append([]string{p.name}, p.argv[1:]...), " ")+" true")
@@ -169,6 +171,10 @@ func main() {
 		fmt.Printf("\ntend vs tini: %+.2f ms per start, medians (target: within 2 ms) -> %s\n", d, verdict(d <= 2))
 		fmt.Printf("of which the Go runtime's start and exit (empty Go program vs tini): %+.2f ms\n", ms(results["empty Go program"].Median-tini.Median))
 		fmt.Printf("and tend's binary, before main (tend version vs empty Go program): %+.2f ms\n", ms(results["tend version"].Median-results["empty Go program"].Median))
+		fmt.Printf("  of which crypto/tls (Go + crypto/tls vs empty Go program): %+.2f ms\n", ms(results["Go + crypto/tls"].Median-results["empty Go program"].Median))
+		fmt.Printf("  net/http on top (Go + crypto/tls, net/http vs Go + crypto/tls): %+.2f ms\n", ms(results["Go + crypto/tls, net/http"].Median-results["Go + crypto/tls"].Median))
+		fmt.Printf("  the rest of tend's imports (Go + all tend imports vs Go + crypto/tls, net/http): %+.2f ms\n", ms(results["Go + all tend imports"].Median-results["Go + crypto/tls, net/http"].Median))
+		fmt.Printf("  tend's own packages (tend version vs Go + all tend imports): %+.2f ms\n", ms(results["tend version"].Median-results["Go + all tend imports"].Median))
 		fmt.Printf("tend's own work (tend -- true vs tend version): %+.2f ms\n", ms(results["tend -- true"].Median-results["tend version"].Median))
 	}
 	fmt.Printf("hyperfine JSON: %s/startup-*.json\n\n", *jsonDir)
