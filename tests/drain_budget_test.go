@@ -105,7 +105,8 @@ func TestPrestopHookLongerThanTheBudgetIsCutAtTheDrainDeadline(t *testing.T) {
 		t.Errorf("output written before the stop is lost:\n%s", p.Stdout())
 	}
 	if took > budget+500*time.Millisecond {
-		t.Errorf("tend exited %s after TERM; the budget is %s", took, budget)
+		// The phases say which one overran.
+		t.Errorf("tend exited %s after TERM; the budget is %s; tend's events:\n%s", took, budget, p.Stderr())
 	}
 	t.Logf("stop took %s of a %s budget; pre-stop hooks %s", took, budget, phaseTook(t, p.Stderr(), "pre-stop hooks"))
 }
