@@ -9,19 +9,31 @@ import (
 
 // hurryHorizon is how far ahead the watcher looks for a limit: when the
 // room left would be used up within it at the rate the watched files
-// grew during the last pass, the next events are reacted to at once,
-// without the watchGap that gathers them. A JVM writes a heap dump at
-// up to 2 GB/s: each gap of 2 ms is 4 MB past the budget.
-const hurryHorizon = 4 * watchGap
+// grew during the last pass, the next events are reacted to after
+// hurryGap instead of watchGap. A JVM writes a heap dump at up to
+// 2 GB/s: each gap of 2 ms is 4 MB past the budget, one of 250 µs half
+// a MB.
+const (
+	hurryHorizon = 4 * watchGap
+	hurryGap     = watchGap / 8
+)
 
 // pace tells how soon the watcher reacts to the next events: after
-// watchGap, or at once while the watched files grow fast enough to pass
-// a limit (the disk budget or the minimum free space) before then.
+// watchGap, or after hurryGap while the watched files grow fast enough to
+// pass a limit (the disk budget or the minimum free space) before then.
 type pace struct {
 	room  int64     // the room left when the current sample started
 	at    time.Time // when that was
 	rate  float64   // bytes a second the room shrank by in the last sample
 	hurry bool      // react to the next events at once
+}
+
+// gap is how long the watcher waits after an event before it reacts.
+func (p *pace) gap() time.Duration {
+	if p.hurry {
+		return hurryGap
+	}
+	return watchGap
 }
 
 // noLimit is the room left when no limit applies.

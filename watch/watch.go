@@ -183,6 +183,8 @@ type Watcher struct {
 	gen      uint64                       // scans so far: a file not seen by the latest is gone
 	lastFull time.Duration                // how long the last full rescan took
 	pace     pace                         // how soon to react to the next events
+	events   int                          // inotify events read so far
+	passes   int                          // reactions to them so far
 
 	progFDs   *procfs.Descriptors // the programs' descriptors (auto)
 	allFDs    *procfs.Descriptors // every process's (who writes which file)
@@ -265,7 +267,9 @@ func Start(pl *logship.Pipeline, b *budget.Budget, o Options) (*Watcher, error) 
 			w.globs = append(w.globs, filepath.Clean(p))
 		}
 	}
-	fsw, err := fsnotify.NewBufferedWatcher(4096)
+	// Unbuffered: events left unread stay in the kernel's queue, which
+	// merges repeated ones (see run).
+	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
@@ -351,8 +355,19 @@ func (w *Watcher) run() {
 			w.reconcile(pass{full: true})
 			rescan.Reset(w.nextRescan())
 		}
-		if len(p.changed) > 0 && w.pace.hurry {
-			// A limit is near: what already arrived, and react now.
+		if len(p.changed) > 0 {
+			// Wait before reacting, without reading more events: while
+			// they wait in inotify's queue, the kernel merges the events
+			// of a file written again and again, so a program writing a
+			// line per write costs one event per gap, not one per write.
+			// Near a limit the wait is shorter (see pace).
+			gap := time.NewTimer(w.pace.gap())
+			select {
+			case <-gap.C:
+			case <-w.ctx.Done():
+				gap.Stop()
+				return
+			}
 		drain:
 			for {
 				select {
@@ -365,27 +380,7 @@ func (w *Watcher) run() {
 					break drain
 				}
 			}
-			w.reconcile(p)
-		} else if len(p.changed) > 0 {
-			// Gather what else arrives within watchGap, so a program
-			// writing fast costs one reaction per gap, not one per write.
-			gap := time.NewTimer(watchGap)
-		gather:
-			for {
-				select {
-				case ev, ok := <-w.fsw.Events:
-					if !ok {
-						gap.Stop()
-						return
-					}
-					w.note(&p, ev)
-				case <-gap.C:
-					break gather
-				case <-w.ctx.Done():
-					gap.Stop()
-					return
-				}
-			}
+			w.passes++
 			w.reconcile(p)
 		}
 		if !armed && !w.recheck.IsZero() {
@@ -397,6 +392,7 @@ func (w *Watcher) run() {
 
 // note adds an event to the pass it calls for.
 func (w *Watcher) note(p *pass, ev fsnotify.Event) {
+	w.events++
 	p.changed[ev.Name] = true
 	if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Remove) && !ev.Has(fsnotify.Rename) {
 		return

@@ -5,6 +5,9 @@
 //   - dir: TEND_LOG_WATCH=<a directory of -files small files>;
 //   - auto: TEND_LOG_WATCH=auto, with a main program holding -fds files open
 //     for writing in one directory;
+//   - busy (not idle): TEND_LOG_WATCH=<a directory> while the main program
+//     writes a log in it at -rate lines a second, one write(2) per line, as
+//     a logger without a buffer does;
 //
 // each next to its baseline, measured in the same run: the same tend, the
 // same main program and files, without TEND_LOG_WATCH. Every run has a
@@ -17,7 +20,7 @@
 // Usage (make bench runs it with the defaults):
 //
 //	go run ./bench/idlewatch -tend bin/tend [-tend old=/path/to/tend] [-files 50000] [-fds 10000]
-//	        [-settle 20s] [-window 120s] [-rounds 1] [-cases dir,auto] [-tail]
+//	        [-settle 20s] [-window 120s] [-rounds 1] [-cases dir,auto,busy] [-rate 50000] [-tail]
 //
 // The window is long enough to hold the watcher's first safety-net rescan
 // (a minute after start, then rarer), so that its cost is in the figure.
@@ -95,7 +98,8 @@ func main() {
 	window := flag.Duration("window", 2*time.Minute, "idle window measured")
 	rounds := flag.Int("rounds", 1, "rounds over every binary and case")
 	pid1 := flag.Bool("pid1", os.Geteuid() == 0, "run tend as PID 1 of a new PID namespace (needs root)")
-	only := flag.String("cases", "dir,auto", "cases to run: dir, auto")
+	only := flag.String("cases", "dir,auto,busy", "cases to run: dir, auto, busy")
+	rate := flag.Int("rate", 50000, "lines a second the main program writes, one write each (case busy)")
 	tail := flag.Bool("tail", false, "also set TEND_LOG_TAIL=true in every run")
 	flag.Parse()
 	if len(bins) == 0 {
@@ -127,16 +131,19 @@ func main() {
 		name  string
 		watch string
 		held  int
+		rate  int // lines a second written (busy)
 	}
 	var cases []kase
 	for _, c := range strings.Split(*only, ",") {
 		switch c {
 		case "dir":
-			cases = append(cases, kase{"dir", watched, 0})
+			cases = append(cases, kase{"dir", watched, 0, 0})
 		case "auto":
-			cases = append(cases, kase{"auto", "auto", *fds})
+			cases = append(cases, kase{"auto", "auto", *fds, 0})
+		case "busy":
+			cases = append(cases, kase{"busy", heldWatch, 0, *rate})
 		default:
-			fail("-cases: %q is not dir or auto", c)
+			fail("-cases: %q is not dir, auto or busy", c)
 		}
 	}
 	results := map[string][]sample{} // by label/case/watch|base
@@ -147,7 +154,7 @@ func main() {
 		for _, b := range bins {
 			for _, c := range cases {
 				for _, watching := range []bool{false, true} {
-					run := runOptions{tend: b.path, self: self, scratch: scratch, held: c.held,
+					run := runOptions{tend: b.path, self: self, scratch: scratch, held: c.held, rate: c.rate,
 						settle: *settle, window: *window, pid1: *pid1, tail: *tail}
 					if watching {
 						run.watch = c.watch
@@ -168,6 +175,7 @@ func main() {
 	}
 
 	fmt.Printf("Idle cost of watching: %d files in a watched directory (dir), auto with %d files held open (auto);\n", *files, *fds)
+	fmt.Printf("cost while a watched log is written at %d lines/s, one write per line (busy: idle CPU is CPU while written).\n", *rate)
 	fmt.Printf("%s settle, %s idle window, %d round(s), tend as PID 1 of its own PID namespace: %v, TEND_LOG_TAIL=%v.\n",
 		*settle, *window, *rounds, *pid1, *tail)
 	fmt.Printf("CPU %% is of one CPU over the window (median of rounds); start-up is CPU seconds until the window.\n\n")
@@ -179,8 +187,12 @@ func main() {
 				ss := results[key(b, c, watching)]
 				w := "(unset: baseline)"
 				if watching {
-					w = c.watch
-					if c.watch != "auto" {
+					switch c.watch {
+					case "auto":
+						w = c.watch
+					case heldWatch:
+						w = fmt.Sprintf("dir of a log written at %d lines/s", c.rate)
+					default:
 						w = "dir of " + strconv.Itoa(*files) + " files"
 					}
 				}
@@ -200,6 +212,7 @@ type runOptions struct {
 	tend, self, scratch string
 	watch               string // TEND_LOG_WATCH; empty for the baseline
 	held                int    // files the main program holds open
+	rate                int    // lines a second the main program writes
 	settle, window      time.Duration
 	pid1                bool
 	tail                bool // TEND_LOG_TAIL=true
@@ -217,7 +230,7 @@ func measure(o runOptions) (sample, error) {
 	if err := os.Mkdir(heldDir, 0o755); err != nil {
 		return sample{}, err
 	}
-	args := []string{o.tend, "--", o.self, "-hold", heldDir, strconv.Itoa(o.held), ready}
+	args := []string{o.tend, "--", o.self, "-hold", heldDir, strconv.Itoa(o.held), ready, strconv.Itoa(o.rate)}
 	if o.pid1 {
 		args = append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, args...)
 	}
@@ -227,7 +240,11 @@ func measure(o runOptions) (sample, error) {
 		"TEND_SOCKET=" + filepath.Join(run, "tend.sock"),
 		"TEND_LOG_DIR=" + filepath.Join(run, "logs"),
 	}
-	if o.watch != "" {
+	switch o.watch {
+	case "":
+	case heldWatch:
+		env = append(env, "TEND_LOG_WATCH="+heldDir)
+	default:
 		env = append(env, "TEND_LOG_WATCH="+o.watch)
 	}
 	if o.tail {
@@ -349,14 +366,21 @@ func memory(pid int) (rss, hwm int64, threads int, err error) {
 	return rss, hwm, threads, sc.Err()
 }
 
+// heldWatch stands for the main program's directory as TEND_LOG_WATCH.
+const heldWatch = "(held)"
+
 // hold is the main program: it opens n files in dir for writing (as a
 // logger opens its log, write-only and appending), writes one line to
-// each, creates the ready file, and sleeps until it is signalled.
+// each, creates the ready file, and sleeps until it is signalled; with a
+// rate, it writes dir/busy.log at that many lines a second meanwhile, one
+// write per line, a millisecond's worth at a time.
 func hold(args []string) {
-	if len(args) != 3 {
-		fail("-hold DIR N READY")
+	if len(args) != 4 {
+		fail("-hold DIR N READY RATE")
 	}
 	n, err := strconv.Atoi(args[1])
+	check(err)
+	rate, err := strconv.Atoi(args[3])
 	check(err)
 	if n > 0 {
 		var lim syscall.Rlimit
@@ -377,9 +401,29 @@ func hold(args []string) {
 	check(os.WriteFile(args[2], nil, 0o644))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	if rate > 0 {
+		go writeLines(filepath.Join(args[0], "busy.log"), rate)
+	}
 	<-sig
 	for _, f := range held {
 		f.Close()
+	}
+}
+
+// writeLines appends 100-byte lines to path at rate lines a second, one
+// write each, until the process ends.
+func writeLines(path string, rate int) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	check(err)
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	start := time.Now()
+	written := 0
+	for tick := time.NewTicker(time.Millisecond); ; <-tick.C {
+		due := int(time.Since(start).Seconds() * float64(rate))
+		for ; written < due; written++ {
+			_, err := f.Write(line)
+			check(err)
+		}
 	}
 }
 
