@@ -5,32 +5,37 @@ import (
 	"time"
 )
 
-// The watcher gathers events for watchGap, unless the files grow fast
-// enough to pass a limit within hurryHorizon: a JVM writing a heap dump
-// at 2 GB/s passes an 8 MiB budget by 4 MB in each gap.
-func TestPaceHurriesOnlyWhileAWriterNearsALimit(t *testing.T) {
+// The watcher waits watchGap after an event by default, up to slowGap
+// while the files grow far from any limit, and hurryGap when they would
+// pass one within hurryHorizon: a JVM writing a heap dump at 2 GB/s
+// passes an 8 MiB budget by 4 MB in each 2 ms.
+func TestPaceReactsSoonerTheNearerALimitIs(t *testing.T) {
 	const mib = 1 << 20
 	t0 := time.Unix(1000, 0)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	ms := time.Millisecond
 
 	var p pace
+	if g := p.gap(at(0)); g != watchGap {
+		t.Fatalf("before any pass the gap is %s; want %s", g, watchGap)
+	}
 	p.passed(8*mib, 8*mib, at(0))
-	if p.hurry {
-		t.Fatal("hurries on the first pass, with nothing measured")
+	if p.hurry || p.gap(at(0)) != watchGap {
+		t.Fatalf("first pass, nothing measured: hurry %v, gap %s; want false, %s", p.hurry, p.gap(at(0)), watchGap)
 	}
 	// 4 MiB in 2 ms (2 GB/s), 4 MiB left: gone within the horizon.
-	p.passed(4*mib, 4*mib, at(2*time.Millisecond))
-	if !p.hurry {
-		t.Fatalf("does not hurry with 4 MiB left at %.0f bytes/s", p.rate)
+	p.passed(4*mib, 4*mib, at(2*ms))
+	if !p.hurry || p.gap(at(2*ms)) != hurryGap {
+		t.Fatalf("4 MiB left at %.0f bytes/s: hurry %v, gap %s; want true, %s", p.rate, p.hurry, p.gap(at(2*ms)), hurryGap)
 	}
 	// Passes closer together than watchGap see the size in the
 	// filesystem's blocks: no growth between two of them keeps the pace.
-	p.passed(4*mib, 4*mib, at(2*time.Millisecond+50*time.Microsecond))
+	p.passed(4*mib, 4*mib, at(2*ms+50*time.Microsecond))
 	if !p.hurry {
 		t.Fatal("a pass 50 µs after the last, with no growth seen, stopped the hurry")
 	}
 	// Exactly at the limit: the next byte passes it.
-	p.passed(0, 0, at(4*time.Millisecond))
+	p.passed(0, 0, at(4*ms))
 	if !p.hurry {
 		t.Fatal("does not hurry at the limit")
 	}
@@ -40,28 +45,53 @@ func TestPaceHurriesOnlyWhileAWriterNearsALimit(t *testing.T) {
 	if !p.hurry || p.room != 8*mib {
 		t.Fatalf("after a cut: hurry %v, room %d; want true, %d", p.hurry, p.room, 8*mib)
 	}
-	// The writer stops: a pass a gap later sees no growth.
-	p.passed(8*mib, 8*mib, at(7*time.Millisecond))
-	if p.hurry {
-		t.Fatal("still hurries after the writer stopped")
+	// The writer pauses: a pass a gap later sees no growth, but a writer
+	// that fast may go on at once: the watcher still hurries.
+	p.passed(8*mib, 8*mib, at(7*ms))
+	if !p.hurry {
+		t.Fatalf("one quiet sample after 2 GB/s stopped the hurry (rate %.0f)", p.rate)
 	}
-	// A slow writer far from the limit: 1 MiB a second with 4 MiB left.
+	// It stays quiet: the rate fades, and the next events (a file
+	// touched, not grown) wait the longest gap.
+	for d := 27 * ms; d <= 30*slowGap; d += slowGap {
+		p.passed(8*mib, 8*mib, at(d))
+	}
+	if g := p.gap(at(30 * slowGap)); p.hurry || g != slowGap {
+		t.Fatalf("after the writer stopped: hurry %v, gap %s (rate %.0f); want false, %s", p.hurry, g, p.rate, slowGap)
+	}
+	// After a quiet second the rate says nothing of the next writer (a
+	// heap dump just created): the default gap, and a sample starts.
+	if g := p.gap(at(time.Second)); g != watchGap {
+		t.Fatalf("after a quiet second the gap is %s; want %s", g, watchGap)
+	}
 	p.passed(4*mib, 4*mib, at(time.Second))
-	p.passed(4*mib-mib/100, 4*mib-mib/100, at(time.Second+10*time.Millisecond))
-	if p.hurry {
-		t.Fatal("hurries for a writer 4 s away from the limit")
+	if p.known || p.gap(at(time.Second)) != watchGap {
+		t.Fatalf("first pass after a quiet second: rate known %v, gap %s; want false, %s", p.known, p.gap(at(time.Second)), watchGap)
+	}
+	// A busy log far from the limit, 5 MB/s with 4 MiB left (0.8 s):
+	// the longest gap.
+	p.passed(4*mib-50_000, 4*mib-50_000, at(time.Second+10*ms))
+	if p.hurry || p.gap(at(time.Second+10*ms)) != slowGap {
+		t.Fatalf("5 MB/s with 4 MiB left: hurry %v, gap %s; want false, %s", p.hurry, p.gap(at(time.Second+10*ms)), slowGap)
+	}
+	// The same writer 40 ms from the limit: a quarter of that.
+	var q pace
+	q.passed(250_000, 250_000, at(0))
+	q.passed(200_000, 200_000, at(10*ms))
+	if g := q.gap(at(10 * ms)); q.hurry || g < 9*ms || g > 11*ms {
+		t.Fatalf("40 ms from the limit: hurry %v, gap %s; want false, about 10 ms", q.hurry, g)
 	}
 	// A limit that stays passed (a mapped file cannot be cut): hurrying
 	// would only repeat the refusal.
 	p.passed(-mib, -mib, at(2*time.Second))
-	p.passed(-2*mib, -2*mib, at(2*time.Second+2*time.Millisecond))
+	p.passed(-2*mib, -2*mib, at(2*time.Second+2*ms))
 	if p.hurry {
 		t.Fatal("hurries while the limit stays passed")
 	}
-	// No limit at all.
+	// No limit at all: nothing to keep, the longest gap.
 	p.passed(noLimit, noLimit, at(3*time.Second))
-	p.passed(noLimit, noLimit, at(3*time.Second+2*time.Millisecond))
-	if p.hurry {
-		t.Fatal("hurries without a limit")
+	p.passed(noLimit, noLimit, at(3*time.Second+2*ms))
+	if p.hurry || p.gap(at(3*time.Second+2*ms)) != slowGap {
+		t.Fatalf("without a limit: hurry %v, gap %s; want false, %s", p.hurry, p.gap(at(3*time.Second+2*ms)), slowGap)
 	}
 }

@@ -361,7 +361,7 @@ func (w *Watcher) run() {
 			// of a file written again and again, so a program writing a
 			// line per write costs one event per gap, not one per write.
 			// Near a limit the wait is shorter (see pace).
-			gap := time.NewTimer(w.pace.gap())
+			gap := time.NewTimer(w.pace.gap(time.Now()))
 			select {
 			case <-gap.C:
 			case <-w.ctx.Done():
