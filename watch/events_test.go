@@ -60,10 +60,11 @@ func TestALogWrittenALineAtATimeIsReadAsAnEventPerGap(t *testing.T) {
 	if passes == 0 {
 		t.Fatal("the watcher never reacted to the writes")
 	}
-	// About one event per reaction (a create, a modify, one that arrived
-	// while the last reaction ran); a reader that takes every event reads
-	// tens of them per reaction.
-	if events > 4*passes+10 {
+	// A few events per reaction: those merged while the watcher waited,
+	// and those a reaction reads until it catches up with the writer. A
+	// reader that takes every event reads most of the writes' (61,000 to
+	// 74,000 of 100,000).
+	if events > writes/50 {
 		t.Errorf("%d events read for %d reactions to %d writes: the repeated events were not left to merge", events, passes, writes)
 	}
 }

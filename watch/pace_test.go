@@ -5,21 +5,31 @@ import (
 	"time"
 )
 
-// The watcher waits watchGap after an event by default, up to slowGap
-// while the files grow far from any limit, and hurryGap when they would
-// pass one within hurryHorizon: a JVM writing a heap dump at 2 GB/s
-// passes an 8 MiB budget by 4 MB in each 2 ms.
+// The watcher waits watchGap after an event that follows a quiet moment,
+// longer (up to slowGap) while events come back to back far from every
+// limit, at most an eighth of the time left before a limit at the rate
+// the files grow, and hurryGap when they would pass one within hurryHorizon: a JVM
+// writing a heap dump at 2 GB/s passes an 8 MiB budget by 4 MB in each
+// 2 ms.
 func TestPaceReactsSoonerTheNearerALimitIs(t *testing.T) {
 	const mib = 1 << 20
 	t0 := time.Unix(1000, 0)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	ms := time.Millisecond
+	quiet := time.Second
+	busy := func(p *pace, n int) {
+		for range n {
+			p.woke(0)
+		}
+	}
 
 	var p pace
+	p.woke(quiet)
 	if g := p.gap(at(0)); g != watchGap {
 		t.Fatalf("before any pass the gap is %s; want %s", g, watchGap)
 	}
 	p.passed(8*mib, 8*mib, at(0))
+	busy(&p, growAfter+5)
 	if p.hurry || p.gap(at(0)) != watchGap {
 		t.Fatalf("first pass, nothing measured: hurry %v, gap %s; want false, %s", p.hurry, p.gap(at(0)), watchGap)
 	}
@@ -51,16 +61,22 @@ func TestPaceReactsSoonerTheNearerALimitIs(t *testing.T) {
 	if !p.hurry {
 		t.Fatalf("one quiet sample after 2 GB/s stopped the hurry (rate %.0f)", p.rate)
 	}
-	// It stays quiet: the rate fades, and the next events (a file
-	// touched, not grown) wait the longest gap.
+	// It stays quiet while other events come back to back (a file
+	// touched, not grown): the rate fades, and the gap grows to slowGap.
 	for d := 27 * ms; d <= 30*slowGap; d += slowGap {
 		p.passed(8*mib, 8*mib, at(d))
 	}
 	if g := p.gap(at(30 * slowGap)); p.hurry || g != slowGap {
 		t.Fatalf("after the writer stopped: hurry %v, gap %s (rate %.0f); want false, %s", p.hurry, g, p.rate, slowGap)
 	}
-	// After a quiet second the rate says nothing of the next writer (a
-	// heap dump just created): the default gap, and a sample starts.
+	// An event after a quiet moment (a heap dump just created next to a
+	// log written now and then) is reacted to after watchGap.
+	p.woke(quiet)
+	if g := p.gap(at(30*slowGap + ms)); g != watchGap {
+		t.Fatalf("an event after a quiet moment waits %s; want %s", g, watchGap)
+	}
+	// After a quiet second the rate says nothing of the next writer: the
+	// default gap, and a sample starts.
 	if g := p.gap(at(time.Second)); g != watchGap {
 		t.Fatalf("after a quiet second the gap is %s; want %s", g, watchGap)
 	}
@@ -69,17 +85,26 @@ func TestPaceReactsSoonerTheNearerALimitIs(t *testing.T) {
 		t.Fatalf("first pass after a quiet second: rate known %v, gap %s; want false, %s", p.known, p.gap(at(time.Second)), watchGap)
 	}
 	// A busy log far from the limit, 5 MB/s with 4 MiB left (0.8 s):
-	// the longest gap.
+	// after growAfter reactions in a row whose event was waiting, the gap
+	// doubles at each, up to slowGap.
 	p.passed(4*mib-50_000, 4*mib-50_000, at(time.Second+10*ms))
-	if p.hurry || p.gap(at(time.Second+10*ms)) != slowGap {
-		t.Fatalf("5 MB/s with 4 MiB left: hurry %v, gap %s; want false, %s", p.hurry, p.gap(at(time.Second+10*ms)), slowGap)
+	p.woke(quiet)
+	busy(&p, growAfter-1)
+	if g := p.gap(at(time.Second + 10*ms)); g != watchGap {
+		t.Fatalf("5 MB/s with 4 MiB left, %d reactions in a row: gap %s; want %s", growAfter, g, watchGap)
 	}
-	// The same writer 40 ms from the limit: a quarter of that.
-	var q pace
-	q.passed(250_000, 250_000, at(0))
-	q.passed(200_000, 200_000, at(10*ms))
+	for i, want := range []time.Duration{2 * ms, 4 * ms, 8 * ms, 16 * ms, slowGap, slowGap} {
+		p.woke(0)
+		if g := p.gap(at(time.Second + 10*ms)); p.hurry || g != want {
+			t.Fatalf("5 MB/s with 4 MiB left, reaction %d in a row: hurry %v, gap %s; want false, %s", growAfter+i, p.hurry, g, want)
+		}
+	}
+	// The same writer 80 ms from the limit: an eighth of that.
+	q := pace{busy: growAfter + 10}
+	q.passed(450_000, 450_000, at(0))
+	q.passed(400_000, 400_000, at(10*ms))
 	if g := q.gap(at(10 * ms)); q.hurry || g < 9*ms || g > 11*ms {
-		t.Fatalf("40 ms from the limit: hurry %v, gap %s; want false, about 10 ms", q.hurry, g)
+		t.Fatalf("80 ms from the limit: hurry %v, gap %s; want false, about 10 ms", q.hurry, g)
 	}
 	// A limit that stays passed (a mapped file cannot be cut): hurrying
 	// would only repeat the refusal.
@@ -88,9 +113,10 @@ func TestPaceReactsSoonerTheNearerALimitIs(t *testing.T) {
 	if p.hurry {
 		t.Fatal("hurries while the limit stays passed")
 	}
-	// No limit at all: nothing to keep, the longest gap.
+	// No limit at all: nothing to keep; busy events wait the longest gap.
 	p.passed(noLimit, noLimit, at(3*time.Second))
 	p.passed(noLimit, noLimit, at(3*time.Second+2*ms))
+	busy(&p, growAfter+5)
 	if p.hurry || p.gap(at(3*time.Second+2*ms)) != slowGap {
 		t.Fatalf("without a limit: hurry %v, gap %s; want false, %s", p.hurry, p.gap(at(3*time.Second+2*ms)), slowGap)
 	}

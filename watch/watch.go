@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -77,6 +78,9 @@ const (
 	// autoPoll is how often auto looks for files the programs opened.
 	// Only processes whose number of open descriptors changed are read.
 	autoPoll = 2 * time.Second
+	// drainFor bounds how long a reaction reads the events waiting, when
+	// writers make new ones as fast as they are read.
+	drainFor = time.Millisecond
 	// watchGap is the least time between two reactions to events; events
 	// in between are gathered.
 	watchGap = 2 * time.Millisecond
@@ -183,6 +187,7 @@ type Watcher struct {
 	gen      uint64                       // scans so far: a file not seen by the latest is gone
 	lastFull time.Duration                // how long the last full rescan took
 	pace     pace                         // how soon to react to the next events
+	passEnd  time.Time                    // when the last reaction to events ended
 	events   int                          // inotify events read so far
 	passes   int                          // reactions to them so far
 
@@ -361,6 +366,7 @@ func (w *Watcher) run() {
 			// of a file written again and again, so a program writing a
 			// line per write costs one event per gap, not one per write.
 			// Near a limit the wait is shorter (see pace).
+			w.pace.woke(time.Since(w.passEnd))
 			gap := time.NewTimer(w.pace.gap(time.Now()))
 			select {
 			case <-gap.C:
@@ -368,25 +374,54 @@ func (w *Watcher) run() {
 				gap.Stop()
 				return
 			}
-		drain:
-			for {
-				select {
-				case ev, ok := <-w.fsw.Events:
-					if !ok {
-						return
-					}
-					w.note(&p, ev)
-				default:
-					break drain
-				}
+			if !w.drain(&p) {
+				return
 			}
 			w.passes++
 			w.reconcile(p)
+			w.passEnd = time.Now()
 		}
 		if !armed && !w.recheck.IsZero() {
 			armed = true
 			recheck.Reset(max(time.Until(w.recheck), 0))
 		}
+	}
+}
+
+// drain reads the events waiting, in the reader's hands or in the
+// kernel's queue, into p; false when the watcher was closed. Receiving an
+// event makes the reader runnable on this goroutine's processor: yielding
+// lets it hand over the next one (from the batch it read, or read from
+// the queue), so one that is not ready at once is still taken. Without
+// the yield a pass took one event, and the rest, one per gap, fell ever
+// further behind the files (a rotated log seen late went past the
+// budget).
+//
+// It stops when it has caught up with the writers: at an event equal to
+// the one before (the kernel merges those while they wait, so the second
+// was made after the first was read), or after drainFor.
+func (w *Watcher) drain(p *pass) bool {
+	begin := time.Now()
+	var last fsnotify.Event
+	for yielded := false; ; {
+		select {
+		case ev, ok := <-w.fsw.Events:
+			if !ok {
+				return false
+			}
+			w.note(p, ev)
+			if ev == last || time.Since(begin) > drainFor {
+				return true
+			}
+			last, yielded = ev, false
+			continue
+		default:
+		}
+		if yielded {
+			return true
+		}
+		runtime.Gosched()
+		yielded = true
 	}
 }
 
