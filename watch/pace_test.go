@@ -121,3 +121,12 @@ func TestPaceReactsSoonerTheNearerALimitIs(t *testing.T) {
 		t.Fatalf("without a limit: hurry %v, gap %s; want false, %s", p.hurry, p.gap(at(3*time.Second+2*ms)), slowGap)
 	}
 }
+
+// As PID 1 every process of the namespace is below tend, those entered
+// from outside too, without a read of each one's stat.
+func TestProcessesBelowPID1AreEveryOtherProcess(t *testing.T) {
+	got := processesBelow(1, []int{1, 7, 42, 300})
+	if len(got) != 3 || got[0] != 7 || got[1] != 42 || got[2] != 300 {
+		t.Fatalf("processesBelow(1, ...) = %v; want [7 42 300]", got)
+	}
+}
