@@ -81,8 +81,9 @@ const (
 	// drainFor bounds how long a reaction reads the events waiting, when
 	// writers make new ones as fast as they are read.
 	drainFor = time.Millisecond
-	// watchGap is the least time between two reactions to events; events
-	// in between are gathered.
+	// watchGap is how long the watcher waits after an event before it
+	// reacts, gathering what else arrives, unless its pace says longer
+	// (a busy log far from the limits) or shorter (a limit near).
 	watchGap = 2 * time.Millisecond
 	// writersMaxAge is how old the list of files open for writing may be
 	// when the budget has to choose between deleting and truncating.
