@@ -99,7 +99,7 @@ func main() {
 	rounds := flag.Int("rounds", 1, "rounds over every binary and case")
 	pid1 := flag.Bool("pid1", os.Geteuid() == 0, "run tend as PID 1 of a new PID namespace (needs root)")
 	only := flag.String("cases", "dir,auto,busy", "cases to run: dir, auto, busy")
-	rate := flag.Int("rate", 50000, "lines a second the main program writes, one write each (case busy)")
+	rate := flag.Int("rate", 50000, "lines a second the main program writes, one write each (case busy); -1: as fast as it can")
 	tail := flag.Bool("tail", false, "also set TEND_LOG_TAIL=true in every run")
 	flag.Parse()
 	if len(bins) == 0 {
@@ -141,6 +141,9 @@ func main() {
 		case "auto":
 			cases = append(cases, kase{"auto", "auto", *fds, 0})
 		case "busy":
+			if *rate == 0 {
+				fail("-rate 0: the busy case needs a writer")
+			}
 			cases = append(cases, kase{"busy", heldWatch, 0, *rate})
 		default:
 			fail("-cases: %q is not dir, auto or busy", c)
@@ -175,7 +178,7 @@ func main() {
 	}
 
 	fmt.Printf("Idle cost of watching: %d files in a watched directory (dir), auto with %d files held open (auto);\n", *files, *fds)
-	fmt.Printf("cost while a watched log is written at %d lines/s, one write per line (busy: idle CPU is CPU while written).\n", *rate)
+	fmt.Printf("cost while a watched log is written at %s, one write per line (busy: idle CPU is CPU while written).\n", rateName(*rate))
 	fmt.Printf("%s settle, %s idle window, %d round(s), tend as PID 1 of its own PID namespace: %v, TEND_LOG_TAIL=%v.\n",
 		*settle, *window, *rounds, *pid1, *tail)
 	fmt.Printf("CPU %% is of one CPU over the window (median of rounds); start-up is CPU seconds until the window.\n\n")
@@ -191,7 +194,7 @@ func main() {
 					case "auto":
 						w = c.watch
 					case heldWatch:
-						w = fmt.Sprintf("dir of a log written at %d lines/s", c.rate)
+						w = "dir of a log written at " + rateName(c.rate)
 					default:
 						w = "dir of " + strconv.Itoa(*files) + " files"
 					}
@@ -366,6 +369,14 @@ func memory(pid int) (rss, hwm int64, threads int, err error) {
 	return rss, hwm, threads, sc.Err()
 }
 
+// rateName says how fast the busy case's writer writes.
+func rateName(rate int) string {
+	if rate < 0 {
+		return "full speed"
+	}
+	return strconv.Itoa(rate) + " lines/s"
+}
+
 // heldWatch stands for the main program's directory as TEND_LOG_WATCH.
 const heldWatch = "(held)"
 
@@ -401,7 +412,7 @@ func hold(args []string) {
 	check(os.WriteFile(args[2], nil, 0o644))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	if rate > 0 {
+	if rate != 0 {
 		go writeLines(filepath.Join(args[0], "busy.log"), rate)
 	}
 	<-sig
@@ -410,12 +421,17 @@ func hold(args []string) {
 	}
 }
 
-// writeLines appends 100-byte lines to path at rate lines a second, one
-// write each, until the process ends.
+// writeLines appends 100-byte lines to path at rate lines a second (as
+// fast as it can with a negative rate), one write each, until the process
+// ends.
 func writeLines(path string, rate int) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	check(err)
 	line := []byte(strings.Repeat("x", 99) + "\n")
+	for rate < 0 {
+		_, err := f.Write(line)
+		check(err)
+	}
 	start := time.Now()
 	written := 0
 	for tick := time.NewTicker(time.Millisecond); ; <-tick.C {
