@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,44 +77,18 @@ func parseMapsLine(line []byte) (FileID, bool) {
 		}
 		fields[i], line = line[:end], line[end:]
 	}
-	ino, ok := parseUint(fields[4], 10)
-	if !ok || ino == 0 {
+	ino, err := strconv.ParseUint(string(fields[4]), 10, 64)
+	if err != nil || ino == 0 {
 		return FileID{}, false
 	}
 	maj, min, found := bytes.Cut(fields[3], []byte(":"))
 	if !found {
 		return FileID{}, false
 	}
-	major, ok1 := parseUint(maj, 16)
-	minor, ok2 := parseUint(min, 16)
-	if !ok1 || !ok2 || major > math.MaxUint32 || minor > math.MaxUint32 {
+	major, err1 := strconv.ParseUint(string(maj), 16, 32)
+	minor, err2 := strconv.ParseUint(string(min), 16, 32)
+	if err1 != nil || err2 != nil {
 		return FileID{}, false
 	}
 	return FileID{Dev: unix.Mkdev(uint32(major), uint32(minor)), Ino: ino}, true
-}
-
-// parseUint parses digits of base 10 or 16, without allocating.
-func parseUint(b []byte, base uint64) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		var d uint64
-		switch {
-		case c >= '0' && c <= '9':
-			d = uint64(c - '0')
-		case base == 16 && c >= 'a' && c <= 'f':
-			d = uint64(c-'a') + 10
-		case base == 16 && c >= 'A' && c <= 'F':
-			d = uint64(c-'A') + 10
-		default:
-			return 0, false
-		}
-		if n > (math.MaxUint64-d)/base {
-			return 0, false
-		}
-		n = n*base + d
-	}
-	return n, true
 }
