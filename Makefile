@@ -40,6 +40,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bench/startup.sh bin/tend
 	$(GO) run ./bench/idlewatch -tend bin/tend
+	$(GO) run ./bench/idlewatch -tend bin/tend -cases busy -rate -1 -window 30s
 	bench/logs.sh bin/tend -- $(LOGSBENCH_FLAGS)
 
 lint:
