@@ -46,6 +46,8 @@ var loggers = []logger{
 	{key: "tend-files", name: "tend, raw to files (TEND_LOG_DIR, defaults)", run: (*bench).tendFiles},
 	{key: "tend-json", name: "tend, json console > file", run: tendConsole("json")},
 	{key: "tend-raw", name: "tend, raw console > file", run: tendConsole("raw")},
+	{key: "base-files", name: "tend at -base, raw to files (TEND_LOG_DIR, defaults)", run: onBase((*bench).tendFiles)},
+	{key: "base-json", name: "tend at -base, json console > file", run: onBase(tendConsole("json"))},
 	{key: "s6-log", name: "`writer \\| s6-log n4 s52428800 DIR`", needs: "s6-log", run: (*bench).s6log},
 	{key: "svlogd", name: "`writer \\| svlogd DIR` (s52428800, n4)", needs: "svlogd", run: (*bench).svlogd},
 	{key: "tini", name: "`tini -s -- writer > file`", needs: "tini", run: (*bench).tini},
@@ -55,6 +57,20 @@ var loggers = []logger{
 // bench holds what every run needs.
 type bench struct {
 	tend, gen, javaDir, scratch string
+	base                        string // -base: another tend binary, for the base-* cases
+}
+
+// onBase runs a tend case with the -base binary, to compare two builds of
+// tend within one run.
+func onBase(run func(*bench, writer, stream) result) func(*bench, writer, stream) result {
+	return func(b *bench, w writer, s stream) result {
+		if b.base == "" {
+			return failed(errors.New("the base-* cases need -base"))
+		}
+		c := *b
+		c.tend = b.base
+		return run(&c, w, s)
+	}
 }
 
 // out creates the file the output of a run goes to.

@@ -63,6 +63,7 @@ import (
 
 func main() {
 	tendBin := flag.String("tend", "bin/tend", "the tend binary to measure (from make build)")
+	baseBin := flag.String("base", "", "another tend binary, which the base-files and base-json cases run (a build to compare with)")
 	quick := flag.Bool("quick", false, "smoke run: -size and -peer-size 128MiB")
 	sizeFlag := flag.String("size", "1GiB", "bytes each key cell writes (rounded down to whole lines)")
 	peerSizeFlag := flag.String("peer-size", "128MiB", "bytes each peer cell writes; 0 leaves the peers out")
@@ -110,6 +111,11 @@ func main() {
 	javaAbs, err := filepath.Abs(*javaDir)
 	check(err)
 	b := &bench{tend: tend, gen: gen, javaDir: javaAbs, scratch: scratch}
+	if *baseBin != "" {
+		b.base, err = filepath.Abs(*baseBin)
+		check(err)
+		fmt.Printf("Base: %s.\n", tendVersion(b.base))
+	}
 
 	fmt.Printf("%s; %s; %d CPUs (%s), Linux %s, output on %s.\n\n",
 		tendVersion(tend), time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), kernel(), fsType(scratch))
