@@ -1,6 +1,7 @@
 package logship
 
 import (
+	"bytes"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,12 @@ const (
 	// Partial: the record is a piece of a line longer than MaxLine; the
 	// next record of the same stream continues it.
 	Partial
+	// Run: the record holds one or more whole lines, each ending with a
+	// newline (the last one follows End, as for Newline). A capture
+	// frames runs when no sink reads its output line by line (see
+	// LineReader): finding the last newline of a read costs far less than
+	// finding every one. Lines splits them.
+	Run
 )
 
 // Record is one framed record inside a batch: a line, a piece of a long
@@ -26,6 +33,9 @@ type Record struct {
 	Off, End int32
 	Flags    uint8
 }
+
+// Run reports whether r is a run of whole lines rather than one line.
+func (r Record) Run() bool { return r.Flags&Run != 0 }
 
 // Partial reports whether r is a piece of a line longer than MaxLine.
 func (r Record) Partial() bool { return r.Flags&Partial != 0 }
@@ -65,6 +75,68 @@ type Batch struct {
 	refs atomic.Int32
 	pool *pool
 }
+
+// LineCount is the number of lines b holds: its records, a run counting
+// for each of its lines.
+func (b *Batch) LineCount() int64 { return CountLines(b.Data, 0, b.Records) }
+
+// Lines returns the records of b one line each: b.Records itself when no
+// record is a run, else the records with every run split into its lines,
+// in *buf (the caller's buffer, reused from call to call). A sink that
+// reads line by line calls it; a sink that writes the bytes as they came
+// needs no more than b.Records.
+func (b *Batch) Lines(buf *[]Record) []Record {
+	recs := SplitRuns((*buf)[:0], b.Data, 0, b.Records)
+	if len(recs) > 0 && len(b.Records) > 0 && &recs[0] != &b.Records[0] {
+		*buf = recs
+	}
+	return recs
+}
+
+// CountLines is the number of lines of recs, whose bytes data holds from
+// offset base on: one per record, a run counting for each of its lines.
+func CountLines(data []byte, base int32, recs []Record) int64 {
+	n := int64(len(recs))
+	for _, r := range recs {
+		if r.Run() {
+			n += int64(bytes.Count(data[r.Off-base:r.End-base], newline))
+		}
+	}
+	return n
+}
+
+// SplitRuns returns recs one line each: recs itself when no record is a
+// run, else dst with recs appended and every run split into its lines.
+// data holds the records' bytes from offset base on.
+func SplitRuns(dst []Record, data []byte, base int32, recs []Record) []Record {
+	i := 0
+	for i < len(recs) && !recs[i].Run() {
+		i++
+	}
+	if i == len(recs) {
+		return recs
+	}
+	dst = append(dst, recs[:i]...)
+	for _, r := range recs[i:] {
+		if !r.Run() {
+			dst = append(dst, r)
+			continue
+		}
+		off := r.Off
+		for {
+			j := bytes.IndexByte(data[off-base:r.End-base], '\n')
+			if j < 0 {
+				break
+			}
+			dst = append(dst, Record{Off: off, End: off + int32(j), Flags: Newline})
+			off += int32(j) + 1
+		}
+		dst = append(dst, Record{Off: off, End: r.End, Flags: r.Flags &^ Run})
+	}
+	return dst
+}
+
+var newline = []byte{'\n'}
 
 // Message returns the message bytes of r.
 func (b *Batch) Message(r Record) []byte { return b.Data[r.Off:r.End] }

@@ -8,8 +8,9 @@ import (
 // Framer cuts a program's byte stream into records: lines, pieces of lines
 // longer than maxLine (marked partial, cut between characters when the
 // text is UTF-8), and, with joining on, Java stack traces joined into the
-// record of the line before them. The records do not depend on how the
-// bytes were cut into reads.
+// record of the line before them. The lines do not depend on how the
+// bytes were cut into reads (a run framer's runs do: each holds the whole
+// lines of one read).
 //
 // It works in place on the buffer the capture reads into and keeps only
 // offsets: Frame is called after every read with the whole buffer, appends
@@ -21,6 +22,7 @@ type Framer struct {
 	maxLine int
 	join    bool // Java multiline joining
 	joinMax int  // size limit of a joined record
+	runs    bool // whole lines framed in runs (Run), not one by one
 
 	pos  int // start of the first byte not yet framed
 	scan int // where the search for the next newline resumes
@@ -40,8 +42,16 @@ func NewFramer(maxLine int, multiline string) Framer {
 	return f
 }
 
+// NewRunFramer returns a framer for output that no sink reads line by
+// line: the whole lines of each read become one record (Run), and only a
+// line longer than maxLine is cut into pieces, as NewFramer cuts it.
+func NewRunFramer(maxLine int) Framer { return Framer{maxLine: maxLine, runs: true} }
+
 // Frame appends to recs every record that is complete in data.
 func (f *Framer) Frame(data []byte, recs []Record) []Record {
+	if f.runs {
+		return f.frameRuns(data, recs)
+	}
 	if !f.join {
 		return f.frameLines(data, recs)
 	}
@@ -100,6 +110,54 @@ func (f *Framer) frameLines(data []byte, recs []Record) []Record {
 		recs = append(recs, Record{Off: int32(pos), End: int32(end), Flags: Partial})
 		pos, scan = end, end
 	}
+}
+
+// runTail bounds the search for the last newline of a read, backwards
+// from its end: a last line longer than that is framed line by line.
+const runTail = 4 << 10
+
+// frameRuns is Frame for runs: the whole lines of data up to its last
+// newline become one record, once no line among them is longer than
+// maxLine. Finding the last newline looks at the bytes of the last line
+// only; the check of the lines' lengths looks at a few bytes per maxLine;
+// what is left (long lines) goes to frameLines.
+func (f *Framer) frameRuns(data []byte, recs []Record) []Record {
+	from := max(f.scan, len(data)-runTail)
+	i := bytes.LastIndexByte(data[from:], '\n')
+	if i < 0 || !linesWithin(data[f.pos:from+i+1], f.maxLine) {
+		return f.frameLines(data, recs)
+	}
+	end := from + i
+	recs = append(recs, Record{Off: int32(f.pos), End: int32(end), Flags: Newline | Run})
+	f.pos, f.scan = end+1, len(data)
+	if len(data)-f.pos > f.maxLine {
+		// The unfinished line is too long already: cut its pieces.
+		f.scan = f.pos
+		return f.frameLines(data, recs)
+	}
+	return recs
+}
+
+// linesWithin reports whether no line of p, which begins a line and ends
+// with a newline, is longer than maxLine before its newline. It looks for
+// a newline in the second half of each window of maxLine bytes only: one
+// there ends every line begun before it in the window.
+func linesWithin(p []byte, maxLine int) bool {
+	pos := 0
+	for len(p)-pos > maxLine+1 {
+		half := pos + maxLine/2
+		if i := bytes.IndexByte(p[half:pos+maxLine+1], '\n'); i >= 0 {
+			pos = half + i + 1
+			continue
+		}
+		// No newline there: the line at pos must end within maxLine.
+		i := bytes.IndexByte(p[pos:pos+maxLine+1], '\n')
+		if i < 0 {
+			return false
+		}
+		pos += i + 1
+	}
+	return true
 }
 
 // pieceEnd returns where a piece of a line longer than maxLine, starting
@@ -180,7 +238,9 @@ func (f *Framer) Finish(data []byte, recs []Record) []Record {
 func (f *Framer) Pending() bool { return f.hasPend }
 
 // Reset returns f to its state before any input, with its settings.
-func (f *Framer) Reset() { *f = Framer{maxLine: f.maxLine, join: f.join, joinMax: f.joinMax} }
+func (f *Framer) Reset() {
+	*f = Framer{maxLine: f.maxLine, join: f.join, joinMax: f.joinMax, runs: f.runs}
+}
 
 // Cut is the offset where the bytes that still wait for input begin: the
 // pending joined record or the unfinished line.

@@ -3,6 +3,7 @@ package logship
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -12,12 +13,43 @@ import (
 // frameAll runs the framer the way a capture does: data arrives in reads
 // of the given sizes; complete records leave; the rest moves to the front.
 // It returns each record's raw bytes and flags.
+//
+// With multiline "runs" it frames as a capture whose sinks take runs
+// (NewRunFramer), and returns the lines of the runs, checking on the way
+// that the runs count their lines and give their last ones right.
 func frameAll(t testing.TB, data []byte, reads []int, maxLine int, multiline string) (raws [][]byte, flags []uint8) {
 	f := NewFramer(maxLine, multiline)
+	if multiline == "runs" {
+		f = NewRunFramer(maxLine)
+	}
 	var buf []byte
 	var recs []Record
 	emit := func() {
-		for _, r := range recs {
+		lines := SplitRuns(nil, buf, 0, recs)
+		if n := CountLines(buf, 0, recs); n != int64(len(lines)) {
+			t.Fatalf("CountLines %d, split into %d lines", n, len(lines))
+		}
+		for i, r := range recs {
+			if !r.Run() {
+				continue
+			}
+			if multiline != "runs" {
+				t.Fatalf("a run from a line framer (%q)", multiline)
+			}
+			// The last lines of a run, as `tend status` keeps them.
+			own := SplitRuns(nil, buf, 0, recs[i:i+1])
+			for _, k := range []int{1, 3, lastLinesKept} {
+				dst := make([]Record, k)
+				n := lastLinesOf(dst, buf, r)
+				want := own[max(0, len(own)-k):]
+				slices.Reverse(want)
+				if !slices.Equal(dst[:n], want) {
+					t.Fatalf("last %d lines of run %v: %v, want %v", k, r, dst[:n], want)
+				}
+				slices.Reverse(want)
+			}
+		}
+		for _, r := range lines {
 			raws = append(raws, append([]byte(nil), buf[r.Off:r.RawEnd()]...))
 			flags = append(flags, r.Flags)
 		}
@@ -120,6 +152,10 @@ func FuzzFramer(f *testing.F) {
 		if whole, _ := frameAll(t, data, nil, maxLine, ""); !slices.EqualFunc(raws, whole, bytes.Equal) {
 			t.Fatalf("reads %v give pieces %q, one read %q", reads, raws, whole)
 		}
+		// Framed in runs, the lines are the same, however the reads came.
+		if runs, runFlags := frameAll(t, data, reads, maxLine, "runs"); !slices.EqualFunc(raws, runs, bytes.Equal) || !slices.Equal(flags, runFlags) {
+			t.Fatalf("in runs, reads %v give lines %q %v, line by line %q %v", reads, runs, runFlags, raws, flags)
+		}
 		// With Java joining, records still rebuild the input exactly.
 		joined, _ := frameAll(t, data, reads, maxLine, "java")
 		if got := bytes.Join(joined, nil); !bytes.Equal(got, data) {
@@ -186,5 +222,51 @@ func BenchmarkFrame(b *testing.B) {
 	for b.Loop() {
 		f := NewFramer(16<<10, "")
 		recs = f.Frame(data, recs[:0])
+	}
+}
+
+// A capture whose sinks take runs frames the same lines as one that frames
+// every line, with the sizes of lines and reads a capture meets: short
+// lines in large reads, lines about half of MaxLine and a little over it
+// (which the check of lengths must still find), lines longer than the
+// search for a read's last newline, and lines cut into pieces.
+func TestRunFramerFramesTheLinesOfTheLineFramer(t *testing.T) {
+	const maxLine = 16 << 10
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name     string
+		min, max int // line lengths
+	}{
+		{"short lines", 0, 200},
+		{"about half of MaxLine", maxLine/2 - 2, maxLine/2 + 2},
+		{"around MaxLine", maxLine - 3, maxLine + 3},
+		{"longer than the tail search", runTail, 3 * runTail},
+		{"any length up to three MaxLines", 0, 3 * maxLine},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in []byte
+			for len(in) < 4<<20 {
+				n := tc.min + rng.IntN(tc.max-tc.min+1)
+				for range n {
+					in = append(in, byte('a'+rng.IntN(26)))
+				}
+				in = append(in, '\n')
+			}
+			var reads []int
+			for n := 0; n < len(in); {
+				r := 1 + rng.IntN(1<<20)
+				if rng.IntN(4) == 0 {
+					r = 1 + rng.IntN(4096)
+				}
+				reads = append(reads, r)
+				n += r
+			}
+			lines, flags := frameAll(t, in, reads, maxLine, "")
+			runs, runFlags := frameAll(t, in, reads, maxLine, "runs")
+			if !slices.EqualFunc(lines, runs, bytes.Equal) || !slices.Equal(flags, runFlags) {
+				t.Fatalf("runs give %d lines, line by line %d", len(runs), len(lines))
+			}
+			checkFramed(t, in, runs, runFlags, maxLine)
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package logship
 
-import "sync"
+import (
+	"bytes"
+	"sync"
+)
 
 // Size of the last-lines ring of each program.
 const (
@@ -19,13 +22,22 @@ type lastLines struct {
 }
 
 func (l *lastLines) add(b *Batch) {
-	recs := b.Records
-	if len(recs) > lastLinesKept {
-		recs = recs[len(recs)-lastLinesKept:]
+	// The last lines of b, the last first: every record is one but a
+	// run, of which only the lines still needed are found.
+	var tail [lastLinesKept]Record
+	n := 0
+	for i := len(b.Records) - 1; i >= 0 && n < lastLinesKept; i-- {
+		r := b.Records[i]
+		if !r.Run() {
+			tail[n] = r
+			n++
+			continue
+		}
+		n += lastLinesOf(tail[n:], b.Data, r)
 	}
 	l.mu.Lock()
-	for _, r := range recs {
-		m := b.Message(r)
+	for i := n - 1; i >= 0; i-- {
+		m := b.Message(tail[i])
 		if len(m) > lastLineMax {
 			m = m[:lastLineMax]
 		}
@@ -34,6 +46,47 @@ func (l *lastLines) add(b *Batch) {
 		l.n = min(l.n+1, lastLinesKept)
 	}
 	l.mu.Unlock()
+}
+
+// lastLinesOf fills dst with the last len(dst) lines of the run r, or all
+// of them when it has fewer, the last first, and returns how many. It
+// splits only the end of the run: the bytes from a point far enough back
+// to hold them.
+func lastLinesOf(dst []Record, data []byte, r Record) int {
+	start := r.Off
+	for back := int32(4 << 10); r.End-r.Off > back; back *= 2 {
+		from := r.End - back
+		j := bytes.IndexByte(data[from-1:r.End], '\n')
+		if j < 0 {
+			continue // the last line alone is longer
+		}
+		if bytes.Count(data[from+int32(j):r.End], newline)+1 >= len(dst) {
+			start = from + int32(j)
+			break
+		}
+	}
+	// The run's lines from start on, of which the last len(dst) are kept.
+	skip := bytes.Count(data[start:r.End], newline) + 1 - len(dst)
+	n := 0
+	for off := start; ; {
+		end := r.End
+		if j := bytes.IndexByte(data[off:r.End], '\n'); j >= 0 {
+			end = off + int32(j)
+		}
+		if skip > 0 {
+			skip--
+		} else {
+			n++
+			dst[len(dst)-n] = Record{Off: off, End: end, Flags: Newline}
+		}
+		if end == r.End {
+			break
+		}
+		off = end + 1
+	}
+	// They fill the end of dst, the last first: move them to its front.
+	copy(dst, dst[len(dst)-n:])
+	return n
 }
 
 func (l *lastLines) get() []string {

@@ -131,6 +131,7 @@ type Pipeline struct {
 	openers []ProgramOpener
 	bufs    *pools // batches, by the size of their buffers
 	maxRead int    // the largest read of a capture
+	runs    bool   // no sink reads line by line: captures frame runs
 
 	mu     sync.Mutex
 	closed bool
@@ -167,9 +168,13 @@ func New(cfg config.Log, opts Options, sinks ...Sink) (*Pipeline, error) {
 			pl.maxRead /= 2
 		}
 	}
+	pl.runs = true
 	for _, s := range sinks {
 		if o, ok := s.(ProgramOpener); ok {
 			pl.openers = append(pl.openers, o)
+		}
+		if r, ok := s.(LineReader); ok && r.ReadsLines() {
+			pl.runs = false
 		}
 	}
 	return pl, nil
@@ -225,11 +230,21 @@ func (pl *Pipeline) CaptureSource(src Source, stream Stream, r io.ReadCloser) *C
 	p := pl.program(src.Program)
 	p.setLimit(src)
 	c.prog = p
-	c.fr = NewFramer(pl.cfg.MaxLine, src.Multiline)
+	c.fr = pl.framerFor(src)
 	pl.caps[c] = struct{}{}
 	pl.mu.Unlock()
 	go c.run()
 	return c
+}
+
+// framerFor returns the framer of a capture of src: runs of whole lines
+// when no sink reads line by line and src neither joins lines nor has a
+// console rate limit (which admits line by line), else every line.
+func (pl *Pipeline) framerFor(src Source) Framer {
+	if pl.runs && src.Multiline == "" && src.Rate == 0 {
+		return NewRunFramer(pl.cfg.MaxLine)
+	}
+	return NewFramer(pl.cfg.MaxLine, src.Multiline)
 }
 
 // forget drops a finished capture from the running ones.
@@ -352,7 +367,7 @@ func (pl *Pipeline) Ship(b *Batch) {
 // caller's reference.
 func (pl *Pipeline) dispatch(b *Batch) {
 	p := b.Program
-	p.Counters.lines.Add(int64(len(b.Records)))
+	p.Counters.lines.Add(b.LineCount())
 	p.Counters.bytes.Add(int64(len(b.Data)))
 	p.last.add(b)
 	for _, s := range pl.sinks {

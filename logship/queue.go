@@ -93,7 +93,7 @@ func (q *Queue) Push(b *Batch) bool {
 
 // refuse counts b as dropped. q.mu is held.
 func (q *Queue) refuse(b *Batch) {
-	lines, size := int64(len(b.Records)), int64(len(b.Data))
+	lines, size := b.LineCount(), int64(len(b.Data))
 	b.Program.Counters.Drop(BufferFull, lines, size)
 	d := q.lost[b.Program]
 	if d == nil {
@@ -213,7 +213,7 @@ func (q *Queue) Close() {
 
 // Abort fails every waiting and future push and stops the consumer. Every
 // batch still queued is counted as dropped (BufferFull) and released; it
-// returns how many records they held.
+// returns how many lines they held.
 func (q *Queue) Abort() (lines int64) {
 	q.mu.Lock()
 	q.aborted = true
@@ -224,8 +224,9 @@ func (q *Queue) Abort() (lines int64) {
 	q.wake()
 	for _, it := range left {
 		b := it.Batch
-		b.Program.Counters.Drop(BufferFull, int64(len(b.Records)), int64(len(b.Data)))
-		lines += int64(len(b.Records))
+		n := b.LineCount()
+		b.Program.Counters.Drop(BufferFull, n, int64(len(b.Data)))
+		lines += n
 		b.Release()
 	}
 	return lines

@@ -31,6 +31,15 @@ type Reporter interface {
 	Report() any
 }
 
+// LineReader is a sink that reads what it is pushed line by line (it
+// formats each line, or sends each as a record) and says so: while none
+// of a pipeline's sinks does, its captures frame runs of whole lines
+// (Run) instead of every line, which costs a fraction. Every sink still
+// takes batches of either kind (Batch.Lines splits runs).
+type LineReader interface {
+	ReadsLines() bool
+}
+
 // ProgramOpener is a sink with per-program state to prepare when a
 // program's output is first captured, before its first record: the file
 // sink opens the program's file then, and counts the files a previous run

@@ -52,7 +52,8 @@ type Sink struct {
 	start       []byte // start of the JSON object of tsOf, startProg and startStream
 	startProg   *logship.Program
 	startStream logship.Stream
-	msg         []byte // a marker's text
+	msg         []byte           // a marker's text
+	lines       []logship.Record // runs split into lines (Batch.Lines)
 
 	progs       map[*logship.Program]*program // the goroutine's own
 	suppressing []*program                    // programs whose suppression has no marker yet
@@ -114,6 +115,10 @@ func (c *Sink) Push(b *logship.Batch) {
 	}
 	c.q.Push(b)
 }
+
+// ReadsLines reports whether the console formats each line (json,
+// prefix), rather than passing bytes through (raw).
+func (c *Sink) ReadsLines() bool { return c.format != config.FormatRaw }
 
 // Close writes what is queued and every pending suppression marker, and
 // stops the sink's goroutine. When ctx ends first, what is still queued is
@@ -199,7 +204,7 @@ func (c *Sink) write(p *program, b *logship.Batch) {
 		}
 	}
 	runStart, runEnd := int32(0), int32(0) // raw bytes admitted and not yet written
-	for _, r := range b.Records {
+	for _, r := range b.Lines(&c.lines) {
 		if p.lim.on() {
 			if p.lim.due(b.Time) {
 				// The marker goes between the lines it falls between.
@@ -247,7 +252,7 @@ func (c *Sink) addJSON(b *logship.Batch) {
 	out := outputOf(b.Stream)
 	c.startOf(b.Time, b.Program, b.Stream)
 	buf := c.buf[out]
-	for _, r := range b.Records {
+	for _, r := range b.Lines(&c.lines) {
 		buf = append(buf, c.start...)
 		buf = logship.AppendJSONEnd(buf, b.Message(r), r.Partial(), false)
 		if len(buf) >= flushSize {

@@ -319,12 +319,17 @@ func New(cfg config.Fluent, opts Options) (*Sink, error) {
 	return f, nil
 }
 
+// ReadsLines reports true: every line is a record of its own.
+func (f *Sink) ReadsLines() bool { return true }
+
 // Push encodes b's records into their chunk. When the memory buffer is
 // full, the newest chunks go to the spool; when the spool cannot take them
 // either, Push waits while the receiver takes records (blocking mode), and
 // otherwise drops the rest of b's records and counts them.
 func (f *Sink) Push(b *logship.Batch) {
-	if len(b.Records) == 0 {
+	// Every line is a record (runs never come: ReadsLines).
+	recs := logship.SplitRuns(nil, b.Data, 0, b.Records)
+	if len(recs) == 0 {
 		return
 	}
 	p := b.Program
@@ -335,15 +340,15 @@ func (f *Sink) Push(b *logship.Batch) {
 	wake := false
 	f.mu.Lock()
 	o := f.openLocked(key, p, now)
-	for i, r := range b.Records {
+	for i, r := range recs {
 		rec.Message, rec.Partial = b.Message(r), r.Partial()
 		if need := int64(len(rec.Message) + overhead); f.memBytes+need > f.limit && !f.closing {
 			if !f.roomLocked(need) {
 				var raw int64
-				for _, r := range b.Records[i:] {
+				for _, r := range recs[i:] {
 					raw += r.RawLen()
 				}
-				f.dropLocked(causeBuffer, key, p, int64(len(b.Records)-i), raw, time.Now())
+				f.dropLocked(causeBuffer, key, p, int64(len(recs)-i), raw, time.Now())
 				break
 			}
 			// The lock was let go: the chunk may have been sealed.

@@ -110,6 +110,10 @@ func (s *Sink) Push(b *logship.Batch) {
 	}
 }
 
+// ReadsLines reports whether the files are JSON, a record per line;
+// raw files take runs of lines as they came.
+func (s *Sink) ReadsLines() bool { return s.cfg.Format == config.FormatJSON }
+
 // Close lets every writer write what is queued, then syncs and closes
 // every file. When ctx ends first, what is still queued is counted as
 // dropped and a compression running is abandoned.
@@ -163,6 +167,8 @@ type writer struct {
 	prog *logship.Program
 	q    *logship.Queue
 	json bool
+
+	lines []logship.Record // runs split into lines (Batch.Lines, SplitRuns)
 
 	path     string // <dir>/<program>.log
 	rotateAt int64
@@ -273,18 +279,19 @@ func (w *writer) write(b *logship.Batch) {
 		w.commit(b.Data, b.Records, int64(len(b.Data)))
 		return
 	}
+	recs := b.Lines(&w.lines) // files rotate between lines
 	start, first := int32(0), 0
-	for i, r := range b.Records {
+	for i, r := range recs {
 		held := int64(r.Off - start) // bytes of the records before r in this run
 		if w.size+held+r.RawLen() > w.rotateAt && w.size+held > 0 {
-			w.commit(b.Data[start:r.Off], b.Records[first:i], held)
+			w.commit(b.Data[start:r.Off], recs[first:i], held)
 			if w.size > 0 {
 				w.rotate()
 			}
 			start, first = r.Off, i
 		}
 	}
-	w.commit(b.Data[start:], b.Records[first:], int64(len(b.Data))-int64(start))
+	w.commit(b.Data[start:], recs[first:], int64(len(b.Data))-int64(start))
 }
 
 func (w *writer) writeJSON(b *logship.Batch) {
@@ -294,7 +301,8 @@ func (w *writer) writeJSON(b *logship.Batch) {
 	w.start = logship.AppendJSONStart(w.start[:0], w.ts, w.prog.Name, b.Stream)
 	w.buf = w.buf[:0]
 	first, raw := 0, int64(0)
-	for i, r := range b.Records {
+	recs := b.Lines(&w.lines)
+	for i, r := range recs {
 		mark := len(w.buf)
 		w.buf = append(w.buf, w.start...)
 		w.buf = logship.AppendJSONEnd(w.buf, b.Message(r), r.Partial(), false)
@@ -302,7 +310,7 @@ func (w *writer) writeJSON(b *logship.Batch) {
 			raw += r.RawLen()
 			continue
 		}
-		w.commit(w.buf[:mark], b.Records[first:i], raw)
+		w.commit(w.buf[:mark], recs[first:i], raw)
 		n := copy(w.buf, w.buf[mark:])
 		w.buf = w.buf[:n]
 		if w.size > 0 {
@@ -310,7 +318,7 @@ func (w *writer) writeJSON(b *logship.Batch) {
 		}
 		first, raw = i, r.RawLen()
 	}
-	w.commit(w.buf, b.Records[first:], raw)
+	w.commit(w.buf, recs[first:], raw)
 }
 
 // commit writes p, the records recs (raw bytes as the program wrote
@@ -318,12 +326,14 @@ func (w *writer) writeJSON(b *logship.Batch) {
 // were any. When the budget or the free space leaves room for only part of
 // p, the whole records that fit are written and only the rest is dropped.
 func (w *writer) commit(p []byte, recs []logship.Record, raw int64) {
-	lines := int64(len(recs))
-	if lines == 0 {
+	if len(recs) == 0 {
 		return
 	}
+	// The lines of recs, counted when some are dropped (in JSON, never
+	// a run).
+	lines := func() int64 { return logship.CountLines(p, recs[0].Off, recs) }
 	if w.f == nil && !w.open() {
-		w.dropped(lines, raw, logship.LostError)
+		w.dropped(lines(), raw, logship.LostError)
 		return
 	}
 	out := p
@@ -332,18 +342,20 @@ func (w *writer) commit(p []byte, recs []logship.Record, raw int64) {
 	}
 	if err := w.reserve(int64(len(out))); err != nil {
 		room := budget.Room(err) - int64(len(out)-len(p))
+		// What fits is counted in whole lines.
+		recs = logship.SplitRuns(w.lines[:0], p, recs[0].Off, recs)
 		if n, kept := w.fitting(p, recs, room); kept > 0 {
 			keptRaw := w.commitPart(p[:n], recs[:kept])
-			w.dropped(lines-int64(kept), raw-keptRaw, reasonOf(err))
+			w.dropped(int64(len(recs)-kept), raw-keptRaw, reasonOf(err))
 			return
 		}
-		w.dropped(lines, raw, reasonOf(err))
+		w.dropped(int64(len(recs)), raw, reasonOf(err))
 		return
 	}
 	n, err := w.f.Write(out)
 	if err != nil {
 		w.writeFailed(int64(len(out)), n, err)
-		w.dropped(lines, raw, reasonOf(err))
+		w.dropped(lines(), raw, reasonOf(err))
 		return
 	}
 	w.size += int64(n)
