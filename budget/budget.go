@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"tend/procfs"
 )
@@ -85,6 +86,9 @@ type Budget struct {
 	limit    int64
 	minFree  int64
 	used     int64
+	freeing  int64              // bytes of deleted files whose space the kernel is still freeing
+	freed    sync.Cond          // signalled when freeing drops; L is &mu
+	closeFD  func(fd int) error // closes a deleted file's last descriptor (tests hold it)
 	seq      uint64
 	entries  map[*Entry]struct{}
 	owners   map[string]int64
@@ -128,6 +132,8 @@ func New(o Options) *Budget {
 		onRemove: o.OnRemove,
 		clean:    newCleanups(log, o.Hook),
 	}
+	b.freed.L = &b.mu
+	b.closeFD = unix.Close
 	if o.Hook != nil {
 		go b.clean.run()
 	} else {
@@ -154,11 +160,12 @@ func (b *Budget) Track(owner, path string, size int64) *Entry {
 	return e
 }
 
-// Used returns the bytes of all tracked files.
+// Used returns the bytes of all tracked files, and of the files deleted
+// a moment ago whose space the kernel is still freeing.
 func (b *Budget) Used() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.used
+	return b.used + b.freeing
 }
 
 // Usage returns the bytes of the files of one owner.
@@ -212,15 +219,14 @@ func (b *Budget) drop(e *Entry, del bool, reason string) error {
 		// is only untracked; the watcher finds it again where it is.
 		del, reason = false, ""
 	}
+	freeing := false
 	if del {
-		if err = os.Remove(e.path); errors.Is(err, os.ErrNotExist) {
-			err = nil
-		}
+		freeing, err = b.remove(e)
 	}
 	delete(b.entries, e)
 	b.used -= e.size
 	b.owners[e.owner] -= e.size
-	if del && err == nil {
+	if del && err == nil && !freeing {
 		e.space.since -= e.size
 	}
 	e.gone = true
@@ -235,56 +241,137 @@ func (b *Budget) drop(e *Entry, del bool, reason string) error {
 	return nil
 }
 
+// remove deletes e's file. A file it can open is unlinked while held open
+// and closed on a goroutine of its own (release): the close is where the
+// kernel frees the file's pages, a few milliseconds per 50 MiB, and
+// neither the writer that needed the room nor the budget's lock waits for
+// it unless the room is needed before it ends. freeing reports that case:
+// the bytes count in b.freeing until then. b.mu is held.
+func (b *Budget) remove(e *Entry) (freeing bool, err error) {
+	fd, oerr := unix.Open(e.path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err = os.Remove(e.path); err != nil {
+		if oerr == nil {
+			unix.Close(fd)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		return false, err
+	}
+	if oerr != nil {
+		return false, nil
+	}
+	b.freeing += e.size
+	e.space.freeing += e.size
+	go b.release(fd, e.size, e.space)
+	return true, nil
+}
+
+// release closes the last descriptor of a deleted file, which frees its
+// space, and wakes the writers waiting for that room.
+func (b *Budget) release(fd int, size int64, sp *freeSpace) {
+	b.closeFD(fd)
+	b.mu.Lock()
+	b.freeing -= size
+	sp.freeing -= size
+	sp.checked = time.Time{} // measure again: the space came back
+	b.freed.Broadcast()
+	b.mu.Unlock()
+}
+
 // Reserve accounts n more bytes to e before they are written, deleting the
 // oldest retired files when the write would pass the limit or the minimum
 // of free space. It returns ErrOverBudget, ErrLowSpace, ErrDiskFull or
 // ErrGone when the write must not happen; nothing is accounted then, and
-// Room tells how many bytes would have fitted. It never blocks on anything
-// but the budget's lock.
+// Room tells how many bytes would have fitted. It blocks on nothing but
+// the budget's lock and, when the room it needs is that of files deleted
+// a moment ago, on the kernel's freeing of their space.
 func (e *Entry) Reserve(n int64) error {
 	b := e.b
 	b.mu.Lock()
 	defer b.unlock()
-	if e.gone {
-		return ErrGone
-	}
-	if b.limit > 0 && b.used+n > b.limit {
-		// Delete nothing when deleting every retired file would not do.
-		var retired int64
-		for v := range b.entries {
-			if v.retired && v != e {
-				retired += v.size
+	for {
+		if e.gone {
+			return ErrGone
+		}
+		if err := b.makeRoom(e, n); err != nil {
+			return err
+		}
+		sp := e.space
+		now := time.Now()
+		if sp.full && !sp.stale(now) {
+			sp.refused += n
+			return ErrDiskFull
+		}
+		waited, err := b.keepFree(e, n, now)
+		if err != nil {
+			return err
+		}
+		if b.limit > 0 && b.used+b.freeing+n > b.limit || waited {
+			// The room is that of files being freed, or it was waited
+			// for and others may have taken it: wait, then look again.
+			if !waited {
+				b.freed.Wait()
 			}
+			continue
 		}
-		if b.used-retired+n > b.limit {
-			return short(ErrOverBudget, b.limit-(b.used-retired))
-		}
-		for b.used+n > b.limit {
-			v := b.oldest(e, nil)
-			if v == nil {
-				return short(ErrOverBudget, b.limit-b.used)
-			}
-			b.drop(v, true, "disk budget")
+		b.used += n
+		e.size += n
+		b.owners[e.owner] += n
+		sp.since += n
+		return nil
+	}
+}
+
+// makeRoom deletes the oldest retired files other than e until n more
+// bytes fit the budget, counting the files still being freed as gone.
+// b.mu is held.
+func (b *Budget) makeRoom(e *Entry, n int64) error {
+	if b.limit <= 0 || b.used+n <= b.limit {
+		return nil
+	}
+	// Delete nothing when deleting every retired file would not do.
+	var retired int64
+	for v := range b.entries {
+		if v.retired && v != e {
+			retired += v.size
 		}
 	}
+	if b.used-retired+n > b.limit {
+		return short(ErrOverBudget, b.limit-(b.used-retired))
+	}
+	for b.used+n > b.limit {
+		v := b.oldest(e, nil)
+		if v == nil {
+			return short(ErrOverBudget, b.limit-b.used)
+		}
+		b.drop(v, true, "disk budget")
+	}
+	return nil
+}
+
+// keepFree deletes the oldest retired files on e's filesystem other than
+// e until n more bytes leave the minimum of free space, or waits once for
+// the space of files being freed there when that will do (waited).
+// b.mu is held.
+func (b *Budget) keepFree(e *Entry, n int64, now time.Time) (waited bool, err error) {
 	sp := e.space
-	now := time.Now()
-	if sp.full && !sp.stale(now) {
-		sp.refused += n
-		return ErrDiskFull
-	}
 	for {
 		free, ok := sp.free(now)
 		if !ok || free-n >= b.minFree {
-			break
+			return false, nil
+		}
+		if sp.freeing > 0 && free+sp.freeing-n >= b.minFree {
+			b.freed.Wait()
+			return true, nil
 		}
 		v := b.oldest(e, sp)
 		if v == nil {
 			sp.refused += n
 			if b.minFree == 0 {
-				return short(ErrDiskFull, free)
+				return false, short(ErrDiskFull, free)
 			}
-			return short(ErrLowSpace, free-b.minFree)
+			return false, short(ErrLowSpace, free-b.minFree)
 		}
 		reason := "min free space"
 		if b.minFree == 0 {
@@ -292,11 +379,6 @@ func (e *Entry) Reserve(n int64) error {
 		}
 		b.drop(v, true, reason)
 	}
-	b.used += n
-	e.size += n
-	b.owners[e.owner] += n
-	sp.since += n
-	return nil
 }
 
 // shortError is a refusal of Reserve that says how many bytes would fit.

@@ -92,3 +92,62 @@ func TestCleanupsAreListed(t *testing.T) {
 		t.Fatalf("used %d, cleanups %+v, total %d, bytes %d", b.Used(), recent, total, bytes)
 	}
 }
+
+// A deleted file's space comes back when its last descriptor is closed,
+// which the budget does off the writer's path: the file is gone from the
+// directory at once, a writer that needs its room waits for the close,
+// and one that does not, does not wait; until the close, the bytes still
+// count as used.
+func TestADeletedFileCountsUntilItsSpaceIsFreed(t *testing.T) {
+	dir := t.TempDir()
+	b := New(Options{Limit: 1000})
+	closing := make(chan int)
+	closed := make(chan struct{})
+	b.closeFD = func(fd int) error {
+		closing <- fd
+		<-closed
+		return syscall.Close(fd)
+	}
+	old := filepath.Join(dir, "main.log.1")
+	if err := os.WriteFile(old, make([]byte, 600), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Track("main", old, 600).Retire(time.Now().Add(-time.Hour))
+	live := b.Track("main", filepath.Join(dir, "main.log"), 300)
+
+	// 300 + 600 + 200 > 1000: the old file goes, and the write waits for
+	// its space.
+	reserved := make(chan error, 1)
+	go func() { reserved <- live.Reserve(200) }()
+	fd := <-closing
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the deleted file is still in the directory: %v", err)
+	}
+	if used := b.Used(); used != 900 {
+		t.Errorf("Used %d while the deleted file's space is being freed, want 900 (300 live, 600 freeing)", used)
+	}
+	if u := b.Usage("main"); u != 300 {
+		t.Errorf("Usage of main %d, want 300: the deleted file is no longer main's", u)
+	}
+	select {
+	case err := <-reserved:
+		t.Fatalf("Reserve returned (%v) before the space it needs was freed", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	// A write that fits beside the file being freed does not wait.
+	other := b.Track("agent", filepath.Join(dir, "agent.log"), 0)
+	if err := other.Reserve(100); err != nil {
+		t.Errorf("a write that fits beside the freeing file: %v", err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil || st.Size != 600 {
+		t.Errorf("the descriptor closed off the writer's path is not the deleted file: size %d, %v", st.Size, err)
+	}
+	close(closed)
+	if err := <-reserved; err != nil {
+		t.Fatalf("Reserve after the space was freed: %v", err)
+	}
+	if used := b.Used(); used != 300+100+200 {
+		t.Errorf("Used %d after the write, want 600", used)
+	}
+}

@@ -24,6 +24,7 @@ type freeSpace struct {
 	checked time.Time
 	avail   int64 // bytes available to unprivileged writers at the last measure
 	since   int64 // bytes reserved since the last measure, less bytes freed
+	freeing int64 // bytes of files deleted here whose space is still being freed
 	refused int64 // bytes refused for lack of space since the last measure
 	full    bool  // a write failed with ENOSPC since the last measure
 	failed  bool  // statfs failed: the estimate is not used

@@ -54,8 +54,10 @@ func (b *Budget) TrimSpace(dir string) int64 {
 		if !ok {
 			return 0
 		}
-		if free >= b.minFree {
-			return b.minFree - free
+		if free+sp.freeing >= b.minFree {
+			// Counting what the files deleted a moment ago are giving
+			// back: deleting more now would delete too much.
+			return b.minFree - free - sp.freeing
 		}
 		v := b.oldest(nil, sp)
 		if v == nil {
