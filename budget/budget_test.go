@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -149,5 +150,83 @@ func TestADeletedFileCountsUntilItsSpaceIsFreed(t *testing.T) {
 	}
 	if used := b.Used(); used != 300+100+200 {
 		t.Errorf("Used %d after the write, want 600", used)
+	}
+}
+
+// The minimum of free space is kept by deleting just enough: while the
+// files deleted a moment ago are still giving their space back, statfs does
+// not show it yet, and the budget counts it rather than deleting every
+// other retired file too. Needs a tmpfs (root).
+func TestMinFreeCountsTheSpaceBeingFreed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test needs root to mount a tmpfs, and CI runs as root")
+		}
+		t.Skip("this test needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=8m"); err != nil {
+		t.Fatalf("mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+
+	const mib = 1 << 20
+	b := New(Options{MinFree: 3 * mib})
+	closing := make(chan int, 4)
+	closed := make(chan struct{})
+	b.closeFD = func(fd int) error {
+		closing <- fd
+		<-closed
+		return syscall.Close(fd)
+	}
+	var files []string
+	for i := range 3 {
+		path := filepath.Join(dir, fmt.Sprintf("app.log.%d", 3-i))
+		if err := os.WriteFile(path, make([]byte, 2*mib), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b.Track("app", path, 2*mib).Retire(time.Now().Add(-time.Duration(3-i) * time.Hour))
+		files = append(files, path)
+	}
+	// 6 of 8 MiB used: 2 MiB free, 1 MiB short of the minimum. Deleting
+	// the oldest file (2 MiB) is enough.
+	if missing := b.TrimSpace(dir); missing > 0 {
+		t.Errorf("TrimSpace: %d bytes still missing while 2 MiB are being freed", missing)
+	}
+	<-closing
+	left := 0
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			left++
+		}
+	}
+	if left != 2 {
+		t.Errorf("%d of 3 retired files left; want 2: only the oldest was needed", left)
+	}
+	// A write that needs the room being freed waits for it, and deletes
+	// nothing more.
+	live := b.Track("app", filepath.Join(dir, "app.log"), 0)
+	reserved := make(chan error, 1)
+	go func() { reserved <- live.Reserve(mib) }()
+	select {
+	case err := <-reserved:
+		t.Fatalf("Reserve returned (%v) before the space it needs was freed", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(closed)
+	if err := <-reserved; err != nil {
+		t.Fatalf("Reserve once the space was freed: %v", err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if free := int64(st.Bavail) * st.Frsize; free < 3*mib {
+		t.Errorf("%d bytes free after the cleanup, minimum %d", free, 3*mib)
+	}
+	for _, f := range files[1:] {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("a retired file the minimum did not need was deleted: %v", err)
+		}
 	}
 }
