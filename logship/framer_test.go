@@ -208,7 +208,8 @@ func TestFramerSplitsLongLinesIntoPartialPieces(t *testing.T) {
 }
 
 // BenchmarkFrame frames 1 MiB of 120-byte lines per op, as a capture
-// frames a large read.
+// frames a large read, line by line and in runs (with the count of lines
+// the pipeline takes of each batch).
 func BenchmarkFrame(b *testing.B) {
 	var data []byte
 	for i := 0; len(data)+120 <= 1<<20; i++ {
@@ -218,10 +219,23 @@ func BenchmarkFrame(b *testing.B) {
 		data = append(data, '\n')
 	}
 	recs := make([]Record, 0, len(data)/100)
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		f := NewFramer(16<<10, "")
-		recs = f.Frame(data, recs[:0])
+	for _, runs := range []bool{false, true} {
+		name := "lines"
+		if runs {
+			name = "runs"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				f := NewFramer(16<<10, "")
+				if runs {
+					f = NewRunFramer(16 << 10)
+				}
+				recs = f.Frame(data, recs[:0])
+				// What the pipeline does with every batch of runs.
+				_ = CountLines(data, 0, recs)
+			}
+		})
 	}
 }
 
