@@ -294,8 +294,14 @@ func (e *Entry) Reserve(n int64) error {
 		if e.gone {
 			return ErrGone
 		}
-		if err := b.makeRoom(e, n); err != nil {
+		// After a wait for files being freed, others may have taken the
+		// room: look again from the start.
+		waited, err := b.makeRoom(e, n)
+		if err != nil {
 			return err
+		}
+		if waited {
+			continue
 		}
 		sp := e.space
 		now := time.Now()
@@ -303,16 +309,10 @@ func (e *Entry) Reserve(n int64) error {
 			sp.refused += n
 			return ErrDiskFull
 		}
-		waited, err := b.keepFree(e, n, now)
-		if err != nil {
+		if waited, err = b.keepFree(e, n, now); err != nil {
 			return err
 		}
-		if b.limit > 0 && b.used+b.freeing+n > b.limit || waited {
-			// The room is that of files being freed, or it was waited
-			// for and others may have taken it: wait, then look again.
-			if !waited {
-				b.freed.Wait()
-			}
+		if waited {
 			continue
 		}
 		b.used += n
@@ -324,11 +324,12 @@ func (e *Entry) Reserve(n int64) error {
 }
 
 // makeRoom deletes the oldest retired files other than e until n more
-// bytes fit the budget, counting the files still being freed as gone.
+// bytes fit the budget, counting the files still being freed as gone,
+// then waits once for their space when the room is theirs (waited).
 // b.mu is held.
-func (b *Budget) makeRoom(e *Entry, n int64) error {
-	if b.limit <= 0 || b.used+n <= b.limit {
-		return nil
+func (b *Budget) makeRoom(e *Entry, n int64) (waited bool, err error) {
+	if b.limit <= 0 || b.used+b.freeing+n <= b.limit {
+		return false, nil
 	}
 	// Delete nothing when deleting every retired file would not do.
 	var retired int64
@@ -338,16 +339,20 @@ func (b *Budget) makeRoom(e *Entry, n int64) error {
 		}
 	}
 	if b.used-retired+n > b.limit {
-		return short(ErrOverBudget, b.limit-(b.used-retired))
+		return false, short(ErrOverBudget, b.limit-(b.used-retired))
 	}
 	for b.used+n > b.limit {
 		v := b.oldest(e, nil)
 		if v == nil {
-			return short(ErrOverBudget, b.limit-b.used)
+			return false, short(ErrOverBudget, b.limit-b.used)
 		}
 		b.drop(v, true, "disk budget")
 	}
-	return nil
+	if b.used+b.freeing+n > b.limit {
+		b.freed.Wait()
+		return true, nil
+	}
+	return false, nil
 }
 
 // keepFree deletes the oldest retired files on e's filesystem other than

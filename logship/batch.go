@@ -2,6 +2,7 @@ package logship
 
 import (
 	"bytes"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,11 +87,21 @@ func (b *Batch) LineCount() int64 { return CountLines(b.Data, 0, b.Records) }
 // reads line by line calls it; a sink that writes the bytes as they came
 // needs no more than b.Records.
 func (b *Batch) Lines(buf *[]Record) []Record {
-	recs := SplitRuns((*buf)[:0], b.Data, 0, b.Records)
-	if len(recs) > 0 && len(b.Records) > 0 && &recs[0] != &b.Records[0] {
-		*buf = recs
+	if !HasRun(b.Records) {
+		return b.Records
 	}
-	return recs
+	*buf = AppendLines((*buf)[:0], b.Data, 0, b.Records)
+	return *buf
+}
+
+// HasRun reports whether a record of recs is a run of lines.
+func HasRun(recs []Record) bool {
+	for _, r := range recs {
+		if r.Run() {
+			return true
+		}
+	}
+	return false
 }
 
 // CountLines is the number of lines of recs, whose bytes data holds from
@@ -105,35 +116,39 @@ func CountLines(data []byte, base int32, recs []Record) int64 {
 	return n
 }
 
-// SplitRuns returns recs one line each: recs itself when no record is a
-// run, else dst with recs appended and every run split into its lines.
-// data holds the records' bytes from offset base on.
-func SplitRuns(dst []Record, data []byte, base int32, recs []Record) []Record {
-	i := 0
-	for i < len(recs) && !recs[i].Run() {
-		i++
-	}
-	if i == len(recs) {
-		return recs
-	}
-	dst = append(dst, recs[:i]...)
-	for _, r := range recs[i:] {
+// AppendLines appends recs to dst one line each: every run split into its
+// lines, the other records as they are. data holds the records' bytes
+// from offset base on.
+func AppendLines(dst []Record, data []byte, base int32, recs []Record) []Record {
+	for _, r := range recs {
 		if !r.Run() {
 			dst = append(dst, r)
 			continue
 		}
+		for line := range runLines(data, base, r) {
+			dst = append(dst, line)
+		}
+	}
+	return dst
+}
+
+// runLines yields the lines of the run r, the first first; data holds its
+// bytes from offset base on.
+func runLines(data []byte, base int32, r Record) iter.Seq[Record] {
+	return func(yield func(Record) bool) {
 		off := r.Off
 		for {
 			j := bytes.IndexByte(data[off-base:r.End-base], '\n')
 			if j < 0 {
 				break
 			}
-			dst = append(dst, Record{Off: off, End: off + int32(j), Flags: Newline})
+			if !yield(Record{Off: off, End: off + int32(j), Flags: Newline}) {
+				return
+			}
 			off += int32(j) + 1
 		}
-		dst = append(dst, Record{Off: off, End: r.End, Flags: r.Flags &^ Run})
+		yield(Record{Off: off, End: r.End, Flags: r.Flags &^ Run})
 	}
-	return dst
 }
 
 var newline = []byte{'\n'}

@@ -25,7 +25,7 @@ func frameAll(t testing.TB, data []byte, reads []int, maxLine int, multiline str
 	var buf []byte
 	var recs []Record
 	emit := func() {
-		lines := SplitRuns(nil, buf, 0, recs)
+		lines := AppendLines(nil, buf, 0, recs)
 		if n := CountLines(buf, 0, recs); n != int64(len(lines)) {
 			t.Fatalf("CountLines %d, split into %d lines", n, len(lines))
 		}
@@ -37,7 +37,7 @@ func frameAll(t testing.TB, data []byte, reads []int, maxLine int, multiline str
 				t.Fatalf("a run from a line framer (%q)", multiline)
 			}
 			// The last lines of a run, as `tend status` keeps them.
-			own := SplitRuns(nil, buf, 0, recs[i:i+1])
+			own := AppendLines(nil, buf, 0, recs[i:i+1])
 			for _, k := range []int{1, 3, lastLinesKept} {
 				dst := make([]Record, k)
 				n := lastLinesOf(dst, buf, r)

@@ -68,21 +68,13 @@ func lastLinesOf(dst []Record, data []byte, r Record) int {
 	// The run's lines from start on, of which the last len(dst) are kept.
 	skip := bytes.Count(data[start:r.End], newline) + 1 - len(dst)
 	n := 0
-	for off := start; ; {
-		end := r.End
-		if j := bytes.IndexByte(data[off:r.End], '\n'); j >= 0 {
-			end = off + int32(j)
-		}
+	for line := range runLines(data, 0, Record{Off: start, End: r.End, Flags: r.Flags}) {
 		if skip > 0 {
 			skip--
-		} else {
-			n++
-			dst[len(dst)-n] = Record{Off: off, End: end, Flags: Newline}
+			continue
 		}
-		if end == r.End {
-			break
-		}
-		off = end + 1
+		n++
+		dst[len(dst)-n] = line
 	}
 	// They fill the end of dst, the last first: move them to its front.
 	copy(dst, dst[len(dst)-n:])

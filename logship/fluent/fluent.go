@@ -328,7 +328,8 @@ func (f *Sink) ReadsLines() bool { return true }
 // otherwise drops the rest of b's records and counts them.
 func (f *Sink) Push(b *logship.Batch) {
 	// Every line is a record (runs never come: ReadsLines).
-	recs := logship.SplitRuns(nil, b.Data, 0, b.Records)
+	var split []logship.Record
+	recs := b.Lines(&split)
 	if len(recs) == 0 {
 		return
 	}

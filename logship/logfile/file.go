@@ -168,7 +168,7 @@ type writer struct {
 	q    *logship.Queue
 	json bool
 
-	lines []logship.Record // runs split into lines (Batch.Lines, SplitRuns)
+	lines []logship.Record // runs split into lines (Batch.Lines, AppendLines)
 
 	path     string // <dir>/<program>.log
 	rotateAt int64
@@ -342,8 +342,11 @@ func (w *writer) commit(p []byte, recs []logship.Record, raw int64) {
 	}
 	if err := w.reserve(int64(len(out))); err != nil {
 		room := budget.Room(err) - int64(len(out)-len(p))
-		// What fits is counted in whole lines.
-		recs = logship.SplitRuns(w.lines[:0], p, recs[0].Off, recs)
+		// What fits is counted in whole lines. (recs holds a run only
+		// when it is the batch's own records, never w.lines.)
+		if logship.HasRun(recs) {
+			recs = logship.AppendLines(w.lines[:0], p, recs[0].Off, recs)
+		}
 		if n, kept := w.fitting(p, recs, room); kept > 0 {
 			keptRaw := w.commitPart(p[:n], recs[:kept])
 			w.dropped(int64(len(recs)-kept), raw-keptRaw, reasonOf(err))
