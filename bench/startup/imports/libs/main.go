@@ -22,6 +22,7 @@ import (
 	_ "hash/crc32"
 	_ "io"
 	_ "io/fs"
+	_ "iter"
 	_ "math"
 	_ "math/bits"
 	_ "math/rand/v2"
