@@ -293,7 +293,7 @@ func TestStopDumpsThreadsOfAJVMIgnoringTerm(t *testing.T) {
 		t.Errorf("tend exited %d, want 137 (the JVM killed)", code)
 	}
 	if took > budget+500*time.Millisecond {
-		t.Errorf("tend exited %s after TERM; the budget is %s", took, budget)
+		t.Errorf("tend exited %s after TERM; the budget is %s; tend's events (which phase overran):\n%s", took, budget, events)
 	}
 }
 
