@@ -49,10 +49,9 @@ func TestHangingPrestopHookIsCutAndTheFlushReserveKept(t *testing.T) {
 		"TEND_PRESTOP_TIMEOUT=1s",
 	}})
 	waitFor(t, 10*time.Second, "the main program to serve", func() bool { return strings.Contains(p.Stdout(), "serving") })
-	begin := time.Now()
-	p.Signal(syscall.SIGTERM)
+	begin := p.SignalAt(syscall.SIGTERM)
 	code := p.Wait(budget + 10*time.Second)
-	took := time.Since(begin)
+	took := p.TookSince(begin)
 	out, events := p.Stdout(), p.Stderr()
 
 	if code != 0 {
@@ -73,7 +72,7 @@ func TestHangingPrestopHookIsCutAndTheFlushReserveKept(t *testing.T) {
 		}
 	}
 	if took > budget+500*time.Millisecond {
-		t.Errorf("tend exited %s after TERM; the budget is %s", took, budget)
+		t.Errorf("tend exited %s after TERM; the budget is %s (%s); tend's events:\n%s", took, budget, p.Timeline(begin), events)
 	}
 	t.Logf("stop took %s of a %s budget; pre-stop hooks %s", took, budget, phaseTook(t, events, "pre-stop hooks"))
 }
@@ -94,10 +93,9 @@ func TestPrestopHookLongerThanTheBudgetIsCutAtTheDrainDeadline(t *testing.T) {
 		"TEND_PRESTOP_TIMEOUT=1m",
 	}})
 	waitFor(t, 10*time.Second, "the main program to serve", func() bool { return strings.Contains(p.Stdout(), "serving") })
-	begin := time.Now()
-	p.Signal(syscall.SIGTERM)
+	begin := p.SignalAt(syscall.SIGTERM)
 	p.Wait(budget + 10*time.Second)
-	took := time.Since(begin)
+	took := p.TookSince(begin)
 	if hook := phaseTook(t, p.Stderr(), "pre-stop hooks"); hook > budget-900*time.Millisecond {
 		t.Errorf("pre-stop hooks took %s: into the flush reserve of a %s budget", hook, budget)
 	}
@@ -106,7 +104,7 @@ func TestPrestopHookLongerThanTheBudgetIsCutAtTheDrainDeadline(t *testing.T) {
 	}
 	if took > budget+500*time.Millisecond {
 		// The phases say which one overran.
-		t.Errorf("tend exited %s after TERM; the budget is %s; tend's events:\n%s", took, budget, p.Stderr())
+		t.Errorf("tend exited %s after TERM; the budget is %s (%s); tend's events:\n%s", took, budget, p.Timeline(begin), p.Stderr())
 	}
 	t.Logf("stop took %s of a %s budget; pre-stop hooks %s", took, budget, phaseTook(t, p.Stderr(), "pre-stop hooks"))
 }

@@ -264,10 +264,9 @@ func TestStopDumpsThreadsOfAJVMIgnoringTerm(t *testing.T) {
 		"TEND_EVENT_LEVEL=info",
 	}})
 	waitFor(t, 30*time.Second, "the JVM to start", func() bool { return strings.Contains(p.Stdout(), "started") })
-	begin := time.Now()
-	p.Signal(syscall.SIGTERM)
+	begin := p.SignalAt(syscall.SIGTERM)
 	code := p.Wait(budget + 10*time.Second)
-	took := time.Since(begin)
+	took := p.TookSince(begin)
 	out, events := p.Stdout(), p.Stderr()
 	t.Logf("tend exited %d after %s of a %s budget", code, took.Round(time.Millisecond), budget)
 
@@ -293,7 +292,7 @@ func TestStopDumpsThreadsOfAJVMIgnoringTerm(t *testing.T) {
 		t.Errorf("tend exited %d, want 137 (the JVM killed)", code)
 	}
 	if took > budget+500*time.Millisecond {
-		t.Errorf("tend exited %s after TERM; the budget is %s; tend's events (which phase overran):\n%s", took, budget, events)
+		t.Errorf("tend exited %s after TERM; the budget is %s (%s); tend's events (which phase overran):\n%s", took, budget, p.Timeline(begin), events)
 	}
 }
 
@@ -321,10 +320,9 @@ func TestIdleKeepAliveConnectionHoldsTheDrainUntilItsDeadline(t *testing.T) {
 	}
 	defer lb.client.CloseIdleConnections()
 
-	begin := time.Now()
-	p.Signal(syscall.SIGTERM)
+	begin := p.SignalAt(syscall.SIGTERM)
 	code := p.Wait(budget + 10*time.Second)
-	took := time.Since(begin)
+	took := p.TookSince(begin)
 	events := p.Stderr()
 	drain := phaseTook(t, events, "connection drain")
 	t.Logf("connection drain %s; stop took %s of a %s budget; exit %d", drain, took.Round(time.Millisecond), budget, code)
@@ -338,6 +336,6 @@ func TestIdleKeepAliveConnectionHoldsTheDrainUntilItsDeadline(t *testing.T) {
 		t.Errorf("exit %d, want 0: the JVM did not get to shut down gracefully after the drain\n%s\n%s", code, tail(p.Stdout()), events)
 	}
 	if took > budget+500*time.Millisecond {
-		t.Errorf("the stop took %s, over its %s budget; events:\n%s", took, budget, events)
+		t.Errorf("the stop took %s, over its %s budget (%s); events:\n%s", took, budget, p.Timeline(begin), events)
 	}
 }

@@ -45,14 +45,13 @@ func TestExitCode143WhenTermStopsMain(t *testing.T) {
 	bothModes(t, func(t *testing.T, pid1 bool) {
 		p := startTend(t, tendOptions{PID1: pid1, Args: []string{"--", "sleep", "100"}})
 		p.MainPID() // running, so tend's handlers are installed
-		start := time.Now()
-		p.Signal(syscall.SIGTERM)
+		start := p.SignalAt(syscall.SIGTERM)
 		if got := p.Wait(10 * time.Second); got != 143 {
 			t.Errorf("tend exited with %d, want 143\nstderr:\n%s", got, p.Stderr())
 		}
 		// sleep dies of TERM at once; tend must not have waited for the
 		// stop timeout (10s by default) to kill it.
-		if took := time.Since(start); took > 5*time.Second {
+		if took := p.TookSince(start); took > 5*time.Second {
 			t.Errorf("tend took %s to exit after TERM killed its main program", took)
 		}
 	})

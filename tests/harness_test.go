@@ -197,6 +197,7 @@ type tendProcess struct {
 	stderr  lockedBuffer
 	done    chan struct{}
 	code    int
+	exited  time.Time // when the wait for tend returned; set before done is closed
 	pidOnce sync.Once
 	pid     int
 }
@@ -294,6 +295,7 @@ func startTend(t testing.TB, opts tendOptions) *tendProcess {
 	}
 	go func() {
 		err := p.cmd.Wait()
+		p.exited = time.Now()
 		p.code = exitCodeOf(p.cmd.ProcessState, err)
 		close(p.done)
 	}()
@@ -417,6 +419,36 @@ func (p *tendProcess) PID() int {
 }
 
 // Signal sends sig to tend.
+// SignalAt sends sig to tend and returns when it was sent: after tend's
+// PID is known (as PID 1 of a namespace, finding it walks /proc, which a
+// busy machine can make slow), so that a stop timed from it counts tend's
+// time only.
+func (p *tendProcess) SignalAt(sig syscall.Signal) time.Time {
+	p.t.Helper()
+	p.PID()
+	sent := time.Now()
+	p.Signal(sig)
+	return sent
+}
+
+// TookSince is how long after since tend was seen to exit; the test must
+// have waited for the exit.
+func (p *tendProcess) TookSince(since time.Time) time.Duration {
+	p.t.Helper()
+	if !p.Exited() {
+		p.t.Fatal("TookSince before tend exited")
+	}
+	return p.exited.Sub(since)
+}
+
+// Timeline says when a signal sent at sent left the test and when tend's
+// exit was seen, in the form of the times of tend's events, so that a slow
+// stop shows whether the time went before tend had the signal, in tend's
+// own events, or after its last one.
+func (p *tendProcess) Timeline(sent time.Time) string {
+	return fmt.Sprintf("signal sent %s, exit seen %s", sent.Format(time.RFC3339Nano), p.exited.Format(time.RFC3339Nano))
+}
+
 func (p *tendProcess) Signal(sig syscall.Signal) {
 	p.t.Helper()
 	if err := syscall.Kill(p.PID(), sig); err != nil && !p.Exited() {

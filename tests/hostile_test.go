@@ -109,7 +109,9 @@ func limitDescriptors(t *testing.T, pid, n int) {
 }
 
 // startAnswering starts tend with env running `sleep 1000` and waits until
-// its control socket answers.
+// its control socket answers and the main program has started: the socket
+// answers before the main program starts, and a TERM in that moment is a
+// stop before the start (exit 0), not a stop of sleep (143).
 func startAnswering(t *testing.T, env ...string) *tendProcess {
 	t.Helper()
 	p := startTend(t, tendOptions{Env: env, Args: []string{"--", "sleep", "1000"}})
@@ -117,9 +119,9 @@ func startAnswering(t *testing.T, env ...string) *tendProcess {
 		code, _, _ := ctlWithin(t, 5*time.Second, p.socket(), "status")
 		return code == 0 || p.Exited()
 	})
-	if p.Exited() {
-		t.Fatalf("tend exited early\nstderr:\n%s", p.Stderr())
-	}
+	waitStatus(t, p, 10*time.Second, "the main program to start", func(st statusDoc) bool {
+		return st.program(t, "main").Pid != 0
+	})
 	return p
 }
 

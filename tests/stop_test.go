@@ -38,8 +38,7 @@ func TestStopKillsIgnoringGroupAfterTimeout(t *testing.T) {
 	bothModes(t, func(t *testing.T, pid1 bool) {
 		const budget = 2 * time.Second
 		p, main, child := startIgnoringGroup(t, pid1, fmt.Sprintf("TEND_STOP_TIMEOUT=%s", budget))
-		start := time.Now()
-		p.Signal(syscall.SIGTERM)
+		start := p.SignalAt(syscall.SIGTERM)
 
 		// TERM is ignored: both must still run a moment later, so the
 		// kill below is the escalation and not the TERM itself.
@@ -49,7 +48,7 @@ func TestStopKillsIgnoringGroupAfterTimeout(t *testing.T) {
 		}
 
 		code := p.Wait(budget + 10*time.Second)
-		took := time.Since(start)
+		took := p.TookSince(start)
 		if code != 137 {
 			t.Errorf("tend exited with %d, want 137 (main killed by SIGKILL)\nstderr:\n%s", code, p.Stderr())
 		}
@@ -68,15 +67,14 @@ func TestStopKillsIgnoringGroupAfterTimeout(t *testing.T) {
 func TestSecondTermKillsAtOnce(t *testing.T) {
 	bothModes(t, func(t *testing.T, pid1 bool) {
 		p, main, child := startIgnoringGroup(t, pid1, "TEND_STOP_TIMEOUT=30s")
-		start := time.Now()
-		p.Signal(syscall.SIGTERM)
+		start := p.SignalAt(syscall.SIGTERM)
 		time.Sleep(200 * time.Millisecond)
 		if !alive(main) {
 			t.Fatal("main program died of the first TERM, which it ignores")
 		}
 		p.Signal(syscall.SIGTERM)
 		code := p.Wait(20 * time.Second)
-		if took := time.Since(start); took > 5*time.Second {
+		if took := p.TookSince(start); took > 5*time.Second {
 			t.Errorf("tend exited %s after the first TERM; a second TERM should kill at once (budget 30s)", took)
 		}
 		if code != 137 {
@@ -92,12 +90,11 @@ func TestSecondTermKillsAtOnce(t *testing.T) {
 func TestSecondIntKillsAtOnce(t *testing.T) {
 	t.Parallel()
 	p, main, child := startIgnoringGroup(t, false, "TEND_STOP_TIMEOUT=30s")
-	start := time.Now()
-	p.Signal(syscall.SIGTERM)
+	start := p.SignalAt(syscall.SIGTERM)
 	time.Sleep(200 * time.Millisecond)
 	p.Signal(syscall.SIGINT)
 	code := p.Wait(20 * time.Second)
-	if took := time.Since(start); took > 5*time.Second {
+	if took := p.TookSince(start); took > 5*time.Second {
 		t.Errorf("tend exited %s after TERM then INT; the INT should kill at once (budget 30s)", took)
 	}
 	if code != 137 {
