@@ -342,13 +342,20 @@ func (p *program) shutdown() {
 	p.stopWaiting()
 	p.answerStarts(errors.New("tend is stopping"))
 	p.answerStops(nil)
-	if p.exited != nil {
-		p.proc.SignalGroup(syscall.SIGKILL)
-		select {
-		case <-p.proc.Done():
-		case <-time.After(killWait):
-			p.log.Error("process survived SIGKILL", zap.Int("pid", p.proc.Pid))
-		}
+	if p.exited == nil {
+		return
+	}
+	p.proc.SignalGroup(syscall.SIGKILL)
+	wait := killWait
+	if p.state == Stopping && p.stop.stage == stopKilled {
+		// The stop killed it and waited for it as long as its budget
+		// allowed: tend exits now rather than wait once more.
+		wait = 0
+	}
+	select {
+	case <-p.proc.Done():
+	case <-time.After(wait):
+		p.log.Error("process survived SIGKILL", zap.Int("pid", p.proc.Pid))
 	}
 }
 
@@ -796,14 +803,29 @@ func (p *program) stopProbe() {
 // request sends a control request to the run loop and waits for the
 // reply, or until ctx ends.
 func (p *program) request(ctx context.Context, kind eventKind, force context.Context, deadline time.Time) error {
+	answered, err := p.send(ctx, kind, force, deadline)
+	if err != nil {
+		return err
+	}
+	return await(ctx, answered)
+}
+
+// send hands a request to p's run loop and returns where its answer
+// comes.
+func (p *program) send(ctx context.Context, kind eventKind, force context.Context, deadline time.Time) (<-chan error, error) {
 	c := control{kind: kind, force: force, deadline: deadline, done: make(chan error, 1)}
 	select {
 	case p.ctl <- c:
+		return c.done, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
+}
+
+// await waits for the answer to a request.
+func await(ctx context.Context, answered <-chan error) error {
 	select {
-	case err := <-c.done:
+	case err := <-answered:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()

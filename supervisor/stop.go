@@ -23,6 +23,12 @@ type plan struct {
 	mainEnd time.Time
 	// sidesEnd is when the last side program is killed; the flush starts.
 	sidesEnd time.Time
+	// waitEnd is the latest a stop phase waits for a killed process to
+	// go (killWait at most): a process that outlives its SIGKILL (a
+	// frozen cgroup, a process in uninterruptible sleep) leaves the flush
+	// half its reserve. The flush then waits for the process's pipes
+	// itself, until end.
+	waitEnd time.Time
 	// end is when tend must have exited.
 	end time.Time
 }
@@ -37,6 +43,7 @@ type plan struct {
 func newPlan(begin time.Time, budget, flushReserve, sideWait, mainWait time.Duration) plan {
 	p := plan{begin: begin, end: begin.Add(budget)}
 	p.sidesEnd = p.end.Add(-flushReserve)
+	p.waitEnd = p.end.Add(-flushReserve / 2)
 	work := budget - flushReserve
 	sides := min(sideWait, work/4)
 	p.mainEnd = p.sidesEnd.Add(-sides)
@@ -65,10 +72,10 @@ func (s *Supervisor) stopSequence(force context.Context, cause string) int {
 		cancel()
 	}
 
-	s.phase("stop "+s.main.cfg.Name, func() { s.stopProgram(force, s.main, pl.mainEnd) })
+	s.phase("stop "+s.main.cfg.Name, func() { s.stopProgram(force, s.main, pl.mainEnd, pl) })
 	for i := len(s.programs) - 1; i >= 0; i-- {
 		p := s.programs[i]
-		s.phase("stop "+p.cfg.Name, func() { s.stopProgram(force, p, pl.sidesEnd) })
+		s.phase("stop "+p.cfg.Name, func() { s.stopProgram(force, p, pl.sidesEnd, pl) })
 	}
 
 	// Hooks run beside the programs (TEND_ON_OOM after the kill that
@@ -97,15 +104,32 @@ func (s *Supervisor) phase(name string, step func()) {
 	s.log.Info("stop phase", zap.String("phase", name), zap.Duration("took", time.Since(begin)))
 }
 
-// stopProgram stops p if it runs, or keeps it from starting again. The
-// run loop answers within the deadline (plus the wait after a SIGKILL);
-// the bound keeps the sequence moving should it not.
-func (s *Supervisor) stopProgram(force context.Context, p *program, deadline time.Time) {
-	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(killWait))
-	defer cancel()
-	if err := p.request(ctx, evStop, force, deadline); err != nil {
+// stopProgram stops p if it runs, or keeps it from starting again, with
+// the kill at deadline. The request always reaches p's run loop (it
+// answers within microseconds while the stop runs); the wait for the
+// answer, which comes when the process has gone, ends killWait after the
+// deadline, or at the plan's waitEnd if that is sooner: a process that
+// survives its SIGKILL must not take the flush's reserve.
+func (s *Supervisor) stopProgram(force context.Context, p *program, deadline time.Time, pl plan) {
+	send, cancelSend := context.WithDeadline(context.Background(), pl.end)
+	defer cancelSend()
+	answered, err := p.send(send, evStop, force, deadline)
+	if err == nil {
+		wait, cancelWait := context.WithDeadline(context.Background(), earlier(deadline.Add(killWait), pl.waitEnd))
+		defer cancelWait()
+		err = await(wait, answered)
+	}
+	if err != nil {
 		s.log.Warn("stop request not answered", zap.String("program", p.cfg.Name), zap.Error(err))
 	}
+}
+
+// earlier returns the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // exitCode is tend's exit code once everything has stopped.
