@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // workDir holds the binaries built for this run; TestMain removes it.
@@ -200,6 +202,10 @@ type tendProcess struct {
 	exited  time.Time // when the wait for tend returned; set before done is closed
 	pidOnce sync.Once
 	pid     int
+	// As PID 1: closed when tend's own process has exited (initExited
+	// says when), which comes before unshare's exit; nil until PID.
+	initDone   chan struct{}
+	initExited time.Time
 }
 
 // baseEnv is the environment every tend under test starts with: the
@@ -411,6 +417,10 @@ func (p *tendProcess) PID() int {
 			}
 			return p.Exited()
 		})
+		if fd, err := unix.PidfdOpen(p.pid, 0); p.pid != 0 && err == nil {
+			p.initDone = make(chan struct{})
+			go p.watchInit(fd)
+		}
 	})
 	if p.pid == 0 {
 		p.t.Fatalf("tend exited before its PID was found (code %d)\nstderr:\n%s", p.code, p.Stderr())
@@ -418,7 +428,27 @@ func (p *tendProcess) PID() int {
 	return p.pid
 }
 
-// Signal sends sig to tend.
+// watchInit records when tend, as PID 1 of its namespace, has exited
+// (pidfd fd becomes readable): once every process of the namespace is
+// gone, as a container runtime sees its init exit. unshare exits after
+// that, once its mount namespace is torn down, which a busy machine can
+// stretch by seconds.
+func (p *tendProcess) watchInit(fd int) {
+	defer close(p.initDone)
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n > 0 {
+			p.initExited = time.Now()
+		}
+		return
+	}
+}
+
 // SignalAt sends sig to tend and returns when it was sent: after tend's
 // PID is known (as PID 1 of a namespace, finding it walks /proc, which a
 // busy machine can make slow), so that a stop timed from it counts tend's
@@ -431,14 +461,28 @@ func (p *tendProcess) SignalAt(sig syscall.Signal) time.Time {
 	return sent
 }
 
-// TookSince is how long after since tend was seen to exit; the test must
-// have waited for the exit.
+// TookSince is how long after since tend exited; the test must have
+// waited for the exit. As PID 1, it is tend's own exit, not unshare's.
 func (p *tendProcess) TookSince(since time.Time) time.Duration {
 	p.t.Helper()
 	if !p.Exited() {
 		p.t.Fatal("TookSince before tend exited")
 	}
-	return p.exited.Sub(since)
+	return p.exitTime().Sub(since)
+}
+
+// exitTime is when tend exited: as PID 1, when its own process did.
+func (p *tendProcess) exitTime() time.Time {
+	if p.initDone != nil {
+		select {
+		case <-p.initDone:
+			if !p.initExited.IsZero() {
+				return p.initExited
+			}
+		case <-time.After(time.Second):
+		}
+	}
+	return p.exited
 }
 
 // Timeline says when a signal sent at sent left the test and when tend's
@@ -446,9 +490,11 @@ func (p *tendProcess) TookSince(since time.Time) time.Duration {
 // stop shows whether the time went before tend had the signal, in tend's
 // own events, or after its last one.
 func (p *tendProcess) Timeline(sent time.Time) string {
-	return fmt.Sprintf("signal sent %s, exit seen %s", sent.Format(time.RFC3339Nano), p.exited.Format(time.RFC3339Nano))
+	return fmt.Sprintf("signal sent %s, tend's exit %s, exit seen %s", sent.Format(time.RFC3339Nano),
+		p.exitTime().Format(time.RFC3339Nano), p.exited.Format(time.RFC3339Nano))
 }
 
+// Signal sends sig to tend.
 func (p *tendProcess) Signal(sig syscall.Signal) {
 	p.t.Helper()
 	if err := syscall.Kill(p.PID(), sig); err != nil && !p.Exited() {
