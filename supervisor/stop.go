@@ -14,7 +14,8 @@ import (
 //
 // Each phase ends at its deadline or earlier. A phase that overruns only
 // shortens the phases after it; the flush reserve at the end is never
-// taken by an earlier phase.
+// taken by an earlier phase, but for the wait for a killed process that
+// has not gone yet, which may take its first half (waitEnd).
 type plan struct {
 	begin time.Time
 	// drainEnd ends the pre-stop hooks, drain delay and connection drain.
@@ -109,7 +110,7 @@ func (s *Supervisor) phase(name string, step func()) {
 // answers within microseconds while the stop runs); the wait for the
 // answer, which comes when the process has gone, ends killWait after the
 // deadline, or at the plan's waitEnd if that is sooner: a process that
-// survives its SIGKILL must not take the flush's reserve.
+// survives its SIGKILL must not take the whole of the flush's reserve.
 func (s *Supervisor) stopProgram(force context.Context, p *program, deadline time.Time, pl plan) {
 	send, cancelSend := context.WithDeadline(context.Background(), pl.end)
 	defer cancelSend()

@@ -14,6 +14,10 @@ func TestPlanKeepsFlushReserveAndCapsSides(t *testing.T) {
 	if got := p.end.Sub(p.sidesEnd); got != time.Second {
 		t.Errorf("flush reserve = %s, want 1s", got)
 	}
+	// A killed process is waited for until half the reserve is left.
+	if got := p.end.Sub(p.waitEnd); got != time.Second/2 {
+		t.Errorf("flush time left after the wait for a killed process = %s, want 500ms", got)
+	}
 	// Sides get at most a quarter of the 9s of work.
 	if got := p.sidesEnd.Sub(p.mainEnd); got != 9*time.Second/4 {
 		t.Errorf("side share = %s, want %s", got, 9*time.Second/4)
