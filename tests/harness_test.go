@@ -417,7 +417,10 @@ func (p *tendProcess) PID() int {
 			}
 			return p.Exited()
 		})
-		if fd, err := unix.PidfdOpen(p.pid, 0); p.pid != 0 && err == nil {
+		if p.pid == 0 {
+			return
+		}
+		if fd, err := unix.PidfdOpen(p.pid, 0); err == nil {
 			p.initDone = make(chan struct{})
 			go p.watchInit(fd)
 		}
@@ -431,8 +434,8 @@ func (p *tendProcess) PID() int {
 // watchInit records when tend, as PID 1 of its namespace, has exited
 // (pidfd fd becomes readable): once every process of the namespace is
 // gone, as a container runtime sees its init exit. unshare exits after
-// that, once its mount namespace is torn down, which a busy machine can
-// stretch by seconds.
+// that, and its mount namespace is torn down then: neither is tend's
+// work.
 func (p *tendProcess) watchInit(fd int) {
 	defer close(p.initDone)
 	defer unix.Close(fd)
