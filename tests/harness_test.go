@@ -202,10 +202,12 @@ type tendProcess struct {
 	exited  time.Time // when the wait for tend returned; set before done is closed
 	pidOnce sync.Once
 	pid     int
-	// As PID 1: closed when tend's own process has exited (initExited
-	// says when), which comes before unshare's exit; nil until PID.
-	initDone   chan struct{}
-	initExited time.Time
+	// Closed when tend's own process has exited (tendExited says when),
+	// which comes before the wait for it returns (after unshare's exit as
+	// PID 1, after its output is copied in any case); nil until tend's
+	// PID is known.
+	tendDone   chan struct{}
+	tendExited time.Time
 }
 
 // baseEnv is the environment every tend under test starts with: the
@@ -298,6 +300,9 @@ func startTend(t testing.TB, opts tendOptions) *tendProcess {
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", strings.Join(argv, " "), err)
+	}
+	if !opts.PID1 {
+		p.watchExit(p.cmd.Process.Pid)
 	}
 	go func() {
 		err := p.cmd.Wait()
@@ -417,12 +422,8 @@ func (p *tendProcess) PID() int {
 			}
 			return p.Exited()
 		})
-		if p.pid == 0 {
-			return
-		}
-		if fd, err := unix.PidfdOpen(p.pid, 0); err == nil {
-			p.initDone = make(chan struct{})
-			go p.watchInit(fd)
+		if p.pid != 0 {
+			p.watchExit(p.pid)
 		}
 	})
 	if p.pid == 0 {
@@ -431,25 +432,33 @@ func (p *tendProcess) PID() int {
 	return p.pid
 }
 
-// watchInit records when tend, as PID 1 of its namespace, has exited
-// (pidfd fd becomes readable): once every process of the namespace is
-// gone, as a container runtime sees its init exit. unshare exits after
-// that, and its mount namespace is torn down then: neither is tend's
-// work.
-func (p *tendProcess) watchInit(fd int) {
-	defer close(p.initDone)
-	defer unix.Close(fd)
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(fds, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil && n > 0 {
-			p.initExited = time.Now()
-		}
+// watchExit records when tend's process pid has exited, from a pidfd
+// (readable at the exit, before the process is reaped). As PID 1 of its
+// namespace, that is once every process of the namespace is gone, as a
+// container runtime sees its init exit; unshare exits after that. In any
+// case the test's wait for tend also copies tend's last output: neither
+// is tend's work. Without a pidfd, the wait's return is the exit.
+func (p *tendProcess) watchExit(pid int) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
 		return
 	}
+	p.tendDone = make(chan struct{})
+	go func() {
+		defer close(p.tendDone)
+		defer unix.Close(fd)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds, -1)
+			if err == unix.EINTR {
+				continue
+			}
+			if err == nil && n > 0 {
+				p.tendExited = time.Now()
+			}
+			return
+		}
+	}()
 }
 
 // SignalAt sends sig to tend and returns when it was sent: after tend's
@@ -464,8 +473,8 @@ func (p *tendProcess) SignalAt(sig syscall.Signal) time.Time {
 	return sent
 }
 
-// TookSince is how long after since tend exited; the test must have
-// waited for the exit. As PID 1, it is tend's own exit, not unshare's.
+// TookSince is how long after since tend's process exited; the test must
+// have waited for the exit.
 func (p *tendProcess) TookSince(since time.Time) time.Duration {
 	p.t.Helper()
 	if !p.Exited() {
@@ -474,13 +483,13 @@ func (p *tendProcess) TookSince(since time.Time) time.Duration {
 	return p.exitTime().Sub(since)
 }
 
-// exitTime is when tend exited: as PID 1, when its own process did.
+// exitTime is when tend's process exited.
 func (p *tendProcess) exitTime() time.Time {
-	if p.initDone != nil {
+	if p.tendDone != nil {
 		select {
-		case <-p.initDone:
-			if !p.initExited.IsZero() {
-				return p.initExited
+		case <-p.tendDone:
+			if !p.tendExited.IsZero() {
+				return p.tendExited
 			}
 		case <-time.After(time.Second):
 		}
