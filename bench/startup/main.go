@@ -114,9 +114,11 @@ func main() {
 	// runtime and nothing else: the floor under any Go program. `tend
 	// version` adds tend's binary (its size, its packages' initialisation).
 	// The programs under imports/ link what tend links and do nothing:
-	// what each package set costs a start, before main.
-	names := []string{"true", "empty Go program", "Go + crypto/tls", "Go + crypto/tls, net/http", "Go + all tend imports", "tend version"}
-	cmds := []string{truePath, buildGo(scratch, "emptygo"), buildGo(scratch, "imports/tls"), buildGo(scratch, "imports/http"), buildGo(scratch, "imports/libs"), tend + " version"}
+	// what each package set costs a start, before main. gorunstrue forks,
+	// executes and waits for true with the raw system calls: the floor
+	// under `tend -- true` for any Go program.
+	names := []string{"true", "empty Go program", "Go + crypto/tls", "Go + crypto/tls, net/http", "Go + all tend imports", "tend version", "Go runs true"}
+	cmds := []string{truePath, buildGo(scratch, "emptygo"), buildGo(scratch, "imports/tls"), buildGo(scratch, "imports/http"), buildGo(scratch, "imports/libs"), tend + " version", buildGo(scratch, "gorunstrue") + " " + truePath}
 	for _, p := range peers {
 		// The name as the command reads: "tend -- true", "dumb-init true".
 		names = append(names, strings.Join(append([]string{p.name}, p.argv[1:]...), " ")+" true")
@@ -170,6 +172,7 @@ func main() {
 		d := ms(results["tend -- true"].Median - tini.Median)
 		fmt.Printf("\ntend vs tini: %+.2f ms per start, medians (target: within 2 ms) -> %s\n", d, verdict(d <= 2))
 		fmt.Printf("of which the Go runtime's start and exit (empty Go program vs tini): %+.2f ms\n", ms(results["empty Go program"].Median-tini.Median))
+		fmt.Printf("the floor for any Go program (Go runs true vs tini): %+.2f ms; tend above it: %+.2f ms\n", ms(results["Go runs true"].Median-tini.Median), ms(results["tend -- true"].Median-results["Go runs true"].Median))
 		fmt.Printf("and tend's binary, before main (tend version vs empty Go program): %+.2f ms\n", ms(results["tend version"].Median-results["empty Go program"].Median))
 		fmt.Printf("  of which crypto/tls (Go + crypto/tls vs empty Go program): %+.2f ms\n", ms(results["Go + crypto/tls"].Median-results["empty Go program"].Median))
 		fmt.Printf("  net/http on top (Go + crypto/tls, net/http vs Go + crypto/tls): %+.2f ms\n", ms(results["Go + crypto/tls, net/http"].Median-results["Go + crypto/tls"].Median))
