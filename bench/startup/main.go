@@ -172,13 +172,13 @@ func main() {
 		d := ms(results["tend -- true"].Median - tini.Median)
 		fmt.Printf("\ntend vs tini: %+.2f ms per start, medians (target: within 2 ms) -> %s\n", d, verdict(d <= 2))
 		fmt.Printf("of which the Go runtime's start and exit (empty Go program vs tini): %+.2f ms\n", ms(results["empty Go program"].Median-tini.Median))
-		fmt.Printf("the floor for any Go program (Go runs true vs tini): %+.2f ms; tend above it: %+.2f ms\n", ms(results["Go runs true"].Median-tini.Median), ms(results["tend -- true"].Median-results["Go runs true"].Median))
 		fmt.Printf("and tend's binary, before main (tend version vs empty Go program): %+.2f ms\n", ms(results["tend version"].Median-results["empty Go program"].Median))
 		fmt.Printf("  of which crypto/tls (Go + crypto/tls vs empty Go program): %+.2f ms\n", ms(results["Go + crypto/tls"].Median-results["empty Go program"].Median))
 		fmt.Printf("  net/http on top (Go + crypto/tls, net/http vs Go + crypto/tls): %+.2f ms\n", ms(results["Go + crypto/tls, net/http"].Median-results["Go + crypto/tls"].Median))
 		fmt.Printf("  the rest of tend's imports (Go + all tend imports vs Go + crypto/tls, net/http): %+.2f ms\n", ms(results["Go + all tend imports"].Median-results["Go + crypto/tls, net/http"].Median))
 		fmt.Printf("  tend's own packages (tend version vs Go + all tend imports): %+.2f ms\n", ms(results["tend version"].Median-results["Go + all tend imports"].Median))
 		fmt.Printf("tend's own work (tend -- true vs tend version): %+.2f ms\n", ms(results["tend -- true"].Median-results["tend version"].Median))
+		fmt.Printf("the floor for any Go program (Go runs true vs tini): %+.2f ms; tend above it: %+.2f ms\n", ms(results["Go runs true"].Median-tini.Median), ms(results["tend -- true"].Median-results["Go runs true"].Median))
 	}
 	fmt.Printf("hyperfine JSON: %s/startup-*.json\n\n", *jsonDir)
 
