@@ -71,7 +71,8 @@ func NewTracker(pids func() map[string]int) *Tracker {
 
 // Sample reads every process of every running program. A process seen
 // before that is gone now, or a zombie (whose memory is already freed),
-// is recorded as vanished, with the time it was last seen alive.
+// is recorded as vanished, with the time it was last seen alive and now,
+// when it was found gone.
 func (t *Tracker) Sample(now time.Time) {
 	leaders := t.pids()
 	trees := procfs.Tree(leaders)
@@ -111,7 +112,7 @@ func (t *Tracker) Sample(now time.Time) {
 		// A leader is kept too, for Last: tend may sample between its
 		// death and the moment it reaps it and asks.
 		t.vanished = append(t.vanished, Death{Pid: pid, Program: p.program, Command: p.command, Env: p.env,
-			Member: !p.leader, RSSBytes: p.rss, OOMScore: p.oomScore, Time: t.lastAt})
+			Member: !p.leader, RSSBytes: p.rss, OOMScore: p.oomScore, Time: t.lastAt, GoneBy: now})
 	}
 	t.procs, t.lastAt = next, now
 	t.prune(now)

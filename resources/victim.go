@@ -45,20 +45,24 @@ type Death struct {
 	// Time is when the process was reaped; for a Member, when it was last
 	// seen alive.
 	Time time.Time `json:"time"`
+	// GoneBy is, for a Member, when tend first found it gone: it died
+	// between Time and GoneBy, samples apart.
+	GoneBy time.Time `json:"gone_by,omitzero"`
 }
 
 // OOMVictims picks, from recent deaths, the processes that OOM kill ev
-// most likely took: killed by a SIGKILL tend did not send, or gone from
-// a program's processes (Member), within OOMVictimWindow of the event, at
-// most ev.New of them, the highest OOM score and then the largest last
+// most likely took: killed by a SIGKILL tend did not send within
+// OOMVictimWindow of the event, or gone from a program's processes
+// (Member) between two samples that the event falls between, give or take
+// OOMVictimWindow (samples are a second or more apart, and the gap
+// between two can be longer on a loaded machine), at most ev.New of them, the highest OOM score and then the largest last
 // RSS first (the OOM killer picks the process with the highest score,
 // which is mostly its memory). None is returned when no such death is
 // known: the victim was a process tend never saw.
 func OOMVictims(ev OOMEvent, deaths []Death) []Death {
 	var found []Death
 	for _, d := range deaths {
-		gap := d.Time.Sub(ev.Time)
-		if (d.Signal == syscall.SIGKILL || d.Member) && !d.SentByTend && gap >= -OOMVictimWindow && gap <= OOMVictimWindow {
+		if (d.Signal == syscall.SIGKILL || d.Member) && !d.SentByTend && d.diedNear(ev.Time) {
 			found = append(found, d)
 		}
 	}
@@ -72,6 +76,17 @@ func OOMVictims(ev OOMEvent, deaths []Death) []Death {
 		return absDuration(found[i].Time.Sub(ev.Time)) < absDuration(found[j].Time.Sub(ev.Time))
 	})
 	return found[:min(len(found), int(max(1, ev.New)))]
+}
+
+// diedNear reports whether the process died within OOMVictimWindow of at:
+// at its reaping, or for a Member, at some moment between when it was
+// last seen alive and when it was first found gone.
+func (d Death) diedNear(at time.Time) bool {
+	last := d.Time
+	if d.Member && d.GoneBy.After(last) {
+		last = d.GoneBy
+	}
+	return !at.Before(d.Time.Add(-OOMVictimWindow)) && !at.After(last.Add(OOMVictimWindow))
 }
 
 // Who names the process: the program for its own process, and the

@@ -384,3 +384,36 @@ func TestWaitQuietWaitsOutTheMomentAfterAKill(t *testing.T) {
 		t.Errorf("WaitQuiet with its context done took %s", took)
 	}
 }
+
+// Samples are a second apart near the limit, and further apart on a
+// loaded machine: a child last seen alive longer than OOMVictimWindow
+// before the kill, and found gone at the next sample after it, still died
+// when the counter rose and is named.
+func TestAChildSeenLongBeforeTheKillIsStillNamed(t *testing.T) {
+	prog := startProgram(t, "sleep 600 & sleep 601 & wait")
+	victim := childOf(t, prog.Process.Pid, "sleep")
+	tr := NewTracker(func() map[string]int { return map[string]int{"agent": prog.Process.Pid} })
+	kill := time.Now()
+	tr.Sample(kill.Add(-3 * OOMVictimWindow / 2))
+	if rss, _ := tr.Last(victim); rss == 0 {
+		t.Fatalf("sleep %d not sampled", victim)
+	}
+	syscall.Kill(victim, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := procfs.ReadStat(victim); err != nil || st.RSS == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tr.Sample(kill.Add(OOMVictimWindow))
+	got := OOMVictims(OOMEvent{Time: kill, Kills: 1, New: 1}, tr.Vanished())
+	if len(got) != 1 || got[0].Pid != victim || !got[0].Member {
+		t.Fatalf("victims %+v, want agent's sleep %d", got, victim)
+	}
+	// A child found gone before the kill, whatever its last sighting,
+	// is not the kill's.
+	if got := OOMVictims(OOMEvent{Time: kill.Add(3 * OOMVictimWindow), Kills: 1, New: 1}, tr.Vanished()); len(got) != 0 {
+		t.Errorf("victims of a later kill %+v, want none", got)
+	}
+}
