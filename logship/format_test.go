@@ -88,10 +88,30 @@ func escapeByteByByte(s []byte) []byte {
 }
 
 // Every byte value at every position of messages of every length up to
-// three blocks of sixteen and a word, between plain bytes, is found by the
-// word-at-a-time scan: in a block, in a last word, and in the last word
-// that overlaps bytes already scanned.
+// two pairs of sixteen-byte blocks and more, between plain bytes, is found
+// by the scan: in a pair of blocks, in a block, in a last word, and in the
+// last block or word that overlaps bytes already scanned. plainLen (a
+// vector scan on amd64) and plainLenWords (the word scan, what other
+// processors run) each agree with a byte-by-byte count.
 func TestJSONEscapeFindsEverySpecialByteInAWord(t *testing.T) {
+	for size := 1; size <= 90; size++ {
+		for c := 0; c < 256; c++ {
+			for pos := 0; pos < size; pos++ {
+				msg := []byte(strings.Repeat("a", size))
+				msg[pos] = byte(c)
+				want := pos
+				if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+					want = size
+				}
+				if got := plainLen(msg); got != want {
+					t.Fatalf("plainLen: byte %#x at %d of %d: %d plain bytes, want %d", c, pos, size, got, want)
+				}
+				if got := plainLenWords(msg); got != want {
+					t.Fatalf("plainLenWords: byte %#x at %d of %d: %d plain bytes, want %d", c, pos, size, got, want)
+				}
+			}
+		}
+	}
 	for size := 1; size <= 56; size++ {
 		for c := 0; c < 256; c++ {
 			for pos := 0; pos < size; pos++ {

@@ -1,0 +1,19 @@
+package logship
+
+// plainLen returns how many bytes at the start of s are printable ASCII
+// other than '"' and '\\', the bytes a JSON string holds as they are. On
+// amd64 it compares sixteen bytes in one instruction (SSE2, which every
+// amd64 processor has): the scan was a fifth of tend's CPU time in a json
+// console, and twice as fast in words (plainLenWords) as byte by byte.
+func plainLen(s []byte) int {
+	if len(s) < 16 {
+		return plainLenWords(s)
+	}
+	return plainLenSSE2(s)
+}
+
+// plainLenSSE2 is plainLen for s of sixteen bytes or more, in
+// plainlen_amd64.s.
+//
+//go:noescape
+func plainLenSSE2(s []byte) int
