@@ -103,30 +103,56 @@ func appendJSONChars(dst, s []byte) []byte {
 		if len(s) == 0 {
 			return dst
 		}
-		c := s[0]
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			s = s[1:]
-			continue
+		dst, s = appendEscaped(dst, s)
+	}
+}
+
+// appendEscaped appends the character at the start of s, a byte that
+// plainLen stopped at, as a JSON string holds it, and returns the rest of
+// s.
+func appendEscaped(dst, s []byte) ([]byte, []byte) {
+	c := s[0]
+	if c < utf8.RuneSelf {
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
-		r, size := utf8.DecodeRune(s)
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[:size]...)
+		return dst, s[1:]
+	}
+	r, size := utf8.DecodeRune(s)
+	if r == utf8.RuneError && size == 1 {
+		return append(dst, `\ufffd`...), s[1:]
+	}
+	return append(dst, s[:size]...), s[size:]
+}
+
+// AppendJSONLine appends the rest of the JSON object of the first line of
+// run after its start (AppendJSONStart): the message of a run record (Run)
+// holds whole lines with a newline between each two. It returns the lines
+// after the first, and whether there are any (more is true after each
+// newline, so "a\n" is the lines "a" and ""). The one scan that finds the
+// bytes to escape finds the newline too: a sink that formats runs this
+// way leaves framing line by line out of the capture.
+func AppendJSONLine(dst, run []byte) (out, rest []byte, more bool) {
+	for {
+		n := plainLen(run)
+		dst = append(dst, run[:n]...)
+		run = run[n:]
+		if len(run) == 0 {
+			return append(dst, '"', '}', '\n'), nil, false
 		}
-		s = s[size:]
+		if run[0] == '\n' {
+			return append(dst, '"', '}', '\n'), run[1:], true
+		}
+		dst, run = appendEscaped(dst, run)
 	}
 }
 

@@ -1,6 +1,7 @@
 package logship
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -49,6 +50,35 @@ func FuzzJSONEscape(f *testing.F) {
 		}
 		if got, want := appendJSONString(nil, msg), escapeByteByByte(msg); string(got) != string(want) {
 			t.Fatalf("escaped %q, byte by byte %q", got, want)
+		}
+	})
+}
+
+// The lines of a run formatted in the one scan that escapes them
+// (AppendJSONLine) are the objects each line makes on its own: a newline
+// ends a line, never a multibyte character or an escape, and "a\n" is
+// the lines "a" and "".
+func FuzzJSONLinesOfARun(f *testing.F) {
+	f.Add([]byte("plain\nquote \" tab \t\n\nlast"))
+	f.Add([]byte("\n"))
+	f.Add([]byte("cut \xe2\x82\nthen \xe2\x82\xac\r\n\x00\xff"))
+	f.Add([]byte(strings.Repeat("0123456789abcdef", 5) + "\n" + strings.Repeat("x", 33)))
+	start := AppendJSONStart(nil, AppendTime(nil, time.Unix(1700000000, 0)), "main", Stdout)
+	f.Fuzz(func(t *testing.T, run []byte) {
+		var want []byte
+		for _, line := range bytes.Split(run, []byte("\n")) {
+			want = AppendJSONEnd(append(want, start...), line, false, false)
+		}
+		var got []byte
+		rest, more := run, true
+		for lines := 0; more; lines++ {
+			if lines > len(run) {
+				t.Fatalf("more lines than bytes in %q", run)
+			}
+			got, rest, more = AppendJSONLine(append(got, start...), rest)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("run %q:\n got %q\nwant %q", run, got, want)
 		}
 	})
 }

@@ -116,9 +116,10 @@ func (c *Sink) Push(b *logship.Batch) {
 	c.q.Push(b)
 }
 
-// ReadsLines reports whether the console formats each line (json,
-// prefix), rather than passing bytes through (raw).
-func (c *Sink) ReadsLines() bool { return c.format != config.FormatRaw }
+// ReadsLines reports whether the console needs each line framed by
+// itself: for prefix; not for raw, which passes bytes through, nor for
+// json, which splits runs of lines in the scan that escapes them.
+func (c *Sink) ReadsLines() bool { return c.format == config.FormatPrefix }
 
 // Close writes what is queued and every pending suppression marker, and
 // stops the sink's goroutine. When ctx ends first, what is still queued is
@@ -247,18 +248,26 @@ func (c *Sink) write(p *program, b *logship.Batch) {
 
 // addJSON formats every record of b into the stream's buffer, in json,
 // with nothing dropped: the loop of add without what it looks up per
-// record, the start of the object formatted once.
+// record, the start of the object formatted once. A run is split into
+// its lines as they are formatted (AppendJSONLine), in the same scan.
 func (c *Sink) addJSON(b *logship.Batch) {
 	out := outputOf(b.Stream)
 	c.startOf(b.Time, b.Program, b.Stream)
 	buf := c.buf[out]
-	for _, r := range b.Lines(&c.lines) {
-		buf = append(buf, c.start...)
-		buf = logship.AppendJSONEnd(buf, b.Message(r), r.Partial(), false)
-		if len(buf) >= flushSize {
-			c.buf[out] = buf
-			c.flushStream(out)
-			buf = c.buf[out]
+	for _, r := range b.Records {
+		msg := b.Message(r)
+		for more := true; more; {
+			buf = append(buf, c.start...)
+			if r.Run() {
+				buf, msg, more = logship.AppendJSONLine(buf, msg)
+			} else {
+				buf, more = logship.AppendJSONEnd(buf, msg, r.Partial(), false), false
+			}
+			if len(buf) >= flushSize {
+				c.buf[out] = buf
+				c.flushStream(out)
+				buf = c.buf[out]
+			}
 		}
 	}
 	c.buf[out] = buf

@@ -119,6 +119,55 @@ func TestJSONConsoleParsesBackEvenForBinary(t *testing.T) {
 	}
 }
 
+// With the default settings a json console takes runs of whole lines from
+// the capture and splits them as it escapes them: every line, written in
+// pieces that split lines as a program's buffer does, is one record, in
+// order, whatever it holds (quotes, tabs, CR, NUL, invalid UTF-8, empty).
+func TestJSONConsoleMakesARecordOfEveryLineOfARun(t *testing.T) {
+	var out, errOut syncBuffer
+	cfg := testLog("")
+	cfg.Format = config.FormatJSON
+	s := newShipper(t, cfg, &out, &errOut)
+	var want []string
+	var data []byte
+	specials := []string{"", "\"quoted\"", "tab\there", "cr\r", "nul\x00", "bad \xe2\x82", "euro \xe2\x82\xac", "back\\slash"}
+	for i := range 20000 {
+		line := fmt.Sprintf("%06d %s %s", i, specials[i%len(specials)], strings.Repeat("x", i%150))
+		data = append(data, line...)
+		data = append(data, '\n')
+		want = append(want, strings.ReplaceAll(line, "\xe2\x82 ", "\ufffd\ufffd ")) // one U+FFFD per invalid byte
+	}
+	r, w := osPipe(t)
+	c := s.CaptureSource(Source{Program: "main"}, Stdout, r)
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), 8<<10) // a JVM's PrintStream: 8 KiB writes
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	w.Close()
+	<-c.Done()
+	closeShipper(t, s)
+	var got []string
+	sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
+	for sc.Scan() {
+		var r jsonRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		got = append(got, r.Message)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("record %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
 func TestPrefixConsoleNamesTheProgram(t *testing.T) {
 	var out syncBuffer
 	cfg := testLog("")
