@@ -1,7 +1,6 @@
 package resources
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // CgroupRoot is where the cgroup filesystem is mounted on Linux.
@@ -453,18 +454,14 @@ func onlineCPUs() int {
 	return n
 }
 
+// hostMemory returns the machine's memory (MemTotal), from sysinfo(2):
+// the same figure as /proc/meminfo's first line, without the kernel
+// computing the whole of that file (a tenth of a millisecond, in tend's
+// start).
 func hostMemory() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
 		return 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var kb int64
-		if n, _ := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); n == 1 {
-			return kb << 10
-		}
-	}
-	return 0
+	return int64(si.Totalram) * int64(max(si.Unit, 1))
 }

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -225,5 +226,21 @@ func TestReadMemoryWithoutAMemoryControllerSaysSo(t *testing.T) {
 	}
 	if !errors.Is(err, ErrNoMemoryController) {
 		t.Errorf("error = %v, want ErrNoMemoryController", err)
+	}
+}
+
+// The machine's memory, which a JVM without a limit sizes its heap
+// against, is MemTotal of /proc/meminfo, read without that file.
+func TestHostMemoryIsMemTotal(t *testing.T) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Skipf("no /proc/meminfo: %v", err)
+	}
+	var kb int64
+	if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err != nil {
+		t.Fatalf("/proc/meminfo: %v", err)
+	}
+	if got := hostMemory(); got != kb<<10 {
+		t.Errorf("hostMemory() = %d, want MemTotal %d", got, kb<<10)
 	}
 }
