@@ -82,6 +82,24 @@ func TestRawConsoleIsByteExact(t *testing.T) {
 	}
 }
 
+// jsonLines parses the console's output, one JSON record per line.
+func jsonLines(t *testing.T, out []byte) []jsonRecord {
+	t.Helper()
+	var recs []jsonRecord
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var r jsonRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("reading the console's output: %v", err)
+	}
+	return recs
+}
+
 func TestJSONConsoleParsesBackEvenForBinary(t *testing.T) {
 	var out, errOut syncBuffer
 	cfg := testLog("")
@@ -90,20 +108,14 @@ func TestJSONConsoleParsesBackEvenForBinary(t *testing.T) {
 	s := newShipper(t, cfg, &out, &errOut)
 	feed(t, s, Source{Program: "main"}, Stdout, []byte("hello \"x\"\n\xff\xfebin\x00\n0123456789abc\nlast"))
 	closeShipper(t, s)
-	var got []jsonRecord
-	sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
-	for sc.Scan() {
-		var r jsonRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
+	got := jsonLines(t, out.Bytes())
+	for _, r := range got {
 		if r.Program != "main" || r.Stream != "stdout" {
 			t.Fatalf("fields: %+v", r)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, r.Time); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, r)
 	}
 	want := []struct {
 		msg     string
@@ -150,12 +162,7 @@ func TestJSONConsoleMakesARecordOfEveryLineOfARun(t *testing.T) {
 	<-c.Done()
 	closeShipper(t, s)
 	var got []string
-	sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
-	for sc.Scan() {
-		var r jsonRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
+	for _, r := range jsonLines(t, out.Bytes()) {
 		got = append(got, r.Message)
 	}
 	if len(got) != len(want) {
