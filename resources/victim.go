@@ -53,11 +53,12 @@ type Death struct {
 // OOMVictims picks, from recent deaths, the processes that OOM kill ev
 // most likely took: killed by a SIGKILL tend did not send within
 // OOMVictimWindow of the event, or gone from a program's processes
-// (Member) between two samples that the event falls between, give or take
-// OOMVictimWindow (samples are a second or more apart, and the gap
-// between two can be longer on a loaded machine), at most ev.New of them, the highest OOM score and then the largest last
-// RSS first (the OOM killer picks the process with the highest score,
-// which is mostly its memory). None is returned when no such death is
+// (Member) between two samples that the event falls between, give or
+// take OOMVictimWindow (samples are a second or more apart, and the gap
+// between two can be longer on a loaded machine), at most ev.New of
+// them, the highest OOM score and then the largest last RSS first (the
+// OOM killer picks the process with the highest score, which is mostly
+// its memory). None is returned when no such death is
 // known: the victim was a process tend never saw.
 func OOMVictims(ev OOMEvent, deaths []Death) []Death {
 	var found []Death
