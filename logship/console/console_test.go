@@ -140,39 +140,14 @@ func TestJSONConsoleMakesARecordOfEveryLineOfARun(t *testing.T) {
 	cfg := testLog("")
 	cfg.Format = config.FormatJSON
 	s := newShipper(t, cfg, &out, &errOut)
-	var want []string
-	var data []byte
-	specials := []string{"", "\"quoted\"", "tab\there", "cr\r", "nul\x00", "bad \xe2\x82", "euro \xe2\x82\xac", "back\\slash"}
-	for i := range 20000 {
-		line := fmt.Sprintf("%06d %s %s", i, specials[i%len(specials)], strings.Repeat("x", i%150))
-		data = append(data, line...)
-		data = append(data, '\n')
-		want = append(want, strings.ReplaceAll(line, "\xe2\x82 ", "\ufffd\ufffd ")) // one U+FFFD per invalid byte
-	}
-	r, w := osPipe(t)
-	c := s.CaptureSource(Source{Program: "main"}, Stdout, r)
-	for rest := data; len(rest) > 0; {
-		n := min(len(rest), 8<<10) // a JVM's PrintStream: 8 KiB writes
-		if _, err := w.Write(rest[:n]); err != nil {
-			t.Fatal(err)
-		}
-		rest = rest[n:]
-	}
-	w.Close()
-	<-c.Done()
+	data, want := logtest.EscapedLines(20000)
+	logtest.FeedPieces(t, s, Source{Program: "main"}, Stdout, data, 8<<10) // a JVM's PrintStream: 8 KiB writes
 	closeShipper(t, s)
 	var got []string
 	for _, r := range jsonLines(t, out.Bytes()) {
 		got = append(got, r.Message)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d records, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("record %d = %q, want %q", i, got[i], want[i])
-		}
-	}
+	logtest.SameMessages(t, got, want)
 }
 
 func TestPrefixConsoleNamesTheProgram(t *testing.T) {

@@ -110,9 +110,9 @@ func (s *Sink) Push(b *logship.Batch) {
 	}
 }
 
-// ReadsLines reports whether the files are JSON, a record per line;
-// raw files take runs of lines as they came.
-func (s *Sink) ReadsLines() bool { return s.cfg.Format == config.FormatJSON }
+// ReadsLines reports false: raw files take runs of lines as they came,
+// and JSON files split them in the scan that escapes them.
+func (s *Sink) ReadsLines() bool { return false }
 
 // Close lets every writer write what is queued, then syncs and closes
 // every file. When ctx ends first, what is still queued is counted as
@@ -300,25 +300,44 @@ func (w *writer) writeJSON(b *logship.Batch) {
 	}
 	w.start = logship.AppendJSONStart(w.start[:0], w.ts, w.prog.Name, b.Stream)
 	w.buf = w.buf[:0]
+	// Every line gets its record in w.lines as it is formatted: a run is
+	// split in the scan that escapes it (AppendJSONLine).
+	w.lines = w.lines[:0]
 	first, raw := 0, int64(0)
-	recs := b.Lines(&w.lines)
-	for i, r := range recs {
-		mark := len(w.buf)
-		w.buf = append(w.buf, w.start...)
-		w.buf = logship.AppendJSONEnd(w.buf, b.Message(r), r.Partial(), false)
-		if w.size+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && i == first) {
-			raw += r.RawLen()
-			continue
+	for _, r := range b.Records {
+		msg, off := b.Message(r), r.Off
+		for more := true; more; {
+			mark := len(w.buf)
+			w.buf = append(w.buf, w.start...)
+			line := r
+			if r.Run() {
+				var rest []byte
+				w.buf, rest, more = logship.AppendJSONLine(w.buf, msg)
+				line.Off, line.End, line.Flags = off, off+int32(len(msg)-len(rest)), r.Flags&^logship.Run
+				if more {
+					line.End-- // the newline
+					line.Flags = logship.Newline
+				}
+				msg, off = rest, line.End+1
+			} else {
+				w.buf, more = logship.AppendJSONEnd(w.buf, msg, r.Partial(), false), false
+			}
+			w.lines = append(w.lines, line)
+			i := len(w.lines) - 1
+			if w.size+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && i == first) {
+				raw += line.RawLen()
+				continue
+			}
+			w.commit(w.buf[:mark], w.lines[first:i], raw)
+			n := copy(w.buf, w.buf[mark:])
+			w.buf = w.buf[:n]
+			if w.size > 0 {
+				w.rotate()
+			}
+			first, raw = i, line.RawLen()
 		}
-		w.commit(w.buf[:mark], recs[first:i], raw)
-		n := copy(w.buf, w.buf[mark:])
-		w.buf = w.buf[:n]
-		if w.size > 0 {
-			w.rotate()
-		}
-		first, raw = i, r.RawLen()
 	}
-	w.commit(w.buf, recs[first:], raw)
+	w.commit(w.buf, w.lines[first:], raw)
 }
 
 // commit writes p, the records recs (raw bytes as the program wrote

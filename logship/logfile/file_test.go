@@ -1,8 +1,10 @@
 package logfile
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -187,6 +189,43 @@ func TestRotatedFilesAreGzipped(t *testing.T) {
 	}
 	if b := s.Budget().Used(); b != used {
 		t.Fatalf("budget counts %d bytes, files hold %d", b, used)
+	}
+}
+
+// JSON files take runs of lines from the capture and split them as they
+// escape them: every line, written in pieces that split lines, is one
+// record, in order, across rotations, whatever it holds.
+func TestJSONFilesMakeARecordOfEveryLineOfARun(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testLog(dir)
+	cfg.Format = config.FormatJSON
+	cfg.FileSize = 256 << 10
+	cfg.FileCount = 50
+	s := newShipper(t, cfg, nil, nil)
+	data, want := logtest.EscapedLines(20000)
+	logtest.FeedPieces(t, s.Pipeline, Source{Program: "main"}, Stdout, data, 4<<10) // C stdio's 4 KiB writes
+	closeShipper(t, s)
+	files := logFiles(t, dir, "main")
+	if len(files) < 5 {
+		t.Fatalf("%d files, want the rotations of about 3 MB of records at 256 KiB", len(files))
+	}
+	var got []string
+	for _, f := range files {
+		sc := bufio.NewScanner(bytes.NewReader(readLog(t, f)))
+		for sc.Scan() {
+			var r logtest.JSONRecord
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatalf("%s: line %q: %v", f, sc.Text(), err)
+			}
+			got = append(got, r.Message)
+		}
+		if err := sc.Err(); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	logtest.SameMessages(t, got, want)
+	if st := s.Stats("main"); st.Lines != int64(len(want)) {
+		t.Errorf("%d lines counted, want %d", st.Lines, len(want))
 	}
 }
 

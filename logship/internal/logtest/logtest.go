@@ -156,6 +156,56 @@ func Feed(t testing.TB, pl *logship.Pipeline, src logship.Source, stream logship
 	<-c.Done()
 }
 
+// FeedPieces is Feed with data written in writes of at most piece bytes,
+// which split lines as a program's output buffer does.
+func FeedPieces(t testing.TB, pl *logship.Pipeline, src logship.Source, stream logship.Stream, data []byte, piece int) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := pl.CaptureSource(src, stream, r)
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), piece)
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	w.Close()
+	<-c.Done()
+}
+
+// EscapedLines returns n numbered lines, each holding something a JSON
+// string escapes or replaces (quotes, a tab, CR, NUL, a backslash, a cut
+// UTF-8 sequence; one line in eight is empty but for its number), and the
+// message each becomes in JSON: one U+FFFD per byte that is not valid
+// UTF-8.
+func EscapedLines(n int) (data []byte, messages []string) {
+	specials := []string{"", "\"quoted\"", "tab\there", "cr\r", "nul\x00", "bad \xe2\x82", "euro \xe2\x82\xac", "back\\slash"}
+	for i := range n {
+		line := fmt.Sprintf("%06d %s %s", i, specials[i%len(specials)], strings.Repeat("x", i%150))
+		data = append(data, line...)
+		data = append(data, '\n')
+		messages = append(messages, strings.ReplaceAll(line, "\xe2\x82 ", "\ufffd\ufffd "))
+	}
+	return data, messages
+}
+
+// SameMessages fails the test unless got holds the messages of want, in
+// order, and no more.
+func SameMessages(t testing.TB, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("record %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
 // Close closes pl within 30 s and fails the test on an error.
 func Close(t testing.TB, pl *logship.Pipeline) {
 	t.Helper()
