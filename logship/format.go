@@ -134,25 +134,34 @@ func appendEscaped(dst, s []byte) ([]byte, []byte) {
 	return append(dst, s[:size]...), s[size:]
 }
 
-// AppendJSONLine appends the rest of the JSON object of the first line of
-// run after its start (AppendJSONStart): the message of a run record (Run)
-// holds whole lines with a newline between each two. It returns the lines
-// after the first, and whether there are any (more is true after each
-// newline, so "a\n" is the lines "a" and ""). The one scan that finds the
-// bytes to escape finds the newline too: a sink that formats runs this
-// way leaves framing line by line out of the capture.
-func AppendJSONLine(dst, run []byte) (out, rest []byte, more bool) {
+// AppendJSONNext appends start (AppendJSONStart) and the rest of the JSON
+// object of the next line of record r of b: r's whole message when r is
+// no run, else the first line of rest, the part of r's message not
+// formatted yet (all of it at first; a run holds whole lines with a
+// newline between each two, so "a\n" is the lines "a" and ""). It returns
+// that line's own record (for a sink that rotates or counts line by line),
+// the rest of r's message, and whether lines of r are left. A sink calls
+// it until more is false, for each record of a batch. The scan that finds
+// the bytes to escape finds the newline too, so such a sink needs no
+// line framed by the capture.
+func (b *Batch) AppendJSONNext(dst, start []byte, r Record, rest []byte) (out []byte, line Record, left []byte, more bool) {
+	dst = append(dst, start...)
+	if !r.Run() {
+		return AppendJSONEnd(dst, rest, r.Partial(), false), r, nil, false
+	}
+	line = Record{Off: r.End - int32(len(rest)), End: r.End, Flags: r.Flags &^ Run}
 	for {
-		n := plainLen(run)
-		dst = append(dst, run[:n]...)
-		run = run[n:]
-		if len(run) == 0 {
-			return append(dst, '"', '}', '\n'), nil, false
+		n := plainLen(rest)
+		dst = append(dst, rest[:n]...)
+		rest = rest[n:]
+		if len(rest) == 0 {
+			return append(dst, '"', '}', '\n'), line, nil, false
 		}
-		if run[0] == '\n' {
-			return append(dst, '"', '}', '\n'), run[1:], true
+		if rest[0] == '\n' {
+			line.End, line.Flags = r.End-int32(len(rest)), Newline
+			return append(dst, '"', '}', '\n'), line, rest[1:], true
 		}
-		dst, run = appendEscaped(dst, run)
+		dst, rest = appendEscaped(dst, rest)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,9 +56,10 @@ func FuzzJSONEscape(f *testing.F) {
 }
 
 // The lines of a run formatted in the one scan that escapes them
-// (AppendJSONLine) are the objects each line makes on its own: a newline
+// (AppendJSONNext) are the objects each line makes on its own: a newline
 // ends a line, never a multibyte character or an escape, and "a\n" is
-// the lines "a" and "".
+// the lines "a" and "". The record it returns for each line is the one
+// splitting the run (AppendLines) gives.
 func FuzzJSONLinesOfARun(f *testing.F) {
 	f.Add([]byte("plain\nquote \" tab \t\n\nlast"))
 	f.Add([]byte("\n"))
@@ -69,16 +71,26 @@ func FuzzJSONLinesOfARun(f *testing.F) {
 		for _, line := range bytes.Split(run, []byte("\n")) {
 			want = AppendJSONEnd(append(want, start...), line, false, false)
 		}
+		// The run as a capture frames it: after two bytes of an earlier
+		// record, ending before its last newline.
+		b := &Batch{Data: append(append([]byte("x\n"), run...), '\n')}
+		r := Record{Off: 2, End: int32(2 + len(run)), Flags: Newline | Run}
 		var got []byte
-		rest, more := run, true
-		for lines := 0; more; lines++ {
-			if lines > len(run) {
+		var lines []Record
+		rest, more := b.Message(r), true
+		for more {
+			if len(lines) > len(run) {
 				t.Fatalf("more lines than bytes in %q", run)
 			}
-			got, rest, more = AppendJSONLine(append(got, start...), rest)
+			var line Record
+			got, line, rest, more = b.AppendJSONNext(got, start, r, rest)
+			lines = append(lines, line)
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("run %q:\n got %q\nwant %q", run, got, want)
+		}
+		if split := AppendLines(nil, b.Data, 0, []Record{r}); !slices.Equal(lines, split) {
+			t.Fatalf("run %q: line records %v, the run's lines %v", run, lines, split)
 		}
 	})
 }

@@ -58,8 +58,8 @@ type Death struct {
 // between two can be longer on a loaded machine), at most ev.New of
 // them, the highest OOM score and then the largest last RSS first (the
 // OOM killer picks the process with the highest score, which is mostly
-// its memory). None is returned when no such death is
-// known: the victim was a process tend never saw.
+// its memory). None is returned when no such death is known: the victim
+// was a process tend never saw.
 func OOMVictims(ev OOMEvent, deaths []Death) []Death {
 	var found []Death
 	for _, d := range deaths {

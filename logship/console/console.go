@@ -249,20 +249,15 @@ func (c *Sink) write(p *program, b *logship.Batch) {
 // addJSON formats every record of b into the stream's buffer, in json,
 // with nothing dropped: the loop of add without what it looks up per
 // record, the start of the object formatted once. A run is split into
-// its lines as they are formatted (AppendJSONLine), in the same scan.
+// its lines as they are formatted (AppendJSONNext), in the same scan.
 func (c *Sink) addJSON(b *logship.Batch) {
 	out := outputOf(b.Stream)
 	c.startOf(b.Time, b.Program, b.Stream)
 	buf := c.buf[out]
 	for _, r := range b.Records {
-		msg := b.Message(r)
+		rest := b.Message(r)
 		for more := true; more; {
-			buf = append(buf, c.start...)
-			if r.Run() {
-				buf, msg, more = logship.AppendJSONLine(buf, msg)
-			} else {
-				buf, more = logship.AppendJSONEnd(buf, msg, r.Partial(), false), false
-			}
+			buf, _, rest, more = b.AppendJSONNext(buf, c.start, r, rest)
 			if len(buf) >= flushSize {
 				c.buf[out] = buf
 				c.flushStream(out)

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -82,24 +81,6 @@ func TestRawConsoleIsByteExact(t *testing.T) {
 	}
 }
 
-// jsonLines parses the console's output, one JSON record per line.
-func jsonLines(t *testing.T, out []byte) []jsonRecord {
-	t.Helper()
-	var recs []jsonRecord
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		var r jsonRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
-		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("reading the console's output: %v", err)
-	}
-	return recs
-}
-
 func TestJSONConsoleParsesBackEvenForBinary(t *testing.T) {
 	var out, errOut syncBuffer
 	cfg := testLog("")
@@ -108,7 +89,7 @@ func TestJSONConsoleParsesBackEvenForBinary(t *testing.T) {
 	s := newShipper(t, cfg, &out, &errOut)
 	feed(t, s, Source{Program: "main"}, Stdout, []byte("hello \"x\"\n\xff\xfebin\x00\n0123456789abc\nlast"))
 	closeShipper(t, s)
-	got := jsonLines(t, out.Bytes())
+	got := logtest.JSONRecords(t, out.Bytes())
 	for _, r := range got {
 		if r.Program != "main" || r.Stream != "stdout" {
 			t.Fatalf("fields: %+v", r)
@@ -144,7 +125,7 @@ func TestJSONConsoleMakesARecordOfEveryLineOfARun(t *testing.T) {
 	logtest.FeedPieces(t, s, Source{Program: "main"}, Stdout, data, 8<<10) // a JVM's PrintStream: 8 KiB writes
 	closeShipper(t, s)
 	var got []string
-	for _, r := range jsonLines(t, out.Bytes()) {
+	for _, r := range logtest.JSONRecords(t, out.Bytes()) {
 		got = append(got, r.Message)
 	}
 	logtest.SameMessages(t, got, want)

@@ -301,27 +301,15 @@ func (w *writer) writeJSON(b *logship.Batch) {
 	w.start = logship.AppendJSONStart(w.start[:0], w.ts, w.prog.Name, b.Stream)
 	w.buf = w.buf[:0]
 	// Every line gets its record in w.lines as it is formatted: a run is
-	// split in the scan that escapes it (AppendJSONLine).
+	// split in the scan that escapes it (AppendJSONNext).
 	w.lines = w.lines[:0]
 	first, raw := 0, int64(0)
 	for _, r := range b.Records {
-		msg, off := b.Message(r), r.Off
+		rest := b.Message(r)
 		for more := true; more; {
 			mark := len(w.buf)
-			w.buf = append(w.buf, w.start...)
-			line := r
-			if r.Run() {
-				var rest []byte
-				w.buf, rest, more = logship.AppendJSONLine(w.buf, msg)
-				line.Off, line.End, line.Flags = off, off+int32(len(msg)-len(rest)), r.Flags&^logship.Run
-				if more {
-					line.End-- // the newline
-					line.Flags = logship.Newline
-				}
-				msg, off = rest, line.End+1
-			} else {
-				w.buf, more = logship.AppendJSONEnd(w.buf, msg, r.Partial(), false), false
-			}
+			var line logship.Record
+			w.buf, line, rest, more = b.AppendJSONNext(w.buf, w.start, r, rest)
 			w.lines = append(w.lines, line)
 			i := len(w.lines) - 1
 			if w.size+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && i == first) {

@@ -1,10 +1,8 @@
 package logfile
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -211,16 +209,8 @@ func TestJSONFilesMakeARecordOfEveryLineOfARun(t *testing.T) {
 	}
 	var got []string
 	for _, f := range files {
-		sc := bufio.NewScanner(bytes.NewReader(readLog(t, f)))
-		for sc.Scan() {
-			var r logtest.JSONRecord
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				t.Fatalf("%s: line %q: %v", f, sc.Text(), err)
-			}
+		for _, r := range logtest.JSONRecords(t, readLog(t, f)) {
 			got = append(got, r.Message)
-		}
-		if err := sc.Err(); err != nil {
-			t.Fatalf("%s: %v", f, err)
 		}
 	}
 	logtest.SameMessages(t, got, want)

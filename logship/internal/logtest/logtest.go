@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -190,6 +191,25 @@ func EscapedLines(n int) (data []byte, messages []string) {
 		messages = append(messages, strings.ReplaceAll(line, "\xe2\x82 ", "\ufffd\ufffd "))
 	}
 	return data, messages
+}
+
+// JSONRecords parses output of the json format, one record per line, and
+// fails the test on a line that is not one.
+func JSONRecords(t testing.TB, out []byte) []JSONRecord {
+	t.Helper()
+	var recs []JSONRecord
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var r JSONRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("reading json output: %v", err)
+	}
+	return recs
 }
 
 // SameMessages fails the test unless got holds the messages of want, in
