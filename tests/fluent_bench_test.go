@@ -213,19 +213,13 @@ func procCPU(t testing.TB, pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / ticks
 }
 
-// procHWM returns the peak resident memory of process pid so far (VmHWM).
+// procHWM returns the peak resident memory of process pid so far (VmHWM),
+// in bytes.
 func procHWM(t testing.TB, pid int) int64 {
 	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
+	kib, ok := readHWM(pid)
+	if !ok {
+		t.Fatalf("no VmHWM in /proc/%d/status", pid)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kib, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kib << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
+	return kib << 10
 }

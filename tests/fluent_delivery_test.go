@@ -12,12 +12,17 @@ import (
 	"tend/internal/fluentdtest"
 )
 
+// maxBurstRSS is the most memory tend may hold resident while it ships a
+// burst to Fluentd with the default buffer (8 MiB of records).
+const maxBurstRSS = 32 << 20
+
 // A program writes 1,000,000 lines as fast as it can and exits, while a
 // side program writes 100,000 and waits: with the default settings every
 // record reaches the real Fluentd, in order per program (at least once);
 // with TEND_FLUENT_ACK=true exactly once. A program faster than Fluentd is
-// slowed down through its pipe (blocking mode), not dropped, and tend's
-// exit event says every record arrived.
+// slowed down through its pipe (blocking mode), not dropped, tend's exit
+// event says every record arrived, and tend's memory stays under
+// maxBurstRSS.
 func TestFluentdGetsAMillionLinesOfAProgramThatExits(t *testing.T) {
 	t.Parallel()
 	for _, ack := range []bool{false, true} {
@@ -32,13 +37,22 @@ func TestFluentdGetsAMillionLinesOfAProgramThatExits(t *testing.T) {
 			if ack {
 				env = append(env, "TEND_FLUENT_ACK=true")
 			}
-			code, _, stderr := runTend(t, tendOptions{
+			p := startTend(t, tendOptions{
 				Env:    env,
 				Args:   []string{"--", logsgenPath(t), "-n", strconv.Itoa(total)},
 				Stdout: devNull(t),
-			}, 5*time.Minute)
+			})
+			peakRSS := watchPeakRSS(p)
+			code, stderr := p.Wait(5*time.Minute), p.Stderr()
 			if code != 0 {
 				t.Fatalf("tend exited %d\n%s", code, stderr)
+			}
+			// Fluentd takes records slower than the program writes them:
+			// the buffer fills and stays full for most of the burst.
+			if rss := peakRSS(); rss >= maxBurstRSS {
+				t.Errorf("tend's peak RSS during the burst: %.1f MiB, want under %d MiB", float64(rss)/(1<<20), maxBurstRSS>>20)
+			} else {
+				t.Logf("tend's peak RSS during the burst: %.1f MiB", float64(rss)/(1<<20))
 			}
 			ev := exitEvent(t, stderr)
 			fd.WaitRecords(total+side, 2*time.Minute)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -385,6 +386,50 @@ func (p *tendProcess) Wait(timeout time.Duration) int {
 		p.t.Fatalf("tend did not exit within %s\nstdout:\n%s\nstderr:\n%s", timeout, p.Stdout(), p.Stderr())
 		return -1
 	}
+}
+
+// watchPeakRSS reads tend's peak resident memory (VmHWM) every 50 ms
+// until tend exits, and returns a function that waits for that exit and
+// returns the last value read, in bytes: the peak up to at most 50 ms
+// before the exit. (The rusage of the wait for tend cannot say it: a
+// child forked with vfork carries its parent's peak until it executes.)
+func watchPeakRSS(p *tendProcess) func() int64 {
+	p.t.Helper()
+	pid := p.PID()
+	var peak atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if kib, ok := readHWM(pid); ok {
+				peak.Store(kib << 10)
+			}
+			select {
+			case <-p.done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		<-done
+		return peak.Load()
+	}
+}
+
+// readHWM returns VmHWM of process pid, in KiB.
+func readHWM(pid int) (int64, bool) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kib, err == nil
+		}
+	}
+	return 0, false
 }
 
 // Stdout returns what tend wrote to stdout so far.
