@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,6 +13,7 @@ import (
 	"tend/admin"
 	"tend/config"
 	"tend/hooks"
+	"tend/internal/gcpace"
 	"tend/lifecycle"
 	"tend/reaper"
 	"tend/resources"
@@ -22,13 +22,6 @@ import (
 
 // profileInterval is how often program usage is sampled for tend profile.
 const profileInterval = 5 * time.Second
-
-// gcPercent is the supervisor's GOGC: a collection once the heap has grown
-// by a quarter of what the last one left live (Go's default: by all of
-// it). A burst to Fluentd then peaks at 25 to 30 MiB of RSS instead of 32
-// to 40, for 0.03 CPU-s more per million records; the log path allocates
-// next to nothing per batch (its buffers are pooled) and does not notice.
-const gcPercent = 25
 
 // runSupervisor validates the configuration, then runs argv as the main
 // program with every side program until the stop sequence ends. Nothing
@@ -39,11 +32,9 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	// 1) instead of starting the stop. What remains unprotected is the Go
 	// runtime's own start, before main.
 	signals := supervisor.CatchSignals()
-	// tend's memory is mostly the buffers its settings bound
-	// (TEND_LOG_BUFFER, TEND_FLUENT_BUFFER, the reads); with Go's default
-	// the heap grows to twice what is live before a collection, and in a
-	// burst to Fluentd (13 MB live) tend's RSS reached 33 to 40 MiB.
-	debug.SetGCPercent(gcPercent)
+	// From the first collection on, the next comes sooner when much is
+	// live (a full Fluentd buffer), so that tend stays under 32 MiB.
+	gcpace.Start()
 	cfg, err := config.Load(config.Options{Env: os.Environ(), Args: argv, RequireMain: true})
 	if err != nil {
 		reportConfigError(stderr, err)
