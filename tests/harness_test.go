@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -396,13 +395,13 @@ func (p *tendProcess) Wait(timeout time.Duration) int {
 func watchPeakRSS(p *tendProcess) func() int64 {
 	p.t.Helper()
 	pid := p.PID()
-	var peak atomic.Int64
+	var peak int64 // written by the goroutine until it closes done
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
 			if kib, ok := readHWM(pid); ok {
-				peak.Store(kib << 10)
+				peak = kib << 10
 			}
 			select {
 			case <-p.done:
@@ -413,7 +412,7 @@ func watchPeakRSS(p *tendProcess) func() int64 {
 	}()
 	return func() int64 {
 		<-done
-		return peak.Load()
+		return peak
 	}
 }
 

@@ -11,6 +11,7 @@
 package gcpace
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -26,10 +27,15 @@ const (
 )
 
 // Start paces every collection after the next one, for the rest of the
-// process's life. Call it once.
-func Start() {
+// process's life, unless the environment sets GOGC: a pace the user chose
+// stays. It reports whether it paces. Call it once.
+func Start() bool {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return false
+	}
 	p := &pacer{percent: maxPercent, sample: []metrics.Sample{{Name: liveMetric}}}
 	p.arm()
+	return true
 }
 
 // pacer holds what the pace was set to; only the cleanup that runs after

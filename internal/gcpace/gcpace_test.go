@@ -38,7 +38,9 @@ func gcPercent() int {
 // collection, and at Go's default again once it holds little.
 func TestLargeLiveHeapIsCollectedSooner(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	Start()
+	if !Start() {
+		t.Fatal("Start does not pace without GOGC in the environment")
+	}
 	func() {
 		live := make([][]byte, 32)
 		for i := range live {
@@ -60,5 +62,15 @@ func waitFor(t *testing.T, want int, what string) {
 		}
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// With GOGC in the environment the pace is the user's: Start leaves it.
+// (A pacer started by another test runs on in this process, so the test
+// asks Start rather than watching GOGC.)
+func TestGOGCFromTheEnvironmentStays(t *testing.T) {
+	t.Setenv("GOGC", "200")
+	if Start() {
+		t.Error("Start paces with GOGC=200 in the environment")
 	}
 }
