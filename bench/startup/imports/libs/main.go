@@ -35,6 +35,8 @@ import (
 	_ "os/user"
 	_ "path/filepath"
 	_ "runtime"
+	_ "runtime/debug"
+	_ "runtime/metrics"
 	_ "slices"
 	_ "sort"
 	_ "strconv"
