@@ -212,14 +212,3 @@ func procCPU(t testing.TB, pid int) time.Duration {
 	const ticks = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / ticks
 }
-
-// procHWM returns the peak resident memory of process pid so far (VmHWM),
-// in bytes.
-func procHWM(t testing.TB, pid int) int64 {
-	t.Helper()
-	kib, ok := readHWM(pid)
-	if !ok {
-		t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	}
-	return kib << 10
-}

@@ -400,8 +400,8 @@ func watchPeakRSS(p *tendProcess) func() int64 {
 	go func() {
 		defer close(done)
 		for {
-			if kib, ok := readHWM(pid); ok {
-				peak = kib << 10
+			if b, ok := readHWM(pid); ok {
+				peak = b
 			}
 			select {
 			case <-p.done:
@@ -416,7 +416,18 @@ func watchPeakRSS(p *tendProcess) func() int64 {
 	}
 }
 
-// readHWM returns VmHWM of process pid, in KiB.
+// procHWM returns the peak resident memory of process pid so far (VmHWM),
+// in bytes.
+func procHWM(t testing.TB, pid int) int64 {
+	t.Helper()
+	b, ok := readHWM(pid)
+	if !ok {
+		t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	}
+	return b
+}
+
+// readHWM returns VmHWM of process pid, in bytes.
 func readHWM(pid int) (int64, bool) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -425,7 +436,7 @@ func readHWM(pid int) (int64, bool) {
 	for _, line := range strings.Split(string(status), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kib, err == nil
+			return kib << 10, err == nil
 		}
 	}
 	return 0, false
