@@ -202,6 +202,7 @@ type tendProcess struct {
 	exited  time.Time // when the wait for tend returned; set before done is closed
 	pidOnce sync.Once
 	pid     int
+	seen    []string // what the last look for tend's PID found instead
 	// Closed when tend's own process has exited (tendExited says when),
 	// which comes before the wait for it returns (after unshare's exit as
 	// PID 1, after its output is copied in any case); nil until tend's
@@ -467,13 +468,26 @@ func (p *tendProcess) PID() int {
 			p.pid = p.cmd.Process.Pid
 			return
 		}
-		want, _ := filepath.EvalSymlinks(p.binary)
+		want, err := os.Stat(p.binary)
+		if err != nil {
+			p.t.Fatalf("tend's binary: %v", err)
+		}
+		// The binary is compared by inode, not by the path its exe link
+		// reads as: that path is the one seen from tend's mount namespace,
+		// and gains " (deleted)" should the file be replaced.
 		waitFor(p.t, 10*time.Second, "tend to start in its namespace", func() bool {
+			p.seen = p.seen[:0]
 			for _, pid := range descendants(p.cmd.Process.Pid) {
-				if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == want {
+				exe := fmt.Sprintf("/proc/%d/exe", pid)
+				if fi, err := os.Stat(exe); err == nil && os.SameFile(fi, want) {
 					p.pid = pid
 					return true
 				}
+				link, err := os.Readlink(exe)
+				if err != nil {
+					link = err.Error()
+				}
+				p.seen = append(p.seen, fmt.Sprintf("%d: %s", pid, link))
 			}
 			return p.Exited()
 		})
@@ -482,7 +496,8 @@ func (p *tendProcess) PID() int {
 		}
 	})
 	if p.pid == 0 {
-		p.t.Fatalf("tend exited before its PID was found (code %d)\nstderr:\n%s", p.code, p.Stderr())
+		p.t.Fatalf("tend exited before its PID was found (code %d); below unshare (PID %d) the last look saw %q\nstderr:\n%s",
+			p.code, p.cmd.Process.Pid, p.seen, p.Stderr())
 	}
 	return p.pid
 }
