@@ -35,12 +35,19 @@ const (
 	// time is read in a quarter of the reads, with a delay no log reader
 	// notices.
 	coalesceDelay = 4 * time.Millisecond
-	// minCoalesce is the shortest wait: a program that would fill the
-	// pipe sooner at the fastest rate it was seen writing at gets this
-	// wait (as every program got before the wait grew to 4 ms), and the
-	// rate of one read to the next must show that the pipe takes twice
-	// the wait's worth of output with a quarter to spare.
+	// minCoalesce is the shortest wait: a program that would fill three
+	// quarters of the pipe in twice this time, at the fastest rate it was
+	// seen writing at in the last second, is read again at once, as a
+	// wait would block it on a full pipe (C's stdio or Java's 8 KiB
+	// writes, at GB/s).
 	minCoalesce = time.Millisecond
+	// rateWindow is the least time a capture measures a program's rate
+	// over: long enough that a program or a capture descheduled for a
+	// moment (a scheduler tick, a few milliseconds) does not make a
+	// program writing at full speed look slow. One read to the next is
+	// often microseconds, and one slow gap among them would hold a fast
+	// program back.
+	rateWindow = 10 * time.Millisecond
 	// minRead is the least room left in a buffer before a read; below it
 	// the buffer is grown.
 	minRead = 4 << 10
@@ -81,6 +88,12 @@ type Capture struct {
 	yielded time.Time // when the capture last yielded (yieldEvery)
 	peak    float64   // the fastest rate seen, in bytes per nanosecond (see pace)
 	peakAt  time.Time // when
+	// The rate over the last rateWindow or more (see pace): winRate of
+	// the last window completed, winBytes read since winStart in the one
+	// under way.
+	winRate  float64
+	winStart time.Time
+	winBytes int
 }
 
 // newSource returns what a capture of r reads: r's pipe, read outside Go's
@@ -179,12 +192,10 @@ func (c *Capture) run() {
 // end, after waiting for them for waited, and holds the next read back
 // when the program writes steadily in pieces far smaller than the pipe:
 // this read found bytes waiting or waited less than the wait for them
-// (more is likely to come soon), and at the rate they came since the last
-// read, the pipe takes what comes in twice the wait with a quarter to
-// spare (the program is not blocked). The wait is coalesceDelay, shorter
-// (down to minCoalesce) for a program seen writing fast enough in the
-// last second to fill the pipe sooner. A read that filled its buffer is
-// followed at once by the next, larger one.
+// (more is likely to come soon). The wait is coalesceDelay, shorter for a
+// program seen writing fast enough to fill the pipe sooner, and none for
+// one that would need a wait under minCoalesce. A read that filled its
+// buffer is followed at once by the next, larger one.
 func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 	since := end.Sub(c.lastEnd)
 	c.lastEnd = end
@@ -193,13 +204,16 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 		return
 	}
 	// The fastest the program was seen writing in the last second, from
-	// reads of an eighth of the pipe or more (the rate of a few lines
-	// read microseconds after the last read says nothing; a read that
-	// filled its buffer gives the least the rate was): a program may
-	// seem slow from one read to the next (it was descheduled for a
-	// moment on a busy machine) and then write at full speed.
+	// windows of reads of rateWindow or more (the rate of a few lines
+	// read microseconds after the last read says nothing, and one read
+	// to the next may span a moment the program or the capture was
+	// descheduled), and before the first window from reads of an eighth
+	// of the pipe or more (a read that filled its buffer gives the least
+	// the rate was): a program may seem slow from one read to the next
+	// and then write at full speed.
 	rate := float64(n) / float64(since) // bytes per nanosecond
-	if n >= pipe/8 && (rate > c.peak || end.Sub(c.peakAt) > time.Second) {
+	c.measureWindow(n, since, end)
+	if c.winRate == 0 && n >= pipe/8 && rate > c.peak {
 		c.peak, c.peakAt = rate, end
 	}
 	if n >= room {
@@ -209,28 +223,48 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 	if n < c.want/4 {
 		c.want = max(c.want/2, ReadSize)
 	}
-	// The wait: coalesceDelay, or less when at the peak rate the program
-	// would fill three quarters of the pipe sooner, but not under
-	// minCoalesce.
-	delay := coalesceDelay
-	if c.peak > 0 {
-		delay = min(delay, max(time.Duration(float64(pipe)*3/4/c.peak), minCoalesce))
+	// The wait: coalesceDelay, or less for a program that writes faster:
+	// in twice the wait (timers are late, most of all on a loaded
+	// machine), at the fastest rate the program was seen writing (the
+	// last second's peak; since the last read when none is known yet),
+	// the pipe takes at most three quarters of its size, so that the
+	// program is not blocked. A shorter wait than minCoalesce is not
+	// worth its wake-up: the next read comes at once.
+	fast := max(c.winRate, c.peak)
+	if fast == 0 {
+		fast = rate
 	}
-	if waited >= delay {
+	delay := min(coalesceDelay, time.Duration(float64(pipe)*3/8/fast))
+	if delay < minCoalesce || waited >= delay {
 		return
 	}
-	// n bytes came in since; in twice the wait (timers are late, most
-	// of all on a loaded machine) at that rate:
-	if rate*float64(2*delay) > float64(pipe)*3/4 {
-		return
-	}
-	// The next read takes what comes during the wait, at that rate:
-	// room for twice as much, so that one read takes it all.
-	expect := int(rate * float64(delay+min(since, delay)))
+	// The next read takes what comes during the wait, at the rate of
+	// late: room for twice as much, so that one read takes it all.
+	expect := int(max(rate, c.winRate) * float64(delay+min(since, delay)))
 	for c.want < 2*expect && c.want < c.pl.maxRead {
 		c.want *= 2
 	}
 	c.src.pause(delay)
+}
+
+// measureWindow adds a read of n bytes, since after the one before it,
+// to the window of reads under way; once the window spans rateWindow, its
+// rate becomes winRate (and the peak, when faster or the peak is older
+// than a second) and a new window begins.
+func (c *Capture) measureWindow(n int, since time.Duration, end time.Time) {
+	if c.winStart.IsZero() {
+		c.winStart = end.Add(-since)
+	}
+	c.winBytes += n
+	w := end.Sub(c.winStart)
+	if w < rateWindow {
+		return
+	}
+	c.winRate = float64(c.winBytes) / float64(w)
+	if c.winRate > c.peak || end.Sub(c.peakAt) > time.Second {
+		c.peak, c.peakAt = c.winRate, end
+	}
+	c.winStart, c.winBytes = end, 0
 }
 
 // emit ships the complete records of b and returns the buffer to read

@@ -85,3 +85,44 @@ func TestAFastWriterThatSeemsSlowIsNotHeldBackLong(t *testing.T) {
 		t.Fatalf("after a second at 40 MB/s, waited %v, want %v", got, coalesceDelay)
 	}
 }
+
+// A program writing at GB/s in pieces far smaller than an eighth of the
+// pipe (C's stdio: 4 KiB writes, read 16 KiB at a time) is never held
+// back, not even after one read that came late (the capture was
+// descheduled for 2 ms): over its last window it writes at GB/s, and a
+// wait would leave it blocked on a full pipe. Measured from one read to
+// the next only, that read looked like 8 MB/s and got the full wait.
+func TestAFastWriterInSmallPiecesIsNotHeldBackAfterOneLateRead(t *testing.T) {
+	p := newPacer()
+	// 16 KiB every 5 µs, 3.3 GB/s, for 20 ms.
+	for i := range 4000 {
+		if got := p.read(16<<10, MaxReadSize, 5*time.Microsecond); got != 0 {
+			t.Fatalf("read %d of a steady 3.3 GB/s: waited %v after it, want none", i, got)
+		}
+	}
+	if got := p.read(16<<10, MaxReadSize, 2*time.Millisecond); got != 0 {
+		t.Fatalf("after one late read of a 3.3 GB/s writer: waited %v, want none", got)
+	}
+}
+
+// A program writing one line at a time at 200 MB/s is read after waits,
+// but waits short enough that in twice one, at that rate, the pipe takes
+// no more than three quarters of its size: the program is never blocked.
+func TestALineByLineWriterAtHundredsOfMBsWaitsWithoutFillingThePipe(t *testing.T) {
+	p := newPacer()
+	const rate = 200e6 / float64(time.Second) // bytes per nanosecond
+	var waits []time.Duration
+	gap := time.Millisecond
+	for range 200 {
+		// What the program wrote during the gap (and the wait before it).
+		got := p.read(int(rate*float64(gap)), MaxReadSize, gap)
+		waits = append(waits, got)
+		gap = max(got, 100*time.Microsecond)
+	}
+	longest := time.Duration(float64(pipeSize) * 3 / 8 / rate)
+	for i, w := range waits[len(waits)/2:] {
+		if w < minCoalesce || w > longest {
+			t.Fatalf("read %d: waited %v, want from %v to %v (three quarters of the pipe in twice the wait)", len(waits)/2+i, w, minCoalesce, longest)
+		}
+	}
+}
