@@ -103,6 +103,27 @@ func openPipe(f *os.File) *pipeReader {
 	return p
 }
 
+// GrowPipe gives f, when it is a pipe (tend's stdout as a container
+// runtime hands it over, say), a kernel buffer of 1 MiB, as a capture
+// gives the pipes it reads: a reader that takes the output in bursts then
+// stalls the writer at every MiB rather than at every 64 KiB. It returns
+// the buffer's size, 0 when f is not a pipe. The kernel may refuse (see
+// growPipe); f is left as it was then.
+func GrowPipe(f *os.File) int {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	size := 0
+	raw.Control(func(fd uintptr) {
+		var st unix.Stat_t
+		if unix.Fstat(int(fd), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+			size = growPipe(int(fd))
+		}
+	})
+	return size
+}
+
 // growPipe asks for a kernel buffer of pipeSize bytes for the pipe fd and
 // returns the buffer's size. When the kernel refuses (the user's pipe
 // limits: fs.pipe-max-size, fs.pipe-user-pages-soft), the pipe keeps the

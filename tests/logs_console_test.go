@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 )
 
 // End-to-end tests of tend's console through the binary: the rate limit
@@ -542,4 +544,35 @@ func TestJavaStackTraceIsOneJSONRecord(t *testing.T) {
 	if traces != 1 || after != 1 {
 		t.Errorf("%d trace records and %d \"after the trace\" records; want one of each\nstderr:\n%s", traces, after, stderr)
 	}
+}
+
+// TestStdoutPipeHoldsAMiB: tend's stdout and stderr, pipes as a container
+// runtime hands them over, hold 1 MiB once tend runs, so that a collector
+// reading them in bursts stalls the console at every MiB it has not read
+// rather than at every 64 KiB (a GiB of json through a 64 KiB pipe to cat:
+// about 70,000 context switches and twice the time).
+func TestStdoutPipeHoldsAMiB(t *testing.T) {
+	t.Parallel()
+	p := startTend(t, tendOptions{Env: []string{"TEND_LOG_FORMAT=json"}, Args: []string{"--", "sh", "-c", "echo ready; exec sleep 30"}})
+	waitFor(t, 10*time.Second, "the program's first line", func() bool { return strings.Contains(p.Stdout(), "ready") })
+	for _, s := range []struct {
+		fd   int
+		name string
+	}{{1, "stdout"}, {2, "stderr"}} {
+		// A descriptor of the same pipe, to ask its size.
+		f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/%d", p.PID(), s.fd), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size, err := unix.FcntlInt(f.Fd(), unix.F_GETPIPE_SZ, 0)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if size < 1<<20 {
+			t.Errorf("tend's %s pipe holds %d bytes, want 1 MiB", s.name, size)
+		}
+	}
+	p.Signal(syscall.SIGTERM)
+	p.Wait(15 * time.Second)
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -73,7 +74,8 @@ type program struct {
 
 // New checks cfg and starts the console sink writing to stdout and stderr
 // (nil: discarded) in cfg's format, with a queue of cfg.Buffer bytes,
-// blocking or not by cfg.Mode. Its events go to log (nil: none).
+// blocking or not by cfg.Mode. Its events go to log (nil: none). A
+// stdout or stderr that is a pipe gets a buffer of 1 MiB (GrowPipe).
 func New(cfg config.Log, stdout, stderr io.Writer, log *zap.Logger) (*Sink, error) {
 	cfg, err := logship.Check(cfg)
 	if err != nil {
@@ -84,6 +86,14 @@ func New(cfg config.Log, stdout, stderr io.Writer, log *zap.Logger) (*Sink, erro
 	}
 	if stderr == nil {
 		stderr = io.Discard
+	}
+	// A json record is 1.75 times its line: through the 64 KiB a pipe
+	// holds by default, a collector that reads tend's stdout in bursts
+	// would stall the console dozens of times per MiB.
+	for _, w := range []io.Writer{stdout, stderr} {
+		if f, ok := w.(*os.File); ok {
+			logship.GrowPipe(f)
+		}
 	}
 	if log == nil {
 		log = zap.NewNop()

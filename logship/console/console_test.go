@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"tend/config"
 	"tend/logship"
 	"tend/logship/internal/logtest"
@@ -427,5 +429,33 @@ func TestCloseReturnsAtDeadlineWhenTheConsoleIsStuck(t *testing.T) {
 	}
 	if el := time.Since(start); el > 400*time.Millisecond {
 		t.Fatalf("Close took %v", el)
+	}
+}
+
+// A console on a pipe (tend's stdout as a container runtime hands it
+// over) gives the pipe a buffer of 1 MiB: json's records through the
+// default 64 KiB stalled the console at every 64 KiB a collector had not
+// read yet (a GiB of json through a 64 KiB pipe to cat: 70,000 context
+// switches; with 1 MiB, 12,000).
+func TestConsoleOnAPipeGrowsItsBuffer(t *testing.T) {
+	r, w := osPipe(t)
+	defer r.Close()
+	before, err := unix.FcntlInt(r.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testLog("")
+	cfg.Format = config.FormatJSON
+	c, err := New(cfg, w, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	after, err := unix.FcntlInt(r.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after < 1<<20 {
+		t.Errorf("the console's pipe holds %d bytes (%d before), want 1 MiB", after, before)
 	}
 }
