@@ -46,8 +46,10 @@ var loggers = []logger{
 	{key: "tend-files", name: "tend, raw to files (TEND_LOG_DIR, defaults)", run: (*bench).tendFiles},
 	{key: "tend-json", name: "tend, json console > file", run: tendConsole("json")},
 	{key: "tend-raw", name: "tend, raw console > file", run: tendConsole("raw")},
+	{key: "tend-json-pipe", name: "tend, json console \\| cat > file", run: tendConsolePiped("json")},
 	{key: "base-files", name: "tend at -base, raw to files (TEND_LOG_DIR, defaults)", run: onBase((*bench).tendFiles)},
 	{key: "base-json", name: "tend at -base, json console > file", run: onBase(tendConsole("json"))},
+	{key: "base-json-pipe", name: "tend at -base, json console \\| cat > file", run: onBase(tendConsolePiped("json"))},
 	{key: "s6-log", name: "`writer \\| s6-log n4 s52428800 DIR`", needs: "s6-log", run: (*bench).s6log},
 	{key: "svlogd", name: "`writer \\| svlogd DIR` (s52428800, n4)", needs: "svlogd", run: (*bench).svlogd},
 	{key: "tini", name: "`tini -s -- writer > file`", needs: "tini", run: (*bench).tini},
@@ -161,6 +163,50 @@ func tendConsole(format string) func(*bench, writer, stream) result {
 		}
 		defer out.Close()
 		r := b.supervised(b.tendCmd(w, s, out, "TEND_LOG_FORMAT="+format))
+		if format == "json" {
+			return r.checked(checkJSON(out.Name(), s), "every record")
+		}
+		return r.checked(checkFile(out.Name(), s), "whole file")
+	}
+}
+
+// tendConsolePiped is `tend -- writer | cat > file` with the console in
+// format: tend's stdout a pipe, as a container runtime hands it over, that
+// cat (the runtime's log reader) copies to the file. The wall time runs
+// until cat has written the last byte; the CPU time is tend's.
+func tendConsolePiped(format string) func(*bench, writer, stream) result {
+	return func(b *bench, w writer, s stream) result {
+		out, err := b.out("out")
+		if err != nil {
+			return failed(err)
+		}
+		defer out.Close()
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return failed(err)
+		}
+		collector := exec.Command("cat")
+		collector.Stdin, collector.Stdout, collector.Stderr = pr, out, os.Stderr
+		cmd := b.tendCmd(w, s, pw, "TEND_LOG_FORMAT="+format)
+		start := time.Now()
+		err = collector.Start()
+		pr.Close()
+		if err != nil {
+			pw.Close()
+			return failed(err)
+		}
+		err = cmd.Start()
+		pw.Close()
+		if err != nil {
+			collector.Process.Kill()
+			collector.Wait()
+			return failed(err)
+		}
+		r := b.measureExit(cmd, start, sampleHWM(cmd.Process.Pid))
+		if err := collector.Wait(); err != nil && r.err == nil {
+			r.err = fmt.Errorf("cat: %w", err)
+		}
+		r.wall = time.Since(start)
 		if format == "json" {
 			return r.checked(checkJSON(out.Name(), s), "every record")
 		}

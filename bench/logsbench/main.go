@@ -9,8 +9,10 @@
 //
 //   - the key cells, at -size (1 GiB): `writer | cat > file` (the baseline
 //     of every ratio), `tend -- writer` with TEND_LOG_DIR (raw to rotated
-//     files, default size and count, console to /dev/null), and `tend --
-//     writer` with TEND_LOG_FORMAT=json, console to a file;
+//     files, default size and count, console to /dev/null), `tend --
+//     writer` with TEND_LOG_FORMAT=json, console to a file, and the same
+//     with the console a pipe that cat copies to the file (`tend -- writer
+//     | cat > file`: a container runtime reading tend's stdout);
 //   - the peers, at -peer-size (128 MiB): the writer alone to /dev/null,
 //     the same three, `writer | s6-log`, `writer | svlogd` (both rotating
 //     as tend does), `tini -s -- writer > file` and supervisord's
@@ -69,7 +71,7 @@ func main() {
 	peerSizeFlag := flag.String("peer-size", "128MiB", "bytes each peer cell writes; 0 leaves the peers out")
 	runs := flag.Int("runs", 3, "runs of each cell; the median is shown")
 	writerList := flag.String("writers", "lines,bufio64k,java8k,stdio4k,perline,jvm,jvm-printwriter", "writers, from: "+names(writers))
-	caseList := flag.String("cases", "cat,tend-files,tend-json", "cases of the key matrix, from: "+loggerKeys())
+	caseList := flag.String("cases", "cat,tend-files,tend-json,tend-json-pipe", "cases of the key matrix, from: "+loggerKeys())
 	peerList := flag.String("peers", "null,cat,tend-files,tend-json,s6-log,svlogd,tini,supervisord", "cases of the peer matrix (those installed)")
 	javaDir := flag.String("java", javaClasses, "directory holding the compiled bench/java/Writer.java")
 	dirFlag := flag.String("dir", "", "scratch directory for the output (default: a new one under $TMPDIR)")
