@@ -139,6 +139,8 @@ func (c *Capture) run() {
 	defer close(c.done)
 	defer c.src.close()
 	c.want = ReadSize
+	// The first read's rate is measured from here.
+	c.lastEnd = time.Now()
 	b := c.pl.bufs.get(c.prog, c.stream, c.want)
 	for {
 		var deadline time.Time
@@ -204,18 +206,17 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 		return
 	}
 	// The fastest the program was seen writing in the last second, from
-	// windows of reads of rateWindow or more (the rate of a few lines
-	// read microseconds after the last read says nothing, and one read
-	// to the next may span a moment the program or the capture was
-	// descheduled), and before the first window from reads of an eighth
-	// of the pipe or more (a read that filled its buffer gives the least
-	// the rate was): a program may seem slow from one read to the next
-	// and then write at full speed.
+	// reads of an eighth of the pipe or more (a read that filled its
+	// buffer gives the least the rate was) and from windows of reads of
+	// rateWindow or more (the rate of a few lines read microseconds after
+	// the last read says nothing, and one read to the next may span a
+	// moment the program or the capture was descheduled): a program may
+	// seem slow from one read to the next and then write at full speed.
 	rate := float64(n) / float64(since) // bytes per nanosecond
-	c.measureWindow(n, since, end)
-	if c.winRate == 0 && n >= pipe/8 && rate > c.peak {
+	if n >= pipe/8 && (rate > c.peak || end.Sub(c.peakAt) > time.Second) {
 		c.peak, c.peakAt = rate, end
 	}
+	c.measureWindow(n, since, end)
 	if n >= room {
 		c.want = min(2*c.want, c.pl.maxRead)
 		return
@@ -234,7 +235,10 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 	if fast == 0 {
 		fast = rate
 	}
-	delay := min(coalesceDelay, time.Duration(float64(pipe)*3/8/fast))
+	delay := coalesceDelay
+	if d := float64(pipe) * 3 / 8 / fast; d < float64(delay) {
+		delay = time.Duration(d)
+	}
 	if delay < minCoalesce || waited >= delay {
 		return
 	}
