@@ -86,8 +86,15 @@ type Capture struct {
 	want    int       // size of the next read buffer, ReadSize to Pipeline.maxRead
 	lastEnd time.Time // when the last read that returned bytes returned
 	yielded time.Time // when the capture last yielded (yieldEvery)
-	peak    float64   // the fastest rate seen, in bytes per nanosecond (see pace)
+	peak    float64   // the fastest window's rate in the last second, in bytes per nanosecond (see pace)
 	peakAt  time.Time // when
+	// burst is the fastest rate of a large read (an eighth of the pipe or
+	// more) since the last window ended: what a program that has just
+	// begun writing fast is known by until a window has seen it.
+	burst float64
+	// lastFilled: the last read filled its buffer, and the pipe may have
+	// held more (the next read's bytes did not all come since).
+	lastFilled bool
 	// The rate over the last rateWindow or more (see pace): winRate of
 	// the last window completed, winBytes read since winStart in the one
 	// under way.
@@ -205,16 +212,20 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 	if pipe == 0 || since <= 0 {
 		return
 	}
-	// The fastest the program was seen writing in the last second, from
-	// reads of an eighth of the pipe or more (a read that filled its
-	// buffer gives the least the rate was) and from windows of reads of
-	// rateWindow or more (the rate of a few lines read microseconds after
-	// the last read says nothing, and one read to the next may span a
-	// moment the program or the capture was descheduled): a program may
-	// seem slow from one read to the next and then write at full speed.
+	// How fast the program writes: the fastest window of reads of
+	// rateWindow or more in the last second, and until the next window
+	// ends the fastest large read (a read that filled its buffer gives
+	// the least the rate was; the read after it, which took what was left
+	// from before, would give too much). The rate of a few lines read
+	// microseconds after the last read says nothing, and one read to the
+	// next can be far off either way: a moment the program or the capture
+	// was descheduled, a clock read late after a read. A program may seem
+	// slow from one read to the next and then write at full speed.
 	rate := float64(n) / float64(since) // bytes per nanosecond
-	if n >= pipe/8 && (rate > c.peak || end.Sub(c.peakAt) > time.Second) {
-		c.peak, c.peakAt = rate, end
+	leftover := c.lastFilled
+	c.lastFilled = n >= room
+	if n >= pipe/8 && !leftover {
+		c.burst = max(c.burst, rate)
 	}
 	c.measureWindow(n, since, end)
 	if n >= room {
@@ -226,12 +237,12 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 	}
 	// The wait: coalesceDelay, or less for a program that writes faster:
 	// in twice the wait (timers are late, most of all on a loaded
-	// machine), at the fastest rate the program was seen writing (the
-	// last second's peak; since the last read when none is known yet),
-	// the pipe takes at most three quarters of its size, so that the
-	// program is not blocked. A shorter wait than minCoalesce is not
-	// worth its wake-up: the next read comes at once.
-	fast := max(c.winRate, c.peak)
+	// machine), at the fastest rate the program was seen writing (above;
+	// since the last read when nothing is known yet), the pipe takes at
+	// most three quarters of its size, so that the program is not
+	// blocked. A shorter wait than minCoalesce is not worth its wake-up:
+	// the next read comes at once.
+	fast := max(c.winRate, c.peak, c.burst)
 	if fast == 0 {
 		fast = rate
 	}
@@ -254,7 +265,8 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 // measureWindow adds a read of n bytes, since after the one before it,
 // to the window of reads under way; once the window spans rateWindow, its
 // rate becomes winRate (and the peak, when faster or the peak is older
-// than a second) and a new window begins.
+// than a second), the large reads' burst is forgotten, and a new window
+// begins.
 func (c *Capture) measureWindow(n int, since time.Duration, end time.Time) {
 	if c.winStart.IsZero() {
 		c.winStart = end.Add(-since)
@@ -268,6 +280,7 @@ func (c *Capture) measureWindow(n int, since time.Duration, end time.Time) {
 	if c.winRate > c.peak || end.Sub(c.peakAt) > time.Second {
 		c.peak, c.peakAt = c.winRate, end
 	}
+	c.burst = 0
 	c.winStart, c.winBytes = end, 0
 }
 

@@ -126,3 +126,33 @@ func TestALineByLineWriterAtHundredsOfMBsWaitsWithoutFillingThePipe(t *testing.T
 		}
 	}
 }
+
+// One read that looks far faster than the program writes (the clock was
+// read late after the read before it, so the bytes seem to have come in
+// microseconds) costs a line-by-line writer its waits for one window at
+// most, not for the second the fastest rate is remembered.
+func TestOneReadThatLooksFastDoesNotEndTheWaits(t *testing.T) {
+	p := newPacer()
+	const rate = 200e6 / float64(time.Second) // bytes per nanosecond
+	gap := time.Millisecond
+	read := func() time.Duration {
+		got := p.read(int(rate*float64(gap)), MaxReadSize, gap)
+		gap = max(got, 100*time.Microsecond)
+		return got
+	}
+	for range 100 {
+		read()
+	}
+	// 400 KB in 50 µs: 8 GB/s, once.
+	p.read(400_000, MaxReadSize, 50*time.Microsecond)
+	gap = 100 * time.Microsecond
+	var waited time.Duration
+	for range 100 {
+		if read() > 0 {
+			waited += gap
+		}
+	}
+	if waited == 0 {
+		t.Fatalf("after one read that looked like 8 GB/s, a 200 MB/s line-by-line writer was never waited for again")
+	}
+}
