@@ -163,11 +163,16 @@ func tendConsole(format string) func(*bench, writer, stream) result {
 		}
 		defer out.Close()
 		r := b.supervised(b.tendCmd(w, s, out, "TEND_LOG_FORMAT="+format))
-		if format == "json" {
-			return r.checked(checkJSON(out.Name(), s), "every record")
-		}
-		return r.checked(checkFile(out.Name(), s), "whole file")
+		return r.checkedConsole(out.Name(), s, format)
 	}
+}
+
+// checkedConsole checks a console's output, in format, in the file path.
+func (r result) checkedConsole(path string, s stream, format string) result {
+	if format == "json" {
+		return r.checked(checkJSON(path, s), "every record")
+	}
+	return r.checked(checkFile(path, s), "whole file")
 }
 
 // tendConsolePiped is `tend -- writer | cat > file` with the console in
@@ -207,10 +212,7 @@ func tendConsolePiped(format string) func(*bench, writer, stream) result {
 			r.err = fmt.Errorf("cat: %w", err)
 		}
 		r.wall = time.Since(start)
-		if format == "json" {
-			return r.checked(checkJSON(out.Name(), s), "every record")
-		}
-		return r.checked(checkFile(out.Name(), s), "whole file")
+		return r.checkedConsole(out.Name(), s, format)
 	}
 }
 
