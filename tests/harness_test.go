@@ -202,7 +202,7 @@ type tendProcess struct {
 	exited  time.Time // when the wait for tend returned; set before done is closed
 	pidOnce sync.Once
 	pid     int
-	seen    []string // what the last look for tend's PID found instead
+	seen    []string // what the last look for tend's PID that found any process found instead
 	// Closed when tend's own process has exited (tendExited says when),
 	// which comes before the wait for it returns (after unshare's exit as
 	// PID 1, after its output is copied in any case); nil until tend's
@@ -475,9 +475,12 @@ func (p *tendProcess) PID() int {
 		// The binary is compared by inode, not by the path its exe link
 		// reads as: that path is the one seen from tend's mount namespace,
 		// and gains " (deleted)" should the file be replaced.
+		looks := 0
 		waitFor(p.t, 10*time.Second, "tend to start in its namespace", func() bool {
-			p.seen = p.seen[:0]
-			for _, pid := range descendants(p.cmd.Process.Pid) {
+			looks++
+			procs := allProcs()
+			var seen []string
+			for _, pid := range descendantsIn(procs, p.cmd.Process.Pid) {
 				exe := fmt.Sprintf("/proc/%d/exe", pid)
 				if fi, err := os.Stat(exe); err == nil && os.SameFile(fi, want) {
 					p.pid = pid
@@ -487,7 +490,10 @@ func (p *tendProcess) PID() int {
 				if err != nil {
 					link = err.Error()
 				}
-				p.seen = append(p.seen, fmt.Sprintf("%d: %s", pid, link))
+				seen = append(seen, fmt.Sprintf("%d: %s", pid, link))
+			}
+			if len(seen) > 0 || p.seen == nil {
+				p.seen = append(seen, fmt.Sprintf("(look %d of /proc's %d processes)", looks, len(procs)))
 			}
 			return p.Exited()
 		})
@@ -496,7 +502,7 @@ func (p *tendProcess) PID() int {
 		}
 	})
 	if p.pid == 0 {
-		p.t.Fatalf("tend exited before its PID was found (code %d); below unshare (PID %d) the last look saw %q\nstderr:\n%s",
+		p.t.Fatalf("tend exited before its PID was found (code %d); below unshare (PID %d) the last look that found any process saw %q\nstderr:\n%s",
 			p.code, p.cmd.Process.Pid, p.seen, p.Stderr())
 	}
 	return p.pid
@@ -715,8 +721,10 @@ func childrenOf(pid int) []int {
 
 // descendants returns every process below root in the process tree, the
 // zombies included.
-func descendants(root int) []int {
-	procs := allProcs()
+func descendants(root int) []int { return descendantsIn(allProcs(), root) }
+
+// descendantsIn returns the PIDs below root among procs.
+func descendantsIn(procs []procInfo, root int) []int {
 	byParent := map[int][]int{}
 	for _, p := range procs {
 		byParent[p.PPID] = append(byParent[p.PPID], p.PID)
