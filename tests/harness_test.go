@@ -478,9 +478,13 @@ func (p *tendProcess) PID() int {
 		looks := 0
 		waitFor(p.t, 10*time.Second, "tend to start in its namespace", func() bool {
 			looks++
-			procs := allProcs()
+			below, procs := descendantsByChildren(p.cmd.Process.Pid), 0
+			if below == nil {
+				all := allProcs()
+				below, procs = descendantsIn(all, p.cmd.Process.Pid), len(all)
+			}
 			var seen []string
-			for _, pid := range descendantsIn(procs, p.cmd.Process.Pid) {
+			for _, pid := range below {
 				exe := fmt.Sprintf("/proc/%d/exe", pid)
 				if fi, err := os.Stat(exe); err == nil && os.SameFile(fi, want) {
 					p.pid = pid
@@ -493,7 +497,7 @@ func (p *tendProcess) PID() int {
 				seen = append(seen, fmt.Sprintf("%d: %s", pid, link))
 			}
 			if len(seen) > 0 || p.seen == nil {
-				p.seen = append(seen, fmt.Sprintf("(look %d of /proc's %d processes)", looks, len(procs)))
+				p.seen = append(seen, fmt.Sprintf("(look %d; %d processes read from /proc, 0: children lists)", looks, procs))
 			}
 			return p.Exited()
 		})
@@ -722,6 +726,35 @@ func childrenOf(pid int) []int {
 // descendants returns every process below root in the process tree, the
 // zombies included.
 func descendants(root int) []int { return descendantsIn(allProcs(), root) }
+
+// descendantsByChildren returns the PIDs below root from the kernel's
+// lists of each thread's children (/proc/PID/task/TID/children), which
+// reads no other process's files: a full walk of /proc reads every
+// process on the machine, and one busy in the kernel (a JVM mapping its
+// heap, a program near its memory limit) can hold up the read of its
+// stat. It returns nil when the lists are not built into the kernel.
+func descendantsByChildren(root int) []int {
+	out := []int{}
+	queue := []int{root}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		lists, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+		if pid == root && len(lists) == 0 {
+			return nil
+		}
+		for _, list := range lists {
+			data, _ := os.ReadFile(list)
+			for _, f := range strings.Fields(string(data)) {
+				if kid, err := strconv.Atoi(f); err == nil {
+					out = append(out, kid)
+					queue = append(queue, kid)
+				}
+			}
+		}
+	}
+	return out
+}
 
 // descendantsIn returns the PIDs below root among procs.
 func descendantsIn(procs []procInfo, root int) []int {
