@@ -241,8 +241,9 @@ func (c *Capture) pace(n, room int, waited time.Duration, end time.Time) {
 	// since the last read when nothing is known yet), the pipe takes at
 	// most three quarters of its size, so that the program is not
 	// blocked. A shorter wait than minCoalesce is not worth its wake-up:
-	// the next read comes at once.
-	fast := max(c.winRate, c.peak, c.burst)
+	// the next read comes at once. (The last window's rate is never above
+	// the peak: measureWindow raises the peak to it.)
+	fast := max(c.peak, c.burst)
 	if fast == 0 {
 		fast = rate
 	}

@@ -73,11 +73,11 @@ func openPipe(f *os.File) *pipeReader {
 	}
 	p := &pipeReader{fd: -1, wake: -1}
 	cerr := raw.Control(func(fd uintptr) {
-		var st unix.Stat_t
-		if unix.Fstat(int(fd), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		ino, ok := pipeInode(fd)
+		if !ok {
 			return
 		}
-		p.ino = st.Ino
+		p.ino = ino
 		p.fd, err = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
 			p.fd = -1
@@ -116,12 +116,21 @@ func GrowPipe(f *os.File) int {
 	}
 	size := 0
 	raw.Control(func(fd uintptr) {
-		var st unix.Stat_t
-		if unix.Fstat(int(fd), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+		if _, ok := pipeInode(fd); ok {
 			size = growPipe(int(fd))
 		}
 	})
 	return size
+}
+
+// pipeInode returns the inode of the pipe fd, and false when fd is not a
+// pipe.
+func pipeInode(fd uintptr) (uint64, bool) {
+	var st unix.Stat_t
+	if unix.Fstat(int(fd), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return 0, false
+	}
+	return st.Ino, true
 }
 
 // growPipe asks for a kernel buffer of pipeSize bytes for the pipe fd and

@@ -478,13 +478,8 @@ func (p *tendProcess) PID() int {
 		looks := 0
 		waitFor(p.t, 10*time.Second, "tend to start in its namespace", func() bool {
 			looks++
-			below, procs := descendantsByChildren(p.cmd.Process.Pid), 0
-			if below == nil {
-				all := allProcs()
-				below, procs = descendantsIn(all, p.cmd.Process.Pid), len(all)
-			}
 			var seen []string
-			for _, pid := range below {
+			for _, pid := range descendants(p.cmd.Process.Pid) {
 				exe := fmt.Sprintf("/proc/%d/exe", pid)
 				if fi, err := os.Stat(exe); err == nil && os.SameFile(fi, want) {
 					p.pid = pid
@@ -497,7 +492,7 @@ func (p *tendProcess) PID() int {
 				seen = append(seen, fmt.Sprintf("%d: %s", pid, link))
 			}
 			if len(seen) > 0 || p.seen == nil {
-				p.seen = append(seen, fmt.Sprintf("(look %d; %d processes read from /proc, 0: children lists)", looks, procs))
+				p.seen = append(seen, fmt.Sprintf("(look %d)", looks))
 			}
 			return p.Exited()
 		})
@@ -724,15 +719,37 @@ func childrenOf(pid int) []int {
 }
 
 // descendants returns every process below root in the process tree, the
-// zombies included.
-func descendants(root int) []int { return descendantsIn(allProcs(), root) }
+// zombies included: from the kernel's children lists where it has them,
+// else from a walk of all of /proc.
+func descendants(root int) []int {
+	if below := descendantsByChildren(root); below != nil {
+		return below
+	}
+	procs := allProcs()
+	byParent := map[int][]int{}
+	for _, p := range procs {
+		byParent[p.PPID] = append(byParent[p.PPID], p.PID)
+	}
+	var out []int
+	queue := []int{root}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, k := range byParent[pid] {
+			out = append(out, k)
+			queue = append(queue, k)
+		}
+	}
+	return out
+}
 
 // descendantsByChildren returns the PIDs below root from the kernel's
 // lists of each thread's children (/proc/PID/task/TID/children), which
 // reads no other process's files: a full walk of /proc reads every
 // process on the machine, and one busy in the kernel (a JVM mapping its
 // heap, a program near its memory limit) can hold up the read of its
-// stat. It returns nil when the lists are not built into the kernel.
+// stat. It returns nil when the lists are not built into the kernel (or
+// root is gone).
 func descendantsByChildren(root int) []int {
 	out := []int{}
 	queue := []int{root}
@@ -751,25 +768,6 @@ func descendantsByChildren(root int) []int {
 					queue = append(queue, kid)
 				}
 			}
-		}
-	}
-	return out
-}
-
-// descendantsIn returns the PIDs below root among procs.
-func descendantsIn(procs []procInfo, root int) []int {
-	byParent := map[int][]int{}
-	for _, p := range procs {
-		byParent[p.PPID] = append(byParent[p.PPID], p.PID)
-	}
-	var out []int
-	queue := []int{root}
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		for _, k := range byParent[pid] {
-			out = append(out, k)
-			queue = append(queue, k)
 		}
 	}
 	return out
