@@ -119,8 +119,8 @@ func main() {
 		fmt.Printf("Base: %s.\n", tendVersion(b.base))
 	}
 
-	fmt.Printf("%s; %s; %d CPUs (%s), Linux %s, output on %s.\n\n",
-		tendVersion(tend), time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), kernel(), fsType(scratch))
+	fmt.Printf("%s; %s; %d CPUs (%s), Linux %s, output on %s%s.\n\n",
+		tendVersion(tend), time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), kernel(), fsType(scratch), pageReporting())
 	for _, n := range notes {
 		fmt.Printf("- %s\n", n)
 	}
@@ -334,6 +334,25 @@ func kernel() string {
 		b = append(b, byte(c))
 	}
 	return string(b)
+}
+
+// pageReporting says, when it is so, that the machine is a virtual
+// machine that hands the memory it frees back to its host (virtio-balloon
+// free page reporting). There a page the page cache takes anew may first
+// be faulted in by the host, and writing a new file's bytes costs two to
+// five times the copy, unevenly (docs/benchmarks.md): the figures of the
+// cases that write the most bytes spread with it.
+func pageReporting() string {
+	const dir = "/sys/module/page_reporting/parameters/"
+	reported, err := os.ReadFile(dir + "reported_kib")
+	if err != nil || strings.TrimSpace(string(reported)) == "0" {
+		return ""
+	}
+	order, err := os.ReadFile(dir + "page_reporting_order")
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf(", freed memory reported to the host (free page reporting, order %s)", strings.TrimSpace(string(order)))
 }
 
 // fsType names the filesystem of dir (the kinds a benchmark is run on).
