@@ -337,22 +337,27 @@ func kernel() string {
 }
 
 // pageReporting says, when it is so, that the machine is a virtual
-// machine that hands the memory it frees back to its host (virtio-balloon
-// free page reporting). There a page the page cache takes anew may first
-// be faulted in by the host, and writing a new file's bytes costs two to
-// five times the copy, unevenly (docs/benchmarks.md): the figures of the
-// cases that write the most bytes spread with it.
+// machine that hands the memory it frees back to its host: a virtio
+// balloon (device 5) that offers free page reporting (feature bit 5).
+// There a page the page cache takes anew may first be faulted in by the
+// host, and writing a new file's bytes costs two to twelve times as much,
+// unevenly (docs/benchmarks.md): the figures of the cases that write the
+// most bytes spread with it.
 func pageReporting() string {
-	const dir = "/sys/module/page_reporting/parameters/"
-	reported, err := os.ReadFile(dir + "reported_kib")
-	if err != nil || strings.TrimSpace(string(reported)) == "0" {
-		return ""
+	devices, _ := filepath.Glob("/sys/bus/virtio/devices/*")
+	for _, d := range devices {
+		id, _ := os.ReadFile(filepath.Join(d, "device"))
+		features, _ := os.ReadFile(filepath.Join(d, "features"))
+		if strings.TrimSpace(string(id)) != "0x0005" || len(features) <= 5 || features[5] != '1' {
+			continue
+		}
+		order, err := os.ReadFile("/sys/module/page_reporting/parameters/page_reporting_order")
+		if err != nil {
+			return ", freed memory reported to the host (free page reporting)"
+		}
+		return fmt.Sprintf(", freed memory reported to the host (free page reporting, order %s)", strings.TrimSpace(string(order)))
 	}
-	order, err := os.ReadFile(dir + "page_reporting_order")
-	if err != nil {
-		return ""
-	}
-	return fmt.Sprintf(", freed memory reported to the host (free page reporting, order %s)", strings.TrimSpace(string(order)))
+	return ""
 }
 
 // fsType names the filesystem of dir (the kinds a benchmark is run on).
