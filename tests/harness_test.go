@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -706,9 +707,13 @@ func allProcs() []procInfo {
 	return out
 }
 
-// childrenOf returns the PIDs whose parent is pid, in PID order. (The
-// kernel's /proc/PID/task/TID/children is not always built in.)
+// childrenOf returns the PIDs whose parent is pid, in PID order: from the
+// kernel's lists of each thread's children where it has them, else from a
+// walk of all of /proc.
 func childrenOf(pid int) []int {
+	if kids, ok := kernelChildren(pid); ok {
+		return kids
+	}
 	var kids []int
 	for _, p := range allProcs() {
 		if p.PPID == pid {
@@ -718,56 +723,51 @@ func childrenOf(pid int) []int {
 	return kids
 }
 
+// kernelChildren returns the PIDs whose parent is pid, in PID order, from
+// the kernel's lists of each of its threads' children
+// (/proc/PID/task/TID/children). Those read no other process's files: a
+// walk of /proc reads every process on the machine, and one busy in the
+// kernel (a JVM mapping its heap, a program near its memory limit) can
+// hold up the read of its stat. It reports false when the lists are not
+// built into the kernel, or pid is gone.
+func kernelChildren(pid int) ([]int, bool) {
+	lists, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if len(lists) == 0 {
+		return nil, false
+	}
+	kids := []int{}
+	for _, list := range lists {
+		data, _ := os.ReadFile(list)
+		for _, f := range strings.Fields(string(data)) {
+			if kid, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, kid)
+			}
+		}
+	}
+	slices.Sort(kids)
+	return kids, true
+}
+
 // descendants returns every process below root in the process tree, the
 // zombies included: from the kernel's children lists where it has them,
-// else from a walk of all of /proc.
+// else from one walk of all of /proc.
 func descendants(root int) []int {
-	if below := descendantsByChildren(root); below != nil {
-		return below
-	}
-	procs := allProcs()
-	byParent := map[int][]int{}
-	for _, p := range procs {
-		byParent[p.PPID] = append(byParent[p.PPID], p.PID)
+	children := childrenOf
+	if _, ok := kernelChildren(root); !ok {
+		byParent := map[int][]int{}
+		for _, p := range allProcs() {
+			byParent[p.PPID] = append(byParent[p.PPID], p.PID)
+		}
+		children = func(pid int) []int { return byParent[pid] }
 	}
 	var out []int
 	queue := []int{root}
 	for len(queue) > 0 {
 		pid := queue[0]
 		queue = queue[1:]
-		for _, k := range byParent[pid] {
+		for _, k := range children(pid) {
 			out = append(out, k)
 			queue = append(queue, k)
-		}
-	}
-	return out
-}
-
-// descendantsByChildren returns the PIDs below root from the kernel's
-// lists of each thread's children (/proc/PID/task/TID/children), which
-// reads no other process's files: a full walk of /proc reads every
-// process on the machine, and one busy in the kernel (a JVM mapping its
-// heap, a program near its memory limit) can hold up the read of its
-// stat. It returns nil when the lists are not built into the kernel (or
-// root is gone).
-func descendantsByChildren(root int) []int {
-	out := []int{}
-	queue := []int{root}
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		lists, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-		if pid == root && len(lists) == 0 {
-			return nil
-		}
-		for _, list := range lists {
-			data, _ := os.ReadFile(list)
-			for _, f := range strings.Fields(string(data)) {
-				if kid, err := strconv.Atoi(f); err == nil {
-					out = append(out, kid)
-					queue = append(queue, kid)
-				}
-			}
 		}
 	}
 	return out
