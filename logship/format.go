@@ -97,8 +97,8 @@ func appendJSONString(dst, s []byte) []byte {
 // U+FFFD for each byte that is not part of valid UTF-8.
 func appendJSONChars(dst, s []byte) []byte {
 	for {
-		n := plainLen(s)
-		dst = append(dst, s[:n]...)
+		var n int
+		dst, n = appendPlain(dst, s)
 		s = s[n:]
 		if len(s) == 0 {
 			return dst
@@ -151,8 +151,8 @@ func (b *Batch) AppendJSONNext(dst, start []byte, r Record, rest []byte) (out []
 	}
 	line = Record{Off: r.End - int32(len(rest)), End: r.End, Flags: r.Flags &^ Run}
 	for {
-		n := plainLen(rest)
-		dst = append(dst, rest[:n]...)
+		var n int
+		dst, n = appendPlain(dst, rest)
 		rest = rest[n:]
 		if len(rest) == 0 {
 			return append(dst, '"', '}', '\n'), line, nil, false
@@ -163,6 +163,22 @@ func (b *Batch) AppendJSONNext(dst, start []byte, r Record, rest []byte) (out []
 		}
 		dst, rest = appendEscaped(dst, rest)
 	}
+}
+
+// AppendJSONLines appends, as AppendJSONNext would one call per line, the
+// JSON objects of the lines at the start of rest (the part of run r's
+// message not formatted yet) that a newline ends and that hold no byte
+// to escape, while dst stays within limit bytes, and returns dst and what
+// is left of rest. It formats no line of a record that is no run, nor the
+// run's last line: AppendJSONNext formats what it leaves. escape reports
+// that it stopped at a line with a byte to escape. For a sink that needs
+// no record per line (the console), this is the fast path: one scan for
+// the lines of a run, with nothing done per line outside it.
+func (b *Batch) AppendJSONLines(dst, start []byte, r Record, rest []byte, limit int) (out, left []byte, escape bool) {
+	if !r.Run() {
+		return dst, rest, false
+	}
+	return appendJSONLines(dst, start, rest, limit)
 }
 
 // AppendJSONRecord appends the JSON object of one record and a newline. ts

@@ -92,6 +92,19 @@ func FuzzJSONLinesOfARun(f *testing.F) {
 		if split := AppendLines(nil, b.Data, 0, []Record{r}); !slices.Equal(lines, split) {
 			t.Fatalf("run %q: line records %v, the run's lines %v", run, lines, split)
 		}
+		// The console's loop, plain lines the fast way (AppendJSONLines)
+		// and the rest one at a time, with the room running out anywhere.
+		for _, limit := range []int{0, 100, 150, len(want) / 2, len(want) + 1000} {
+			var fast []byte
+			rest, more := b.Message(r), true
+			for more {
+				fast, rest, _ = b.AppendJSONLines(fast, start, r, rest, limit)
+				fast, _, rest, more = b.AppendJSONNext(fast, start, r, rest)
+			}
+			if !bytes.Equal(fast, want) {
+				t.Fatalf("run %q, limit %d, lines the fast way:\n got %q\nwant %q", run, limit, fast, want)
+			}
+		}
 	})
 }
 
@@ -134,7 +147,8 @@ func escapeByteByByte(s []byte) []byte {
 // by the scan: in a pair of blocks, in a block, in a last word, and in the
 // last block or word that overlaps bytes already scanned. plainLen (a
 // vector scan on amd64) and plainLenWords (the word scan, what other
-// processors run) each agree with a byte-by-byte count.
+// processors run) each agree with a byte-by-byte count, and appendPlain
+// (the scan that copies) appends exactly the bytes counted.
 func TestJSONEscapeFindsEverySpecialByteInAWord(t *testing.T) {
 	for size := 1; size <= 90; size++ {
 		for c := 0; c < 256; c++ {
@@ -150,6 +164,9 @@ func TestJSONEscapeFindsEverySpecialByteInAWord(t *testing.T) {
 				}
 				if got := plainLenWords(msg); got != want {
 					t.Fatalf("plainLenWords: byte %#x at %d of %d: %d plain bytes, want %d", c, pos, size, got, want)
+				}
+				if got, n := appendPlain([]byte("ab"), msg); n != want || string(got) != "ab"+string(msg[:want]) {
+					t.Fatalf("appendPlain: byte %#x at %d of %d: %d plain bytes, %q, want %d", c, pos, size, n, got, want)
 				}
 			}
 		}
@@ -213,5 +230,64 @@ func BenchmarkJSONRecords(b *testing.B) {
 			dst = append(dst, start...)
 			dst = AppendJSONEnd(dst, msg, false, false)
 		}
+	}
+}
+
+// appendPlain copies a long message a window at a time into whatever room
+// the buffer has, and grows it: the bytes appended are the message's up
+// to its first special byte, wherever that falls against the windows, and
+// nothing before the buffer's end is touched.
+func TestAppendPlainAcrossWindowsAndRoom(t *testing.T) {
+	const window = 4 << 10 // plainWindow on amd64
+	for _, size := range []int{17, window - 1, window, window + 1, 3*window + 5} {
+		for _, room := range []int{0, 1, 15, 16, 100, window + 7} {
+			for _, pos := range []int{-1, 0, 16, window - 1, window, size - 1} {
+				if pos >= size {
+					continue
+				}
+				msg := []byte(strings.Repeat("p", size))
+				want := size
+				if pos >= 0 {
+					msg[pos], want = '"', pos
+				}
+				dst := make([]byte, 3, 3+room)
+				copy(dst, "abc")
+				got, n := appendPlain(dst, msg)
+				if n != want || string(got) != "abc"+string(msg[:want]) {
+					t.Fatalf("size %d, room %d, special at %d: %d bytes appended (%d long), want %d", size, room, pos, n, len(got)-3, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkJSONRun formats a run of 1 MiB of 120-byte lines: a line at
+// a time (AppendJSONNext, as a file sink does, which needs each line's
+// record), and as the console does, the plain lines the fast way
+// (AppendJSONLines) and the run's last line by AppendJSONNext.
+func BenchmarkJSONRun(b *testing.B) {
+	var data []byte
+	for i := 0; len(data)+120 <= 1<<20; i++ {
+		data = fmt.Appendf(data, "%012d %s\n", i, strings.Repeat("x", 106))
+	}
+	batch := &Batch{Data: data}
+	r := Record{Off: 0, End: int32(len(data) - 1), Flags: Newline | Run}
+	start := AppendJSONStart(nil, AppendTime(nil, time.Unix(1700000000, 123456789)), "main", Stdout)
+	const limit = 4 << 20 // room for all of the run's objects
+	for _, fast := range []bool{false, true} {
+		b.Run(map[bool]string{false: "line-at-a-time", true: "fast"}[fast], func(b *testing.B) {
+			var dst []byte
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				dst = dst[:0]
+				rest, more := batch.Message(r), true
+				for more {
+					if fast {
+						dst, rest, _ = batch.AppendJSONLines(dst, start, r, rest, limit)
+					}
+					dst, _, rest, more = batch.AppendJSONNext(dst, start, r, rest)
+				}
+			}
+		})
 	}
 }

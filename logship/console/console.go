@@ -259,14 +259,26 @@ func (c *Sink) write(p *program, b *logship.Batch) {
 // addJSON formats every record of b into the stream's buffer, in json,
 // with nothing dropped: the loop of add without what it looks up per
 // record, the start of the object formatted once. A run is split into
-// its lines as they are formatted (AppendJSONNext), in the same scan.
+// its lines as they are formatted, in the same scan: its plain lines
+// many at a time (AppendJSONLines), the others one at a time
+// (AppendJSONNext).
 func (c *Sink) addJSON(b *logship.Batch) {
 	out := outputOf(b.Stream)
 	c.startOf(b.Time, b.Program, b.Stream)
 	buf := c.buf[out]
 	for _, r := range b.Records {
 		rest := b.Message(r)
+		// Plain lines go the fast way until it has nothing to format
+		// because the very next line has a byte to escape: then the
+		// rest of the run goes a line at a time.
+		fast := true
 		for more := true; more; {
+			if fast {
+				n := len(rest)
+				var escape bool
+				buf, rest, escape = b.AppendJSONLines(buf, c.start, r, rest, flushSize)
+				fast = !escape || len(rest) < n
+			}
 			buf, _, rest, more = b.AppendJSONNext(buf, c.start, r, rest)
 			if len(buf) >= flushSize {
 				c.buf[out] = buf
