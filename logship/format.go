@@ -38,7 +38,7 @@ const (
 
 // plainLenWords returns how many bytes at the start of s are printable
 // ASCII other than '"' and '\\', the bytes a JSON string holds as they
-// are (see plainLen). It looks at sixteen bytes at a time in two words: a
+// are (see appendPlain). It looks at sixteen bytes at a time in two words: a
 // log line is nearly all such bytes, and a byte-by-byte loop was most of
 // the cost of the json format.
 func plainLenWords(s []byte) int {
@@ -108,7 +108,7 @@ func appendJSONChars(dst, s []byte) []byte {
 }
 
 // appendEscaped appends the character at the start of s, a byte that
-// plainLen stopped at, as a JSON string holds it, and returns the rest of
+// appendPlain stopped at, as a JSON string holds it, and returns the rest of
 // s.
 func appendEscaped(dst, s []byte) ([]byte, []byte) {
 	c := s[0]

@@ -2,29 +2,13 @@ package logship
 
 import "slices"
 
-// plainLen returns how many bytes at the start of s are printable ASCII
-// other than '"' and '\\', the bytes a JSON string holds as they are. On
-// amd64 it compares sixteen bytes in one instruction (SSE2, which every
-// amd64 processor has): the word scan (plainLenWords) was still a fifth of
-// tend's CPU in a json console, and a record now formats in half the time.
-func plainLen(s []byte) int {
-	if len(s) < 16 {
-		return plainLenWords(s)
-	}
-	return plainLenSSE2(s)
-}
-
-// plainLenSSE2 is plainLen for s of sixteen bytes or more, in
-// plainlen_amd64.s.
-//
-//go:noescape
-func plainLenSSE2(s []byte) int
-
-// appendPlain appends the bytes at the start of s that plainLen counts
-// to dst, and returns dst and how many bytes that is. On amd64 the bytes
-// are copied in the scan that finds where they end, sixteen at a time,
-// into room for all of s: one pass over a message where plainLen and a
-// copy made two.
+// appendPlain appends the bytes at the start of s that a JSON string
+// holds as they are (printable ASCII other than '"' and '\\') to dst, and
+// returns dst and how many bytes that is. On amd64 it compares sixteen
+// bytes in one instruction (SSE2, which every amd64 processor has) and
+// copies them in the same scan, into room for all of s: the word scan
+// was a fifth of tend's CPU in a json console, and a scan then a copy
+// made two passes over every message.
 func appendPlain(dst, s []byte) ([]byte, int) {
 	if len(s) < 16 {
 		n := plainLenWords(s)
