@@ -13,6 +13,49 @@
 	POR     X5, dst; \
 	POR     src, dst
 
+// MARKERS loads X1, X2 and X3 for MARK.
+#define MARKERS \
+	MOVQ $0x2020202020202020, AX; \
+	MOVQ AX, X1; \
+	PUNPCKLQDQ X1, X1; \
+	MOVQ $0x2222222222222222, AX; \
+	MOVQ AX, X2; \
+	PUNPCKLQDQ X2, X2; \
+	MOVQ $0x5c5c5c5c5c5c5c5c, AX; \
+	MOVQ AX, X3; \
+	PUNPCKLQDQ X3, X3
+
+// COPYPAIR copies the thirty-two bytes at SI+s to DI+d, then marks them:
+// the first sixteen in X0, the others in X7, and AX is not zero when a
+// byte is marked.
+#define COPYPAIR(s, d) \
+	MOVOU (SI)(s*1), X4; \
+	MOVOU 16(SI)(s*1), X6; \
+	MOVOU X4, (DI)(d*1); \
+	MOVOU X6, 16(DI)(d*1); \
+	MARK(X4, X0); \
+	MARK(X6, X7); \
+	MOVO X0, X8; \
+	POR  X7, X8; \
+	PMOVMSKB X8, AX
+
+// PAIRFIRST sets AX to the offset, in the pair COPYPAIR marked, of the
+// first byte marked (R13 is overwritten).
+#define PAIRFIRST \
+	PMOVMSKB X0, AX; \
+	PMOVMSKB X7, R13; \
+	SHLQ $16, R13; \
+	ORQ  R13, AX; \
+	BSFQ AX, AX
+
+// COPYBLOCK copies the sixteen bytes at SI+s to DI+d, then marks them in
+// X0, one bit each in AX.
+#define COPYBLOCK(s, d) \
+	MOVOU (SI)(s*1), X4; \
+	MOVOU X4, (DI)(d*1); \
+	MARK(X4, X0); \
+	PMOVMSKB X0, AX
+
 // func copyPlainSSE2(dst, s []byte) int
 //
 // Returns how many bytes at the start of s a JSON string holds as they
@@ -26,41 +69,21 @@ TEXT ·copyPlainSSE2(SB), NOSPLIT, $0-56
 	MOVQ dst_base+0(FP), DI
 	MOVQ s_base+24(FP), SI
 	MOVQ s_len+32(FP), BX
-	MOVQ $0x2020202020202020, AX
-	MOVQ AX, X1
-	PUNPCKLQDQ X1, X1
-	MOVQ $0x2222222222222222, AX
-	MOVQ AX, X2
-	PUNPCKLQDQ X2, X2
-	MOVQ $0x5c5c5c5c5c5c5c5c, AX
-	MOVQ AX, X3
-	PUNPCKLQDQ X3, X3
+	MARKERS
 	XORQ CX, CX
 
 cpairs:
 	LEAQ 32(CX), DX
 	CMPQ DX, BX
 	JA   cblock
-	MOVOU (SI)(CX*1), X4
-	MOVOU 16(SI)(CX*1), X6
-	MOVOU X4, (DI)(CX*1)
-	MOVOU X6, 16(DI)(CX*1)
-	MARK(X4, X0)
-	MARK(X6, X7)
-	MOVO X0, X8
-	POR  X7, X8
-	PMOVMSKB X8, AX
+	COPYPAIR(CX, CX)
 	TESTL AX, AX
 	JNZ  cpairfound
 	MOVQ DX, CX
 	JMP  cpairs
 
 cpairfound:
-	PMOVMSKB X0, AX
-	PMOVMSKB X7, DX
-	SHLQ $16, DX
-	ORQ  DX, AX
-	BSFQ AX, AX
+	PAIRFIRST
 	ADDQ CX, AX
 	MOVQ AX, ret+48(FP)
 	RET
@@ -69,10 +92,7 @@ cblock:
 	LEAQ 16(CX), DX
 	CMPQ DX, BX
 	JA   clast
-	MOVOU (SI)(CX*1), X4
-	MOVOU X4, (DI)(CX*1)
-	MARK(X4, X0)
-	PMOVMSKB X0, AX
+	COPYBLOCK(CX, CX)
 	TESTL AX, AX
 	JNZ  cfound
 	MOVQ DX, CX
@@ -82,10 +102,7 @@ clast:
 	JEQ  cnone
 	MOVQ BX, CX
 	SUBQ $16, CX
-	MOVOU (SI)(CX*1), X4
-	MOVOU X4, (DI)(CX*1)
-	MARK(X4, X0)
-	PMOVMSKB X0, AX
+	COPYBLOCK(CX, CX)
 	TESTL AX, AX
 	JZ   cnone
 
@@ -115,15 +132,7 @@ TEXT ·appendJSONLinesSSE2(SB), NOSPLIT, $0-89
 	MOVQ start_len+32(FP), R10
 	MOVQ s_base+48(FP), SI
 	MOVQ s_len+56(FP), BX
-	MOVQ $0x2020202020202020, AX
-	MOVQ AX, X1
-	PUNPCKLQDQ X1, X1
-	MOVQ $0x2222222222222222, AX
-	MOVQ AX, X2
-	PUNPCKLQDQ X2, X2
-	MOVQ $0x5c5c5c5c5c5c5c5c, AX
-	MOVQ AX, X3
-	PUNPCKLQDQ X3, X3
+	MARKERS
 	XORQ CX, CX // s offset
 	XORQ DX, DX // dst offset
 	XORQ R11, R11 // s offset of the lines written
@@ -170,15 +179,7 @@ scanpairs:
 	LEAQ 35(DX), AX
 	CMPQ AX, R8
 	JA   scan
-	MOVOU (SI)(CX*1), X4
-	MOVOU 16(SI)(CX*1), X6
-	MOVOU X4, (DI)(DX*1)
-	MOVOU X6, 16(DI)(DX*1)
-	MARK(X4, X0)
-	MARK(X6, X7)
-	MOVO X0, X8
-	POR  X7, X8
-	PMOVMSKB X8, AX
+	COPYPAIR(CX, DX)
 	TESTL AX, AX
 	JNZ  pairspecial
 	ADDQ $32, CX
@@ -186,11 +187,7 @@ scanpairs:
 	JMP  scanpairs
 
 pairspecial:
-	PMOVMSKB X0, AX
-	PMOVMSKB X7, R13
-	SHLQ $16, R13
-	ORQ  R13, AX
-	BSFQ AX, AX
+	PAIRFIRST
 	JMP  found
 
 scan:
@@ -200,10 +197,7 @@ scan:
 	LEAQ 19(DX), AX
 	CMPQ AX, R8
 	JA   done
-	MOVOU (SI)(CX*1), X4
-	MOVOU X4, (DI)(DX*1)
-	MARK(X4, X0)
-	PMOVMSKB X0, AX
+	COPYBLOCK(CX, DX)
 	TESTL AX, AX
 	JNZ  special
 	ADDQ $16, CX
