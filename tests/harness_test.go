@@ -728,12 +728,12 @@ func childrenOf(pid int) []int {
 // (/proc/PID/task/TID/children). Those read no other process's files: a
 // walk of /proc reads every process on the machine, and one busy in the
 // kernel (a JVM mapping its heap, a program near its memory limit) can
-// hold up the read of its stat. It reports false when the lists are not
-// built into the kernel, or pid is gone.
+// hold up the read of its stat. A pid that is gone has no children. It
+// reports false only when the lists are not built into the kernel.
 func kernelChildren(pid int) ([]int, bool) {
 	lists, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	if len(lists) == 0 {
-		return nil, false
+		return nil, childrenLists()
 	}
 	kids := []int{}
 	for _, list := range lists {
@@ -748,12 +748,19 @@ func kernelChildren(pid int) ([]int, bool) {
 	return kids, true
 }
 
+// childrenLists reports whether the kernel keeps each thread's children
+// in /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN).
+func childrenLists() bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d/children", os.Getpid(), os.Getpid()))
+	return err == nil
+}
+
 // descendants returns every process below root in the process tree, the
 // zombies included: from the kernel's children lists where it has them,
 // else from one walk of all of /proc.
 func descendants(root int) []int {
 	children := childrenOf
-	if _, ok := kernelChildren(root); !ok {
+	if !childrenLists() {
 		byParent := map[int][]int{}
 		for _, p := range allProcs() {
 			byParent[p.PPID] = append(byParent[p.PPID], p.PID)
