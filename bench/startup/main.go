@@ -116,9 +116,14 @@ func main() {
 	// The programs under imports/ link what tend links and do nothing:
 	// what each package set costs a start, before main. gorunstrue forks,
 	// executes and waits for true with the raw system calls: the floor
-	// under `tend -- true` for any Go program.
-	names := []string{"true", "empty Go program", "Go + crypto/tls", "Go + crypto/tls, net/http", "Go + all tend imports", "tend version", "Go runs true"}
-	cmds := []string{truePath, buildGo(scratch, "emptygo"), buildGo(scratch, "imports/tls"), buildGo(scratch, "imports/http"), buildGo(scratch, "imports/libs"), tend + " version", buildGo(scratch, "gorunstrue") + " " + truePath}
+	// under `tend -- true` for any Go program. pid1floor links tend's
+	// packages and does what tini does (with -no-handlers, all but the
+	// signal handlers): the floor under `tend -- true` for tend's packages
+	// and its handlers, whatever tend's own steps cost.
+	pid1floor := buildGo(scratch, "pid1floor")
+	names := []string{"true", "empty Go program", "Go + crypto/tls", "Go + crypto/tls, net/http", "Go + all tend imports", "tend version", "Go runs true", floorNoHandlers, floorHandlers}
+	cmds := []string{truePath, buildGo(scratch, "emptygo"), buildGo(scratch, "imports/tls"), buildGo(scratch, "imports/http"), buildGo(scratch, "imports/libs"), tend + " version", buildGo(scratch, "gorunstrue") + " " + truePath,
+		pid1floor + " -no-handlers " + truePath, pid1floor + " " + truePath}
 	for _, p := range peers {
 		// The name as the command reads: "tend -- true", "dumb-init true".
 		names = append(names, strings.Join(append([]string{p.name}, p.argv[1:]...), " ")+" true")
@@ -179,6 +184,10 @@ func main() {
 		fmt.Printf("  tend's own packages (tend version vs Go + all tend imports): %+.2f ms\n", ms(results["tend version"].Median-results["Go + all tend imports"].Median))
 		fmt.Printf("tend's own work (tend -- true vs tend version): %+.2f ms\n", ms(results["tend -- true"].Median-results["tend version"].Median))
 		fmt.Printf("the floor for any Go program (Go runs true vs tini): %+.2f ms; tend above it: %+.2f ms\n", ms(results["Go runs true"].Median-tini.Median), ms(results["tend -- true"].Median-results["Go runs true"].Median))
+		floor := ms(results[floorHandlers].Median - tini.Median)
+		fmt.Printf("the floor for tend's packages and handlers (%s vs tini): %+.2f ms -> %s\n", floorHandlers, floor, floorVerdict(floor))
+		fmt.Printf("  of which the signal handlers (%s vs %s): %+.2f ms\n", floorHandlers, floorNoHandlers, ms(results[floorHandlers].Median-results[floorNoHandlers].Median))
+		fmt.Printf("tend's own steps above that floor (tend -- true vs %s): %+.2f ms\n", floorHandlers, ms(results["tend -- true"].Median-results[floorHandlers].Median))
 	}
 	fmt.Printf("hyperfine JSON: %s/startup-*.json\n\n", *jsonDir)
 
@@ -223,6 +232,21 @@ func main() {
 	}
 	fmt.Println()
 	dependencyCost()
+}
+
+// The two floors built from tend's packages (bench/startup/pid1floor).
+const (
+	floorNoHandlers = "tend's packages run true"
+	floorHandlers   = "tend's packages + handlers run true"
+)
+
+// floorVerdict says what the floor of tend's packages and handlers, in ms
+// over tini, leaves of the 2 ms target for tend's own steps.
+func floorVerdict(floor float64) string {
+	if floor >= 2 {
+		return "the 2 ms target is out of reach of tend's own steps"
+	}
+	return fmt.Sprintf("%.2f ms of the 2 ms target left for tend's own steps", 2-floor)
 }
 
 // hyperfineResult is the figures of one command (seconds).
