@@ -28,6 +28,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"tend/internal/signalpipe"
 )
 
 // sweepInterval is how often the reaper looks for exited children even
@@ -79,8 +81,14 @@ func CloseInheritedOnExec() error {
 // net, every second.
 func (r *Reaper) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGCHLD)
-	defer signal.Stop(sigs)
+	// Through the relay, SIGCHLD's handler is one system call and its
+	// removal none; os/signal takes a round trip to the Go runtime's
+	// signal thread for each, and is left for when the relay fails.
+	if err := signalpipe.Notify(sigs, syscall.SIGCHLD); err != nil {
+		signal.Notify(sigs, syscall.SIGCHLD)
+		defer signal.Stop(sigs)
+	}
+	defer signalpipe.Stop(sigs)
 	tick := time.NewTicker(sweepInterval)
 	defer tick.Stop()
 	for {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"tend/internal/signalpipe"
 )
 
 // forwardedSignals are relayed to the main program. As PID 1, tend must
@@ -17,11 +19,13 @@ import (
 // pipe, handled below), KILL and STOP (cannot be caught), and the
 // synchronous faults (SEGV, BUS, FPE, ILL, TRAP, SYS).
 //
-// The order is the order of installation, one round trip to the runtime's
-// signal thread each: TERM and INT first, so that a stop asked for in
-// tend's first moments is never Go's default exit, then the other signals
-// whose default would end tend (QUIT, HUP).
-var forwardedSignals = []os.Signal{
+// They are relayed by package signalpipe, which installs each handler with
+// one system call (os/signal takes a round trip to the runtime's signal
+// thread per signal, a millisecond for these). The order is the order of
+// installation: TERM and INT first, so that a stop asked for in tend's
+// first moments is never Go's default exit, then the other signals whose
+// default would end tend (QUIT, HUP).
+var forwardedSignals = []syscall.Signal{
 	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM,
 	// A program reading a terminal in the background gets TTIN and TTOU;
@@ -31,9 +35,10 @@ var forwardedSignals = []os.Signal{
 	syscall.SIGSTKFLT,
 }
 
-// ignoredSignals are caught and dropped. SIGPIPE is caught so that a write
-// to a closed console pipe returns EPIPE instead of killing PID 1.
-var ignoredSignals = []os.Signal{syscall.SIGPIPE}
+// ignoredSignals are dropped. SIGPIPE is, so that a write to a closed
+// console pipe returns EPIPE instead of killing PID 1; programs still
+// start with its default (see signalpipe.Ignore).
+var ignoredSignals = []syscall.Signal{syscall.SIGPIPE}
 
 // stopSignal reports whether sig starts the stop sequence.
 func stopSignal(sig os.Signal) bool {
@@ -43,16 +48,27 @@ func stopSignal(sig os.Signal) bool {
 // Signals are tend's signal handlers, installed by CatchSignals.
 type Signals struct {
 	forwarded chan os.Signal
-	ignored   chan os.Signal
+	// ignored receives the ignored signals only when the relay failed and
+	// os/signal catches them instead; otherwise it is nil.
+	ignored chan os.Signal
 }
 
-// CatchSignals installs a handler for every forwarded and ignored signal.
-// It takes most of a millisecond (the runtime enables each signal in a
-// round trip to its signal thread); tend calls it first thing, before it
-// reads its configuration.
+// CatchSignals installs a handler for every forwarded and ignored signal;
+// tend calls it first thing, before it reads its configuration. Should
+// the relay's pipe not be made (no descriptor left), os/signal installs
+// the handlers instead, more slowly.
 func CatchSignals() *Signals {
-	s := &Signals{forwarded: make(chan os.Signal, 32), ignored: make(chan os.Signal, 1)}
-	signal.Notify(s.forwarded, forwardedSignals...)
-	signal.Notify(s.ignored, ignoredSignals...)
+	s := &Signals{forwarded: make(chan os.Signal, 32)}
+	if err := signalpipe.Notify(s.forwarded, forwardedSignals...); err != nil {
+		for _, sig := range forwardedSignals {
+			signal.Notify(s.forwarded, sig)
+		}
+	}
+	if err := signalpipe.Ignore(ignoredSignals...); err != nil {
+		s.ignored = make(chan os.Signal, 1)
+		for _, sig := range ignoredSignals {
+			signal.Notify(s.ignored, sig)
+		}
+	}
 	return s
 }

@@ -183,8 +183,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 		s.signals = CatchSignals()
 	}
 	// The handlers stay installed after Run returns: tend exits next, and a
-	// TERM that arrives while it does must not kill it half-way through
-	// (removing them would also cost a round trip per signal).
+	// TERM that arrives while it does must not kill it half-way through.
 	sigs, ignored := s.signals.forwarded, s.signals.ignored
 
 	runCtx, cancelRun := context.WithCancel(context.Background())

@@ -138,3 +138,28 @@ func TestStopSignalIsConfigurable(t *testing.T) {
 		t.Errorf("main program received %v, want [USR2]", got)
 	}
 }
+
+// TestProgramsStartWithDefaultSignalHandling: tend catches or ignores
+// every signal it forwards, and SIGPIPE, but a program it starts ignores
+// and blocks none of them, as it would if started without tend: a program
+// started with SIGPIPE ignored would, for example, go on writing into a
+// closed pipe in a shell pipeline instead of ending.
+func TestProgramsStartWithDefaultSignalHandling(t *testing.T) {
+	bothModes(t, func(t *testing.T, pid1 bool) {
+		code, stdout, stderr := runTend(t, tendOptions{PID1: pid1, Args: []string{"--", "cat", "/proc/self/status"}}, 30*time.Second)
+		if code != 0 {
+			t.Fatalf("tend exited with %d\nstderr:\n%s", code, stderr)
+		}
+		fields := map[string]string{}
+		for _, line := range strings.Split(stdout, "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				fields[k] = strings.TrimSpace(v)
+			}
+		}
+		for _, k := range []string{"SigIgn", "SigBlk"} {
+			if v, ok := fields[k]; !ok || strings.Trim(v, "0") != "" {
+				t.Errorf("the main program's %s is %q, want no signal (all zeros)\nstatus:\n%s", k, v, stdout)
+			}
+		}
+	})
+}

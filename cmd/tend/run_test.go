@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tend/internal/nettest"
+	"tend/internal/signalpipe"
 )
 
 // These tests run the whole of tend in the test process. Its reaper
@@ -42,7 +43,7 @@ func inProcess(t *testing.T, env map[string]string) string {
 		t.Setenv(k, v)
 	}
 	// The handlers tend installs would stay for the rest of the process.
-	t.Cleanup(func() { signal.Reset() })
+	t.Cleanup(func() { signal.Reset(); signalpipe.Reset() })
 	return sock
 }
 
@@ -80,15 +81,16 @@ var goroutineID = regexp.MustCompile(`^goroutine \d+ `)
 
 // noneLeft fails the test if a goroutine not in before is still running.
 // A goroutine may still be on its way out after it said it was done; none
-// may stay. os/signal's loop and the runtime's signal-mask goroutine start
-// with the first handler and belong to the process.
+// may stay. os/signal's loop, the runtime's signal-mask goroutine and the
+// signal relay's reader start with the first handler and belong to the
+// process.
 func noneLeft(t *testing.T, before map[string]string) {
 	t.Helper()
 	var left []string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		left = left[:0]
 		for id, stack := range goroutines() {
-			if _, ok := before[id]; ok || strings.Contains(stack, "os/signal.loop") || strings.Contains(stack, "runtime.ensureSigM") {
+			if _, ok := before[id]; ok || strings.Contains(stack, "os/signal.loop") || strings.Contains(stack, "runtime.ensureSigM") || strings.Contains(stack, "signalpipe.(*relay).deliver") {
 				continue
 			}
 			left = append(left, stack)
