@@ -48,6 +48,7 @@ import (
 	_ "time"
 	_ "unicode"
 	_ "unicode/utf8"
+	_ "unsafe"
 
 	_ "github.com/fsnotify/fsnotify"
 	_ "go.uber.org/zap"
