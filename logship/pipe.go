@@ -47,11 +47,22 @@ type source interface {
 // A Read blocks its goroutine's thread in ppoll (the Go runtime hands the
 // thread's processor to other goroutines meanwhile), as cat blocks in
 // read(2); an eventfd wakes it for interrupt.
+//
+// But for the first wait: until the program first writes (or exits) the
+// capture waits in Go's poller, through the os.File it was given, which is
+// closed (and so leaves the poller) once the pipe can be read. A program
+// that never writes to a stream, or has not yet, then holds no thread of
+// tend's: each such thread costs its creation and its end at every start
+// (about 0.1 ms here).
 type pipeReader struct {
 	fd   int    // read end of the pipe, non-blocking; owned
 	wake int    // eventfd written by interrupt; owned
 	ino  uint64 // the pipe's inode, to find who holds its write end
 	size int    // the pipe's buffer
+
+	// first is the pipe's os.File until the first wait ends (then nil);
+	// guarded by mu.
+	first *os.File
 
 	// drained: the last read took what the pipe held, so the next one
 	// waits for more first rather than read(2) to get EAGAIN.
@@ -99,7 +110,7 @@ func openPipe(f *os.File) *pipeReader {
 		return nil
 	}
 	p.size = growPipe(p.fd)
-	f.Close()
+	p.first = f
 	return p
 }
 
@@ -180,6 +191,12 @@ func (p *pipeReader) Read(buf []byte, deadline time.Time) (int, error) {
 // wait blocks until the pipe can be read (or its last writer is gone), the
 // deadline passes, or interrupt.
 func (p *pipeReader) wait(deadline time.Time) error {
+	p.mu.Lock()
+	first := p.first
+	p.mu.Unlock()
+	if first != nil {
+		return p.waitFirst(first, deadline)
+	}
 	fds := [2]unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}, {Fd: int32(p.wake), Events: unix.POLLIN}}
 	for {
 		var ts *unix.Timespec
@@ -206,6 +223,45 @@ func (p *pipeReader) wait(deadline time.Time) error {
 	}
 }
 
+// waitFirst is wait in Go's poller, through the pipe's os.File, which it
+// closes once the pipe can be read: later waits are ppoll's.
+func (p *pipeReader) waitFirst(f *os.File, deadline time.Time) error {
+	raw, err := f.SyscallConn()
+	if err == nil {
+		f.SetReadDeadline(deadline)
+		// interrupt sets stopped before its own deadline: if it came
+		// before the line above, stopped says so now.
+		if p.stopped.Load() {
+			err = errStopped
+		}
+	}
+	if err == nil {
+		// The poller forgets what it saw before the wait begins, so the
+		// pipe is asked first: a program may have written and exited
+		// already. Returning false waits for the poller's next word.
+		err = raw.Read(func(fd uintptr) bool {
+			fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			n, err := unix.Poll(fds[:], 0)
+			return n > 0 || (err != nil && err != unix.EINTR)
+		})
+	}
+	p.mu.Lock()
+	if p.first != nil {
+		p.first.Close()
+		p.first = nil
+	}
+	p.mu.Unlock()
+	switch {
+	case p.stopped.Load():
+		return errStopped
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return os.ErrDeadlineExceeded
+	case err != nil && !errors.Is(err, os.ErrClosed):
+		return &os.PathError{Op: "poll", Path: "pipe", Err: err}
+	}
+	return nil
+}
+
 func (p *pipeReader) pause(d time.Duration) {
 	fds := [1]unix.PollFd{{Fd: int32(p.wake), Events: unix.POLLIN}}
 	ts := unix.NsecToTimespec(int64(d))
@@ -220,6 +276,10 @@ func (p *pipeReader) interrupt() {
 	p.stopped.Store(true)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.first != nil {
+		// A first wait in Go's poller ends at a deadline in the past.
+		p.first.SetReadDeadline(time.Unix(1, 0))
+	}
 	if !p.closed {
 		one := [8]byte{1}
 		unix.Write(p.wake, one[:])
@@ -231,6 +291,10 @@ func (p *pipeReader) close() {
 	defer p.mu.Unlock()
 	if !p.closed {
 		p.closed = true
+		if p.first != nil {
+			p.first.Close()
+			p.first = nil
+		}
 		unix.Close(p.fd)
 		unix.Close(p.wake)
 	}
