@@ -128,9 +128,21 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	if ctl != nil {
 		ctl.Serve(sup, sampler, log)
 	}
-	if watch := memoryWatch(cfg, sup, r, logs, log); watch != nil {
-		g.Go("memory watch", watch)
-	}
+	// The memory watch's set-up (finding tend's cgroup, opening and
+	// reading its files: a quarter of a millisecond) runs beside the
+	// programs' start, which leaves a CPU waiting while the first program
+	// is forked and executed. Its actor takes its place in the group now
+	// and waits for it; without memory accounting it only waits for the
+	// end.
+	watchReady := make(chan func(context.Context) error, 1)
+	go func() { watchReady <- memoryWatch(cfg, sup, r, logs, log) }()
+	g.Go("memory watch", func(ctx context.Context) error {
+		if watch := <-watchReady; watch != nil {
+			return watch(ctx)
+		}
+		<-ctx.Done()
+		return nil
+	})
 	log.Info("tend started", zap.String("version", version), zap.Int("pid", os.Getpid()),
 		zap.Strings("main", cfg.Main.Command), zap.Int("side_programs", len(cfg.Programs)))
 	// Files existing now are tailed from their end; the pipeline's Close,
