@@ -50,7 +50,8 @@ type source interface {
 //
 // But for the first wait: until the program first writes (or exits) the
 // capture waits in Go's poller, through the os.File it was given, which is
-// closed (and so leaves the poller) once the pipe can be read. A program
+// closed (and so leaves the poller) once the pipe can be read or the first
+// bytes are read. A program
 // that never writes to a stream, or has not yet, then holds no thread of
 // tend's: each such thread costs its creation and its end at every start
 // (about 0.1 ms here).
@@ -60,8 +61,9 @@ type pipeReader struct {
 	ino  uint64 // the pipe's inode, to find who holds its write end
 	size int    // the pipe's buffer
 
-	// first is the pipe's os.File until the first wait ends (then nil);
-	// guarded by mu.
+	// first is the pipe's os.File until the first wait ends or the
+	// first bytes are read (then nil). The reading goroutine sets it, under
+	// mu; interrupt reads it under mu.
 	first *os.File
 
 	// drained: the last read took what the pipe held, so the next one
@@ -176,6 +178,11 @@ func (p *pipeReader) Read(buf []byte, deadline time.Time) (int, error) {
 		switch {
 		case n > 0:
 			p.drained = n < len(buf)
+			if p.first != nil {
+				// Written to: the poller's wake-ups at every write would
+				// cost more from here than the thread.
+				p.closeFirst()
+			}
 			return n, nil
 		case err == nil:
 			return 0, io.EOF
@@ -245,12 +252,7 @@ func (p *pipeReader) waitFirst(f *os.File, deadline time.Time) error {
 			return n > 0 || (err != nil && err != unix.EINTR)
 		})
 	}
-	p.mu.Lock()
-	if p.first != nil {
-		p.first.Close()
-		p.first = nil
-	}
-	p.mu.Unlock()
+	p.closeFirst()
 	switch {
 	case p.stopped.Load():
 		return errStopped
@@ -260,6 +262,17 @@ func (p *pipeReader) waitFirst(f *os.File, deadline time.Time) error {
 		return &os.PathError{Op: "poll", Path: "pipe", Err: err}
 	}
 	return nil
+}
+
+// closeFirst closes the pipe's os.File, which takes it out of Go's poller;
+// the reading goroutine calls it.
+func (p *pipeReader) closeFirst() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.first != nil {
+		p.first.Close()
+		p.first = nil
+	}
 }
 
 func (p *pipeReader) pause(d time.Duration) {
