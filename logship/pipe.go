@@ -51,19 +51,18 @@ type source interface {
 // But for the first wait: until the program first writes (or exits) the
 // capture waits in Go's poller, through the os.File it was given, which is
 // closed (and so leaves the poller) once the pipe can be read or the first
-// bytes are read. A program
-// that never writes to a stream, or has not yet, then holds no thread of
-// tend's: each such thread costs its creation and its end at every start
-// (about 0.1 ms here).
+// bytes are read. A program that never writes to a stream, or has not
+// yet, then holds no thread of tend's: each such thread costs its
+// creation and its end at every start (about 0.1 ms here).
 type pipeReader struct {
 	fd   int    // read end of the pipe, non-blocking; owned
 	wake int    // eventfd written by interrupt; owned
 	ino  uint64 // the pipe's inode, to find who holds its write end
 	size int    // the pipe's buffer
 
-	// first is the pipe's os.File until the first wait ends or the
-	// first bytes are read (then nil). The reading goroutine sets it, under
-	// mu; interrupt reads it under mu.
+	// first is the pipe's os.File until the first wait ends or the first
+	// bytes are read (then nil). The reading goroutine sets it, under mu;
+	// interrupt reads it under mu.
 	first *os.File
 
 	// drained: the last read took what the pipe held, so the next one
@@ -231,7 +230,8 @@ func (p *pipeReader) wait(deadline time.Time) error {
 }
 
 // waitFirst is wait in Go's poller, through the pipe's os.File, which it
-// closes once the pipe can be read: later waits are ppoll's.
+// closes once the pipe can be read (or at the deadline, or interrupt):
+// later waits are ppoll's.
 func (p *pipeReader) waitFirst(f *os.File, deadline time.Time) error {
 	raw, err := f.SyscallConn()
 	if err == nil {

@@ -88,11 +88,11 @@ const retryInterval = 5 * time.Millisecond
 // process is the one relay; signal dispositions are the process's.
 var process relay
 
-// Notify relays each of sigs to c from now on: a signal that arrives
-// while c is full is dropped, as os/signal drops it, so c should have
-// room for what may come at once. It fails, installing nothing, when a
-// signal may not be relayed or the pipe cannot be made; the caller can
-// then use os/signal.
+// Notify relays each of sigs to c from now on. A signal that arrives
+// while c is full waits, one of each kind, until c has room (os/signal
+// drops it). It fails, having installed nothing, when a signal may not
+// be relayed or the pipe cannot be made; the caller can then use
+// os/signal.
 func Notify(c chan<- os.Signal, sigs ...syscall.Signal) error {
 	for _, sig := range sigs {
 		if err := relayable(sig); err != nil {
@@ -106,7 +106,7 @@ func Notify(c chan<- os.Signal, sigs ...syscall.Signal) error {
 	}
 	for _, sig := range sigs {
 		// c is added first: the handler can fire as soon as it is in.
-		if !contains(process.wanted[sig], c) {
+		if !slices.Contains(process.wanted[sig], c) {
 			process.wanted[sig] = append(process.wanted[sig], c)
 		}
 		if err := process.install(sig); err != nil {
@@ -280,11 +280,6 @@ func (r *relay) waiting() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.pending) > 0
-}
-
-// contains reports whether cs holds c.
-func contains(cs []chan<- os.Signal, c chan<- os.Signal) bool {
-	return slices.Contains(cs, c)
 }
 
 // signalSet is a set of standard signals, 1 to 31, one bit each.
