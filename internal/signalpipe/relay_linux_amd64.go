@@ -94,16 +94,10 @@ var process relay
 // be relayed or the pipe cannot be made; the caller can then use
 // os/signal.
 func Notify(c chan<- os.Signal, sigs ...syscall.Signal) error {
-	for _, sig := range sigs {
-		if err := relayable(sig); err != nil {
-			return err
-		}
-	}
-	process.mu.Lock()
-	defer process.mu.Unlock()
-	if err := process.ready(); err != nil {
+	if err := process.lockReady(sigs, relayable); err != nil {
 		return err
 	}
+	defer process.mu.Unlock()
 	for _, sig := range sigs {
 		// c is added first: the handler can fire as soon as it is in.
 		if !slices.Contains(process.wanted[sig], c) {
@@ -135,16 +129,10 @@ func Stop(c chan<- os.Signal) {
 // rather than end the process, and the relay's handler takes them, which
 // exec resets to the default.
 func Ignore(sigs ...syscall.Signal) error {
-	for _, sig := range sigs {
-		if err := ignorable(sig); err != nil {
-			return err
-		}
-	}
-	process.mu.Lock()
-	defer process.mu.Unlock()
-	if err := process.ready(); err != nil {
+	if err := process.lockReady(sigs, ignorable); err != nil {
 		return err
 	}
+	defer process.mu.Unlock()
 	for _, sig := range sigs {
 		if _, done := process.replaced[sig]; done {
 			signal.Ignore(sig)
@@ -165,12 +153,23 @@ func Ignore(sigs ...syscall.Signal) error {
 	return nil
 }
 
-// ready makes the pipe on first use.
-func (r *relay) ready() error {
-	if r.read != nil {
-		return nil
+// lockReady checks every one of sigs with allowed, then locks r and
+// makes its pipe on first use. It returns with r locked when it returns
+// no error.
+func (r *relay) lockReady(sigs []syscall.Signal, allowed func(syscall.Signal) error) error {
+	for _, sig := range sigs {
+		if err := allowed(sig); err != nil {
+			return err
+		}
 	}
-	return r.open()
+	r.mu.Lock()
+	if r.read == nil {
+		if err := r.open(); err != nil {
+			r.mu.Unlock()
+			return err
+		}
+	}
+	return nil
 }
 
 // install puts the relay's handler in for sig, once.

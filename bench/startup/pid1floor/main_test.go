@@ -2,13 +2,12 @@ package main
 
 import (
 	"errors"
-	"go/parser"
-	"go/token"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"tend/bench/startup/internal/linked"
 )
 
 // The floor links every package of tend's that tend's command links, or
@@ -17,29 +16,17 @@ func TestLinksTendsPackages(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command to list tend's packages")
 	}
-	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "tend/cmd/tend").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	var want []string
-	for _, imp := range strings.Fields(string(out)) {
-		if strings.HasPrefix(imp, "tend/") {
-			want = append(want, imp)
-		}
-	}
-	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.ImportsOnly)
+	imports, err := linked.GoList("-f", `{{join .Imports "\n"}}`, "tend/cmd/tend")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, spec := range f.Imports {
-		path, _ := strconv.Unquote(spec.Path.Value)
-		if strings.HasPrefix(path, "tend/") {
-			got = append(got, path)
-		}
-	}
+	want := slices.DeleteFunc(imports, func(p string) bool { return !strings.HasPrefix(p, "tend/") })
 	slices.Sort(want)
-	slices.Sort(got)
+	got, err := linked.Imports("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = slices.DeleteFunc(got, func(p string) bool { return !strings.HasPrefix(p, "tend/") })
 	if !slices.Equal(got, want) {
 		t.Errorf("main.go links\n%v\ntend's command links\n%v", got, want)
 	}

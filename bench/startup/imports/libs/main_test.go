@@ -1,13 +1,12 @@
 package main
 
 import (
-	"go/parser"
-	"go/token"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"tend/bench/startup/internal/linked"
 )
 
 // The program links what tend imports, or its start-up says nothing
@@ -16,35 +15,21 @@ func TestImportsAreWhatTendImports(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command to list tend's packages")
 	}
-	// Every package of tend's binary, with what each imports.
-	out, err := exec.Command("go", "list", "-deps", "-f", `{{if not .Standard}}{{.ImportPath}}{{"\t"}}{{join .Imports " "}}{{end}}`, "tend/cmd/tend").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	var want []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		pkg, imports, _ := strings.Cut(line, "\t")
-		if pkg != "tend" && !strings.HasPrefix(pkg, "tend/") {
-			continue
-		}
-		for _, imp := range strings.Fields(imports) {
-			if imp != "tend" && !strings.HasPrefix(imp, "tend/") && !slices.Contains(want, imp) {
-				want = append(want, imp)
-			}
-		}
-	}
-	slices.Sort(want)
-
-	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.ImportsOnly)
+	isTend := func(p string) bool { return p == "tend" || strings.HasPrefix(p, "tend/") }
+	// Every package of tend's binary that is tend's, then what they import.
+	deps, err := linked.GoList("-deps", "-f", `{{if not .Standard}}{{.ImportPath}}{{end}}`, "tend/cmd/tend")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, spec := range f.Imports {
-		path, _ := strconv.Unquote(spec.Path.Value)
-		got = append(got, path)
+	imports, err := linked.GoList(append([]string{"-f", `{{join .Imports "\n"}}`}, slices.DeleteFunc(deps, func(p string) bool { return !isTend(p) })...)...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(got)
+	want := slices.Compact(slices.Sorted(slices.Values(slices.DeleteFunc(imports, isTend))))
+	got, err := linked.Imports("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !slices.Equal(got, want) {
 		t.Errorf("main.go imports\n%v\ntend imports\n%v", got, want)
 	}
