@@ -17,7 +17,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -83,10 +82,9 @@ func (r *Reaper) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 16)
 	// Through the relay, SIGCHLD's handler is one system call and its
 	// removal none; os/signal takes a round trip to the Go runtime's
-	// signal thread for each, and is left for when the relay fails.
+	// signal thread for each. SIGCHLD may always be relayed.
 	if err := signalpipe.Notify(sigs, syscall.SIGCHLD); err != nil {
-		signal.Notify(sigs, syscall.SIGCHLD)
-		defer signal.Stop(sigs)
+		return fmt.Errorf("reaper: %w", err)
 	}
 	defer signalpipe.Stop(sigs)
 	tick := time.NewTicker(sweepInterval)

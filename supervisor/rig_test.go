@@ -108,7 +108,7 @@ func startRigWith(t *testing.T, setup func(*Supervisor), argv []string, env ...s
 	sup, err := New(Options{
 		Config: cfg, Logs: &memLogs{lines: map[string][]string{}}, Reaper: r, Logger: log, Env: os.Environ(),
 		// Signals of its own: the test process keeps its default handlers.
-		Signals: &Signals{forwarded: make(chan os.Signal, 4), ignored: make(chan os.Signal, 1)},
+		Signals: &Signals{forwarded: make(chan os.Signal, 4)},
 	})
 	if err != nil {
 		t.Fatal(err)

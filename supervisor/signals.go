@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"os"
-	"os/signal"
 	"syscall"
 
 	"tend/internal/signalpipe"
@@ -48,27 +47,19 @@ func stopSignal(sig os.Signal) bool {
 // Signals are tend's signal handlers, installed by CatchSignals.
 type Signals struct {
 	forwarded chan os.Signal
-	// ignored receives the ignored signals only when the relay failed and
-	// os/signal catches them instead; otherwise it is nil.
-	ignored chan os.Signal
 }
 
 // CatchSignals installs a handler for every forwarded and ignored signal;
-// tend calls it first thing, before it reads its configuration. Should
-// the relay's pipe not be made (no descriptor left), os/signal installs
-// the handlers instead, more slowly.
+// tend calls it first thing, before it reads its configuration.
 func CatchSignals() *Signals {
 	s := &Signals{forwarded: make(chan os.Signal, 32)}
+	// The lists are fixed and every signal on them may be relayed, which
+	// the tests check: an error here is a mistake in the lists.
 	if err := signalpipe.Notify(s.forwarded, forwardedSignals...); err != nil {
-		for _, sig := range forwardedSignals {
-			signal.Notify(s.forwarded, sig)
-		}
+		panic("supervisor: forwarded signals: " + err.Error())
 	}
 	if err := signalpipe.Ignore(ignoredSignals...); err != nil {
-		s.ignored = make(chan os.Signal, 1)
-		for _, sig := range ignoredSignals {
-			signal.Notify(s.ignored, sig)
-		}
+		panic("supervisor: ignored signals: " + err.Error())
 	}
 	return s
 }

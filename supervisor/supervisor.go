@@ -184,7 +184,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	}
 	// The handlers stay installed after Run returns: tend exits next, and a
 	// TERM that arrives while it does must not kill it half-way through.
-	sigs, ignored := s.signals.forwarded, s.signals.ignored
+	sigs := s.signals.forwarded
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -247,7 +247,6 @@ func (s *Supervisor) Run(ctx context.Context) int {
 			default:
 				s.forward(sig.(syscall.Signal))
 			}
-		case <-ignored:
 		case cause := <-s.drains:
 			begin(cause)
 		case e := <-s.endings:

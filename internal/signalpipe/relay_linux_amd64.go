@@ -90,14 +90,18 @@ var process relay
 
 // Notify relays each of sigs to c from now on. A signal that arrives
 // while c is full waits, one of each kind, until c has room (os/signal
-// drops it). It fails, having installed nothing, when a signal may not
-// be relayed or the pipe cannot be made; the caller can then use
-// os/signal.
+// drops it). It fails, having installed nothing, when a signal may not be
+// relayed; should the pipe not be made, os/signal takes the signals.
 func Notify(c chan<- os.Signal, sigs ...syscall.Signal) error {
-	if err := process.lockReady(sigs, relayable); err != nil {
+	if err := check(sigs, relayable); err != nil {
 		return err
 	}
+	process.mu.Lock()
 	defer process.mu.Unlock()
+	if !process.ready() {
+		osNotify(c, sigs)
+		return nil
+	}
 	for _, sig := range sigs {
 		// c is added first: the handler can fire as soon as it is in.
 		if !slices.Contains(process.wanted[sig], c) {
@@ -113,6 +117,7 @@ func Notify(c chan<- os.Signal, sigs ...syscall.Signal) error {
 // Stop relays nothing more to c. The handlers stay: a signal nobody
 // wants is read from the pipe and dropped.
 func Stop(c chan<- os.Signal) {
+	signal.Stop(c) // if os/signal took c's signals (see Notify)
 	process.mu.Lock()
 	defer process.mu.Unlock()
 	for sig, cs := range process.wanted {
@@ -129,10 +134,15 @@ func Stop(c chan<- os.Signal) {
 // rather than end the process, and the relay's handler takes them, which
 // exec resets to the default.
 func Ignore(sigs ...syscall.Signal) error {
-	if err := process.lockReady(sigs, ignorable); err != nil {
+	if err := check(sigs, ignorable); err != nil {
 		return err
 	}
+	process.mu.Lock()
 	defer process.mu.Unlock()
+	if !process.ready() {
+		osIgnore(sigs)
+		return nil
+	}
 	for _, sig := range sigs {
 		if _, done := process.replaced[sig]; done {
 			signal.Ignore(sig)
@@ -153,23 +163,20 @@ func Ignore(sigs ...syscall.Signal) error {
 	return nil
 }
 
-// lockReady checks every one of sigs with allowed, then locks r and
-// makes its pipe on first use. It returns with r locked when it returns
-// no error.
-func (r *relay) lockReady(sigs []syscall.Signal, allowed func(syscall.Signal) error) error {
+// check returns the first error allowed finds in sigs.
+func check(sigs []syscall.Signal, allowed func(syscall.Signal) error) error {
 	for _, sig := range sigs {
 		if err := allowed(sig); err != nil {
 			return err
 		}
 	}
-	r.mu.Lock()
-	if r.read == nil {
-		if err := r.open(); err != nil {
-			r.mu.Unlock()
-			return err
-		}
-	}
 	return nil
+}
+
+// ready reports whether the relay's pipe is there, making it on first
+// use; r.mu is held.
+func (r *relay) ready() bool {
+	return r.read != nil || r.open() == nil
 }
 
 // install puts the relay's handler in for sig, once.

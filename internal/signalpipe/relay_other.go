@@ -25,9 +25,7 @@ func Notify(c chan<- os.Signal, sigs ...syscall.Signal) error {
 	}
 	relayed.Lock()
 	defer relayed.Unlock()
-	for _, sig := range sigs {
-		signal.Notify(c, sig)
-	}
+	osNotify(c, sigs)
 	relayed.chans = append(relayed.chans, c)
 	return nil
 }
@@ -48,18 +46,13 @@ func Stop(c chan<- os.Signal) {
 	signal.Stop(c)
 }
 
-// Ignore drops each of sigs. Through os/signal, SIGPIPE is caught into a
-// channel nobody reads rather than set to SIG_IGN, which programs would
-// inherit.
+// Ignore drops each of sigs, through os/signal (see osIgnore).
 func Ignore(sigs ...syscall.Signal) error {
 	for _, sig := range sigs {
 		if err := ignorable(sig); err != nil {
 			return err
 		}
 	}
-	sink := make(chan os.Signal, 1)
-	for _, sig := range sigs {
-		signal.Notify(sink, sig)
-	}
+	osIgnore(sigs)
 	return nil
 }

@@ -24,11 +24,15 @@
 // A program forked by the Go runtime starts with the default handlers, as
 // with os/signal: exec resets every caught signal to its default.
 //
-// On processors without the assembly handler, Notify is os/signal's.
+// On processors without the assembly handler, and should the pipe not be
+// made (no descriptor left), os/signal does the same work, more slowly:
+// callers need no way of their own for that.
 package signalpipe
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"syscall"
 )
 
@@ -52,4 +56,21 @@ func ignorable(sig syscall.Signal) error {
 		return fmt.Errorf("signal %d: want a standard signal, 1 to 31", int(sig))
 	}
 	return nil
+}
+
+// osNotify relays sigs to c through os/signal, where the relay cannot.
+func osNotify(c chan<- os.Signal, sigs []syscall.Signal) {
+	for _, sig := range sigs {
+		signal.Notify(c, sig)
+	}
+}
+
+// osIgnore drops sigs through os/signal, where the relay cannot: they are
+// caught into a channel nobody reads rather than set to SIG_IGN, which
+// programs would inherit.
+func osIgnore(sigs []syscall.Signal) {
+	sink := make(chan os.Signal, 1)
+	for _, sig := range sigs {
+		signal.Notify(sink, sig)
+	}
 }

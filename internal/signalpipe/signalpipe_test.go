@@ -1,6 +1,7 @@
 package signalpipe
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -261,5 +262,46 @@ func TestAFullChannelGetsTheOtherKindLater(t *testing.T) {
 	}
 	if got := receive(t, c); got != syscall.SIGUSR2 {
 		t.Fatalf("second: %v, want SIGUSR2", got)
+	}
+}
+
+// With no descriptor left for the pipe, os/signal takes the signals:
+// Notify still works, and a TERM still does not end the process. Run in a
+// child process whose descriptors are used up.
+func TestWithoutAPipeOSSignalTakesOver(t *testing.T) {
+	if os.Getenv("SIGNALPIPE_NOFDS") == "1" {
+		// Use up every descriptor; the process ends with the test.
+		for {
+			if _, err := syscall.Dup(0); err != nil {
+				break
+			}
+		}
+		c := make(chan os.Signal, 1)
+		if err := Notify(c, syscall.SIGUSR1, syscall.SIGTERM); err != nil {
+			os.Exit(3)
+		}
+		if err := Ignore(syscall.SIGPIPE); err != nil {
+			os.Exit(4)
+		}
+		if process.read != nil {
+			os.Exit(5) // the pipe was made after all: nothing tested
+		}
+		// No timer here: one would need a descriptor for Go's poller.
+		// The parent gives up on a child that waits too long.
+		for _, sig := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGTERM} {
+			syscall.Kill(os.Getpid(), sig)
+			if got := <-c; got != sig {
+				os.Exit(6)
+			}
+		}
+		os.Exit(7)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestWithoutAPipeOSSignalTakesOver$")
+	cmd.Env = append(os.Environ(), "SIGNALPIPE_NOFDS=1")
+	cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 7 {
+		t.Fatalf("child: %v, want exit status 7 (3: Notify failed, 4: Ignore failed, 5: the pipe was made, 6: wrong signal; killed: none relayed in 30 s)", cmd.ProcessState)
 	}
 }
