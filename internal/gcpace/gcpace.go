@@ -14,7 +14,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 )
 
 const (
@@ -23,7 +22,6 @@ const (
 	// minPercent and maxPercent bound the GOGC the pacer sets.
 	minPercent = 25
 	maxPercent = 100
-	liveMetric = "/gc/heap/live:bytes"
 )
 
 // Start paces every collection after the next one, for the rest of the
@@ -33,7 +31,7 @@ func Start() bool {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return false
 	}
-	p := &pacer{percent: maxPercent, sample: []metrics.Sample{{Name: liveMetric}}}
+	p := &pacer{percent: maxPercent}
 	p.arm()
 	return true
 }
@@ -42,7 +40,7 @@ func Start() bool {
 // each collection uses it, one at a time.
 type pacer struct {
 	percent int
-	sample  []metrics.Sample
+	stats   runtime.MemStats
 }
 
 // sentinel is an object that becomes unreachable at once: its cleanup runs
@@ -59,15 +57,26 @@ func (p *pacer) arm() {
 }
 
 // pace sets GOGC from the heap the last collection left live.
+//
+// The runtime sets the next collection's goal from what the last one
+// marked live: live plus GOGC percent of it (and of the goroutine stacks
+// and globals, which are small in tend). So the goal under the pace in
+// force gives back what was live, a little over it. runtime/metrics
+// would give the figure itself, but linking it costs every start of tend
+// its package's set-up (tens of microseconds); the goal is read only
+// after a collection.
 func (p *pacer) pace() {
-	metrics.Read(p.sample)
-	if p.sample[0].Value.Kind() != metrics.KindUint64 {
-		return
-	}
-	if percent := percentFor(p.sample[0].Value.Uint64()); percent != p.percent {
+	runtime.ReadMemStats(&p.stats)
+	if percent := percentFor(liveFromGoal(p.stats.NextGC, p.percent)); percent != p.percent {
 		p.percent = percent
 		debug.SetGCPercent(percent)
 	}
+}
+
+// liveFromGoal returns the live heap behind the next collection's goal
+// under GOGC percent.
+func liveFromGoal(goal uint64, percent int) uint64 {
+	return goal * 100 / uint64(100+percent)
 }
 
 // percentFor returns the GOGC under which a heap with live bytes live is

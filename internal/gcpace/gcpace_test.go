@@ -74,3 +74,33 @@ func TestGOGCFromTheEnvironmentStays(t *testing.T) {
 		t.Error("Start paces with GOGC=200 in the environment")
 	}
 }
+
+// The live heap the pacer reads back from the next collection's goal is
+// what the runtime reports live, give or take the stacks' and globals'
+// share. (A pacer started by another test may change GOGC after each
+// collection: the figures are taken while GOGC stays what it was.)
+func TestLiveFromGoalMatchesTheRuntimesLiveHeap(t *testing.T) {
+	live := make([][]byte, 24)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	for range 5 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+		percent := gcPercent()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(s)
+		if gcPercent() != percent {
+			continue
+		}
+		got, want := liveFromGoal(ms.NextGC, percent), s[0].Value.Uint64()
+		if got < want || got > want+1<<20 {
+			t.Errorf("GOGC %d: live from the goal %d bytes, the runtime's live heap %d", percent, got, want)
+		}
+		runtime.KeepAlive(live)
+		return
+	}
+	t.Fatal("GOGC changed under every reading")
+}
