@@ -62,17 +62,25 @@ type Cgroup struct {
 // /proc/self/mountinfo states it (a container sees its own cgroup as the
 // mount's root). A path that does not exist under root falls back to
 // root itself, which is what a container with a cgroup namespace sees.
+// There, /proc/self/cgroup gives "/", which is the mount point whatever
+// its root: mountinfo, a long file to make in a container with many
+// mounts, is then not read.
 func FindCgroup(root string) Cgroup {
 	self, _ := os.ReadFile("/proc/self/cgroup")
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	c := findCgroup(root, self, mounts)
+	c := findCgroup(root, self, func() []byte {
+		b, _ := os.ReadFile("/proc/self/mountinfo")
+		return b
+	})
 	c.hostMemory = hostMemory()
 	return c
 }
 
-func findCgroup(root string, selfCgroup, mountinfo []byte) Cgroup {
+// findCgroup locates tend's cgroup under root from the contents of
+// /proc/self/cgroup; mountinfo gives /proc/self/mountinfo's, and is
+// called only for a path other than "/".
+func findCgroup(root string, selfCgroup []byte, mountinfo func() []byte) Cgroup {
 	paths := parseProcCgroup(selfCgroup)
-	mountRoots := parseMountRoots(mountinfo)
+	mountRoots := &mountRoots{read: mountinfo}
 	switch {
 	case exists(filepath.Join(root, "cgroup.controllers")):
 		dir := locate(root, paths[""], mountRoots)
@@ -120,6 +128,22 @@ func parseProcCgroup(b []byte) map[string]string {
 	return paths
 }
 
+// mountRoots is the root of each mount point, from mountinfo, read at
+// the first question.
+type mountRoots struct {
+	read  func() []byte
+	roots map[string]string
+}
+
+// of returns the path inside its filesystem that is mounted at mount.
+func (m *mountRoots) of(mount string) (string, bool) {
+	if m.roots == nil {
+		m.roots = parseMountRoots(m.read())
+	}
+	r, ok := m.roots[filepath.Clean(mount)]
+	return r, ok
+}
+
 // parseMountRoots maps each mount point in /proc/self/mountinfo to the
 // path inside its filesystem that is mounted there (field 4).
 func parseMountRoots(b []byte) map[string]string {
@@ -157,12 +181,13 @@ func unescapeMount(s string) string {
 // locate returns the directory of cgroup path in the hierarchy mounted at
 // mount: relative to the mount's root when mountinfo knows it, else as an
 // absolute path under the mount, else the mount itself.
-func locate(mount, path string, mountRoots map[string]string) string {
-	if path == "" {
+func locate(mount, path string, roots *mountRoots) string {
+	if path == "" || path == "/" {
+		// "/" is the mount point, whatever the mount's root.
 		return mount
 	}
 	var candidates []string
-	if r, ok := mountRoots[filepath.Clean(mount)]; ok {
+	if r, ok := roots.of(mount); ok {
 		if rel, ok := cutPathPrefix(path, r); ok {
 			candidates = append(candidates, filepath.Join(mount, rel))
 		}

@@ -148,7 +148,7 @@ func TestFindCgroupNestedV2TakesTheLowestLimitOfItsAncestors(t *testing.T) {
 	fs := newCgroupFiles(t)
 	fs.v2("kubepods/pod1", "268435456", 0, 0, 0, 0)
 	fs.v2("kubepods/pod1/ctr", "max", 10<<20, 12<<20, 0, 0)
-	c := findCgroup(fs.root, []byte("0::/kubepods/pod1/ctr\n"), nil)
+	c := findCgroup(fs.root, []byte("0::/kubepods/pod1/ctr\n"), mountinfo(""))
 	if c.Version != 2 || c.MemoryDir != filepath.Join(fs.root, "kubepods/pod1/ctr") {
 		t.Fatalf("cgroup = %+v", c)
 	}
@@ -167,12 +167,39 @@ func TestFindCgroupV1InAContainerUsesTheMountsRoot(t *testing.T) {
 	self := "4:memory:/libpod_parent/libpod-6a5d\n1:cpu:/libpod_parent/libpod-6a5d\n0::/libpod_parent/libpod-6a5d\n"
 	mounts := "91 87 0:31 /libpod_parent/libpod-6a5d " + fs.root + "/memory ro,nosuid - cgroup cgroup rw,memory\n" +
 		"88 87 0:28 /libpod_parent/libpod-6a5d " + fs.root + "/cpu ro,nosuid - cgroup cgroup rw,cpu\n"
-	c := findCgroup(fs.root, []byte(self), []byte(mounts))
+	c := findCgroup(fs.root, []byte(self), mountinfo(mounts))
 	if c.Version != 1 || c.MemoryDir != filepath.Join(fs.root, "memory") || c.CPUDir != filepath.Join(fs.root, "cpu") {
 		t.Fatalf("cgroup = %+v", c)
 	}
 	if l := c.Limits(); l.MemoryBytes != 64<<20 || l.CPUs != 0.5 {
 		t.Errorf("limits = %+v, want 64MiB and 0.5 CPUs", l)
+	}
+}
+
+// mountinfo returns a reader of /proc/self/mountinfo that gives s.
+func mountinfo(s string) func() []byte {
+	return func() []byte { return []byte(s) }
+}
+
+// In a container with a cgroup namespace, /proc/self/cgroup gives "/": the
+// cgroup is the mount point, and mountinfo (long with many mounts) is not
+// read, on v2 and on v1.
+func TestFindCgroupAtTheNamespacesRootDoesNotReadMountinfo(t *testing.T) {
+	unread := func() []byte {
+		t.Error("mountinfo read for a cgroup at /")
+		return nil
+	}
+	v2 := newCgroupFiles(t)
+	v2.v2("", "104857600", 0, 0, 0, 0)
+	if c := findCgroup(v2.root, []byte("0::/\n"), unread); c.Version != 2 || c.MemoryDir != v2.root {
+		t.Errorf("v2: cgroup = %+v, want the mount %s", c, v2.root)
+	}
+	v1 := newCgroupFiles(t)
+	v1.v1(64<<20, 0, 0, 0, 0)
+	self := "9:name=systemd:/\n4:memory:/\n1:cpu,cpuacct:/\n0::/\n"
+	c := findCgroup(v1.root, []byte(self), unread)
+	if c.Version != 1 || c.MemoryDir != filepath.Join(v1.root, "memory") || c.CPUDir != filepath.Join(v1.root, "cpu") {
+		t.Errorf("v1: cgroup = %+v", c)
 	}
 }
 
@@ -182,7 +209,7 @@ func TestFindCgroupV1OnTheHostFollowsProcSelfCgroup(t *testing.T) {
 	fs.write("memory/memory.limit_in_bytes", "9223372036854771712\n")
 	fs.write("unified/cgroup.controllers", "")
 	mounts := "30 25 0:26 / " + fs.root + "/memory rw - cgroup cgroup rw,memory\n"
-	c := findCgroup(fs.root, []byte("4:memory:/system.slice/app.service\n0::/system.slice/app.service\n"), []byte(mounts))
+	c := findCgroup(fs.root, []byte("4:memory:/system.slice/app.service\n0::/system.slice/app.service\n"), mountinfo(mounts))
 	if c.Version != 1 || c.MemoryDir != filepath.Join(fs.root, "memory/system.slice/app.service") {
 		t.Fatalf("cgroup = %+v", c)
 	}
