@@ -36,7 +36,6 @@ import (
 	_ "path/filepath"
 	_ "runtime"
 	_ "runtime/debug"
-	_ "runtime/metrics"
 	_ "slices"
 	_ "sort"
 	_ "strconv"
