@@ -10,22 +10,19 @@ import "slices"
 // was a fifth of tend's CPU in a json console, and a scan then a copy
 // made two passes over every message.
 func appendPlain(dst, s []byte) ([]byte, int) {
-	if len(s) < 16 {
-		n := plainLenWords(s)
-		return append(dst, s[:n]...), n
-	}
 	// The scan writes up to len(s) bytes: it needs the room even where it
 	// stops early. A long run is scanned a window at a time, so that the
-	// room asked for is what a line needs, not what the run holds.
+	// room asked for is what a line needs, not what the run holds. Fewer
+	// than sixteen bytes (a short string, a run's tail) go by words.
 	total := 0
 	for {
 		w := min(len(s), max(cap(dst)-len(dst), plainWindow))
-		if cap(dst)-len(dst) < w {
-			dst = slices.Grow(dst, w)
-		}
 		if w < 16 {
 			n := plainLenWords(s)
 			return append(dst, s[:n]...), total + n
+		}
+		if cap(dst)-len(dst) < w {
+			dst = slices.Grow(dst, w)
 		}
 		n := copyPlainSSE2(dst[len(dst):len(dst)+w], s[:w])
 		dst = dst[:len(dst)+n]

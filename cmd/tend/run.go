@@ -132,13 +132,18 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	// reading its files: a quarter of a millisecond) runs beside the
 	// programs' start, which leaves a CPU waiting while the first program
 	// is forked and executed. Its actor takes its place in the group now
-	// and waits for it; without memory accounting it only waits for the
-	// end.
+	// and waits for it; without memory accounting, or once the stop has
+	// come, it has nothing to do.
 	watchReady := make(chan func(context.Context) error, 1)
 	go func() { watchReady <- memoryWatch(cfg, sup, r, logs, log) }()
 	g.Go("memory watch", func(ctx context.Context) error {
-		if watch := <-watchReady; watch != nil {
-			return watch(ctx)
+		select {
+		case watch := <-watchReady:
+			if watch != nil {
+				return watch(ctx)
+			}
+		case <-ctx.Done():
+			return nil
 		}
 		<-ctx.Done()
 		return nil

@@ -131,8 +131,9 @@ func Stop(c chan<- os.Signal) {
 // program inherits through exec (a program started with SIGPIPE ignored
 // misbehaves in a shell pipeline); here the Go runtime is told the
 // signals are ignored, so that a write to a closed stdout returns EPIPE
-// rather than end the process, and the relay's handler takes them, which
-// exec resets to the default.
+// rather than end the process, and the relay's handler takes the place
+// of the SIG_IGN that leaves, which exec resets to the default. A signal
+// Notify relayed is relayed no more.
 func Ignore(sigs ...syscall.Signal) error {
 	if err := check(sigs, ignorable); err != nil {
 		return err
@@ -144,31 +145,21 @@ func Ignore(sigs ...syscall.Signal) error {
 		return nil
 	}
 	for _, sig := range sigs {
-		if _, done := process.replaced[sig]; done {
-			signal.Ignore(sig)
-			continue
-		}
-		// What Reset puts back is the handler from before signal.Ignore
-		// set SIG_IGN.
-		before, err := sigaction(sig, nil)
-		if err != nil {
-			return err
+		// What Reset puts back is the handler from before the relay's
+		// first, or before signal.Ignore set SIG_IGN.
+		before, replaced := process.replaced[sig]
+		if !replaced {
+			var err error
+			if before, err = sigaction(sig, nil); err != nil {
+				return err
+			}
 		}
 		signal.Ignore(sig)
-		if err := process.install(sig); err != nil {
+		if _, err := putHandler(sig); err != nil {
 			return err
 		}
 		process.replaced[sig] = before
-	}
-	return nil
-}
-
-// check returns the first error allowed finds in sigs.
-func check(sigs []syscall.Signal, allowed func(syscall.Signal) error) error {
-	for _, sig := range sigs {
-		if err := allowed(sig); err != nil {
-			return err
-		}
+		delete(process.wanted, sig)
 	}
 	return nil
 }
@@ -184,14 +175,19 @@ func (r *relay) install(sig syscall.Signal) error {
 	if _, done := r.replaced[sig]; done {
 		return nil
 	}
-	h, res := entryPoints()
-	act := kernelSigaction{handler: h, flags: saSiginfo | saOnstack | saRestorer | saRestart, restorer: res, mask: ^uint64(0)}
-	old, err := sigaction(sig, &act)
+	old, err := putHandler(sig)
 	if err != nil {
 		return err
 	}
 	r.replaced[sig] = old
 	return nil
+}
+
+// putHandler installs the relay's handler for sig and returns what was
+// there.
+func putHandler(sig syscall.Signal) (kernelSigaction, error) {
+	h, res := entryPoints()
+	return sigaction(sig, &kernelSigaction{handler: h, flags: saSiginfo | saOnstack | saRestorer | saRestart, restorer: res, mask: ^uint64(0)})
 }
 
 // Reset puts back the handlers Notify and Ignore replaced (the Go

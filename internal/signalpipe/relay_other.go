@@ -18,10 +18,8 @@ var relayed struct {
 // Notify relays each of sigs to c through os/signal: there is no
 // assembly handler for this processor.
 func Notify(c chan<- os.Signal, sigs ...syscall.Signal) error {
-	for _, sig := range sigs {
-		if err := relayable(sig); err != nil {
-			return err
-		}
+	if err := check(sigs, relayable); err != nil {
+		return err
 	}
 	relayed.Lock()
 	defer relayed.Unlock()
@@ -48,10 +46,8 @@ func Stop(c chan<- os.Signal) {
 
 // Ignore drops each of sigs, through os/signal (see osIgnore).
 func Ignore(sigs ...syscall.Signal) error {
-	for _, sig := range sigs {
-		if err := ignorable(sig); err != nil {
-			return err
-		}
+	if err := check(sigs, ignorable); err != nil {
+		return err
 	}
 	osIgnore(sigs)
 	return nil

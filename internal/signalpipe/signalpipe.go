@@ -58,6 +58,16 @@ func ignorable(sig syscall.Signal) error {
 	return nil
 }
 
+// check returns the first error allowed finds in sigs.
+func check(sigs []syscall.Signal, allowed func(syscall.Signal) error) error {
+	for _, sig := range sigs {
+		if err := allowed(sig); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // osNotify relays sigs to c through os/signal, where the relay cannot.
 func osNotify(c chan<- os.Signal, sigs []syscall.Signal) {
 	for _, sig := range sigs {

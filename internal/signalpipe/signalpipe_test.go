@@ -23,6 +23,16 @@ func receive(t *testing.T, c <-chan os.Signal) os.Signal {
 	}
 }
 
+// noSignal fails t if c gets a signal within 100 ms; what names c.
+func noSignal(t *testing.T, c <-chan os.Signal, what string) {
+	t.Helper()
+	select {
+	case got := <-c:
+		t.Errorf("%s got %v", what, got)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
 // A signal sent to the process reaches every channel that asked for it,
 // and one that kills by default (TERM) no longer ends the process.
 func TestRelaysToEveryChannelThatAsked(t *testing.T) {
@@ -45,11 +55,7 @@ func TestRelaysToEveryChannelThatAsked(t *testing.T) {
 	if got := receive(t, b); got != syscall.SIGUSR1 {
 		t.Errorf("channel b got %v, want SIGUSR1", got)
 	}
-	select {
-	case got := <-b:
-		t.Errorf("channel b got %v, which it did not ask for", got)
-	case <-time.After(100 * time.Millisecond):
-	}
+	noSignal(t, b, "channel b, which did not ask for it,")
 }
 
 // Signals sent one after the other, each waited for, all arrive: none is
@@ -150,11 +156,7 @@ func TestStopRelaysNothingMoreButKeepsTheHandler(t *testing.T) {
 	Stop(stopped)
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	receive(t, kept)
-	select {
-	case got := <-stopped:
-		t.Errorf("a stopped channel got %v", got)
-	case <-time.After(100 * time.Millisecond):
-	}
+	noSignal(t, stopped, "a stopped channel")
 }
 
 // A flood of signals, faster than the reader takes them, neither blocks
@@ -283,7 +285,7 @@ func TestWithoutAPipeOSSignalTakesOver(t *testing.T) {
 		if err := Ignore(syscall.SIGPIPE); err != nil {
 			os.Exit(4)
 		}
-		if process.read != nil {
+		if pipeMade() {
 			os.Exit(5) // the pipe was made after all: nothing tested
 		}
 		// No timer here: one would need a descriptor for Go's poller.
