@@ -233,7 +233,10 @@ func (r *relay) open() error {
 // and is offered it again every retryInterval until it takes it: a flood
 // of one signal never crowds out another.
 func (r *relay) deliver() {
-	buf := make([]byte, 4096)
+	// Signals of one kind merge (arrived is a set), so a small buffer
+	// loses nothing: a flood is read in more passes. A 4 KiB one grew the
+	// goroutine's stack at its first read, at every start.
+	var buf [64]byte
 	retrying := false
 	for {
 		if r.waiting() {
@@ -243,7 +246,7 @@ func (r *relay) deliver() {
 			r.read.SetReadDeadline(time.Time{})
 			retrying = false
 		}
-		n, err := r.read.Read(buf)
+		n, err := r.read.Read(buf[:])
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return // the read end is never closed; nothing left to relay
 		}
