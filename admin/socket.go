@@ -106,25 +106,32 @@ type Server struct {
 // answers on the socket there. Nothing at all, or a stale socket (nobody
 // listens), is fine.
 func CheckSocket(path string) error {
+	_, err := checkSocket(path)
+	return err
+}
+
+// checkSocket is CheckSocket, and also reports whether a stale socket is
+// at path.
+func checkSocket(path string) (stale bool, err error) {
 	st, err := os.Lstat(path)
 	if err != nil {
-		return nil
+		return false, nil
 	}
 	if st.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("%w: %s is a %s", ErrNotSocket, path, config.DescribeMode(st.Mode()))
+		return false, fmt.Errorf("%w: %s is a %s", ErrNotSocket, path, config.DescribeMode(st.Mode()))
 	}
 	c, err := net.DialTimeout("unix", path, time.Second)
 	if err == nil {
 		c.Close()
-		return ErrInUse
+		return false, ErrInUse
 	}
 	// Only a refusal proves that nobody listens. A listener whose queue is
 	// full (EAGAIN), or a timeout, is a live tend that is busy: replacing
 	// its socket would cut it off from every control command.
 	if errors.Is(err, syscall.ECONNREFUSED) {
-		return nil
+		return true, nil
 	}
-	return fmt.Errorf("%w (cannot tell: %v)", ErrInUse, err)
+	return false, fmt.Errorf("%w (cannot tell: %v)", ErrInUse, err)
 }
 
 // Listen takes path as the control socket, mode 0600, without answering
@@ -132,29 +139,68 @@ func CheckSocket(path string) error {
 // left by an earlier run is replaced; anything else at path, or a socket
 // another tend answers on, is refused with ErrNotSocket or ErrInUse.
 func Listen(path string) (*Server, error) {
-	if err := CheckSocket(path); err != nil {
+	stale, err := checkSocket(path)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("control socket %s: remove stale socket: %w", path, err)
+	if stale {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("control socket %s: remove stale socket: %w", path, err)
+		}
 	}
-	// The umask keeps the socket private from the moment it exists;
-	// the chmod below makes the mode exact whatever the umask was.
-	old := syscall.Umask(0o177)
-	ln, err := net.Listen("unix", path)
-	syscall.Umask(old)
+	ln, err := listenUnix(path)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		// Another tend took the path since CheckSocket looked.
+		// Another tend took the path since checkSocket looked.
 		return nil, ErrInUse
 	}
 	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("control socket %s: chmod: %w", path, err)
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	return &Server{path: path, ln: newLimitListener(ln, maxControlConns), stop: make(chan struct{})}, nil
+}
+
+// listenBacklog is the control socket's queue; the kernel caps it at
+// net.core.somaxconn (4096 by default), as net.Listen's would be.
+const listenBacklog = 4096
+
+// listenUnix makes the listening socket at path, mode 0600, by hand
+// rather than with net.Listen, which at its first use reads
+// net.core.somaxconn through Go's poller; that file can be polled and is
+// always ready, so the read wakes the poller's waiting thread for
+// nothing at every start. The socket is private from the moment it
+// exists: its mode is set before bind, which gives it to the file (less
+// the umask, which only takes bits away; the chmod after makes it exact).
+// Changing the umask instead would change it for the whole process
+// meanwhile. Close does not remove the file; Server.Close does.
+func listenUnix(path string) (net.Listener, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if err := syscall.Fchmod(fd, 0o600); err != nil {
+		return nil, os.NewSyscallError("fchmod", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		return nil, os.NewSyscallError("bind", err)
+	}
+	if err := syscall.Listen(fd, listenBacklog); err != nil {
+		os.Remove(path)
+		return nil, os.NewSyscallError("listen", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("chmod: %w", err)
+	}
+	// The listener works on a duplicate of fd, in the poller; f's own
+	// descriptor closes on return.
+	ln, err := net.FileListener(f)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return ln, nil
 }
 
 // Serve answers control commands with sup and prof, until Close.

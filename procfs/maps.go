@@ -3,8 +3,6 @@ package procfs
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -18,7 +16,7 @@ func Mapped(pids []int) map[FileID]bool {
 	buf := make([]byte, 0, 64<<10)
 	for _, pid := range pids {
 		var err error
-		buf, err = readInto(buf[:0], fmt.Sprintf("%s/%d/maps", root, pid))
+		buf, err = ReadInto(buf[:0], fmt.Sprintf("%s/%d/maps", root, pid))
 		if err != nil {
 			continue
 		}
@@ -35,28 +33,6 @@ func Mapped(pids []int) map[FileID]bool {
 		}
 	}
 	return out
-}
-
-// readInto appends the whole file at path to buf.
-func readInto(buf []byte, path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return buf, err
-	}
-	defer f.Close()
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // parseMapsLine returns the file a line of /proc/PID/maps maps:

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"tend/procfs"
 )
 
 // CgroupRoot is where the cgroup filesystem is mounted on Linux.
@@ -66,9 +68,12 @@ type Cgroup struct {
 // its root: mountinfo, a long file to make in a container with many
 // mounts, is then not read.
 func FindCgroup(root string) Cgroup {
-	self, _ := os.ReadFile("/proc/self/cgroup")
+	// Both files are read outside Go's poller (procfs.ReadFile):
+	// mountinfo can be polled, and the poller's registration would wake
+	// its waiting thread for nothing at every start.
+	self, _ := procfs.ReadFile("/proc/self/cgroup")
 	c := findCgroup(root, self, func() []byte {
-		b, _ := os.ReadFile("/proc/self/mountinfo")
+		b, _ := procfs.ReadFile("/proc/self/mountinfo")
 		return b
 	})
 	c.hostMemory = hostMemory()

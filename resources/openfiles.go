@@ -3,9 +3,11 @@ package resources
 import (
 	"bytes"
 	"errors"
-	"io"
 	"os"
 	"sync"
+	"syscall"
+
+	"tend/procfs"
 )
 
 // openFiles reads files through descriptors it keeps open, each time
@@ -20,24 +22,29 @@ import (
 // list, that charge makes the kernel kill again: tend, as the only
 // process left to pick (seen with a JVM in a 64 MiB container). Kept
 // open, a file costs nothing more after its first reading.
+//
+// The descriptors are plain ones, outside Go's poller (procfs.Open): a
+// cgroup's memory files can be polled and are always ready, so the
+// poller's registration of each would wake its waiting thread for
+// nothing, five times at every start. o.mu guards every use of them.
 type openFiles struct {
 	mu      sync.Mutex
-	files   map[string]*os.File
+	files   map[string]int
 	missing map[string]bool
 	buf     []byte
 	closed  bool
 }
 
 func newOpenFiles() *openFiles {
-	return &openFiles{files: map[string]*os.File{}, missing: map[string]bool{}, buf: make([]byte, 8<<10)}
+	return &openFiles{files: map[string]int{}, missing: map[string]bool{}, buf: make([]byte, 8<<10)}
 }
 
 // close closes every file; later readings open and close theirs.
 func (o *openFiles) close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, f := range o.files {
-		f.Close()
+	for _, fd := range o.files {
+		syscall.Close(fd)
 	}
 	o.files, o.closed = nil, true
 }
@@ -93,13 +100,13 @@ func (o *openFiles) keyed(path string, keys []string, out []int64) error {
 // readLocked reads the whole of the file at path into o.buf and returns
 // that part of it; o.mu is held.
 func (o *openFiles) readLocked(path string) ([]byte, error) {
-	f := o.files[path]
-	if f == nil {
+	fd, ok := o.files[path]
+	if !ok {
 		if o.missing[path] {
 			return nil, os.ErrNotExist
 		}
 		var err error
-		if f, err = os.Open(path); err != nil {
+		if fd, err = procfs.Open(path); err != nil {
 			if errors.Is(err, os.ErrNotExist) && !o.closed {
 				// An optional file (memory.events.local before Linux
 				// 5.2) is not looked for again at every reading.
@@ -108,28 +115,44 @@ func (o *openFiles) readLocked(path string) ([]byte, error) {
 			return nil, err
 		}
 		if o.closed {
-			defer f.Close()
+			defer syscall.Close(fd)
 		} else {
-			o.files[path] = f
+			o.files[path] = fd
 		}
 	}
+	n, err := o.preadAll(fd)
+	if err != nil {
+		// A file whose cgroup went away reads as an error for good:
+		// the next reading opens it again.
+		if !o.closed {
+			syscall.Close(fd)
+			delete(o.files, path)
+		}
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	return o.buf[:n], nil
+}
+
+// preadAll reads the file open as fd from its start into o.buf, growing
+// the buffer until the whole file fits, and returns how much it read.
+func (o *openFiles) preadAll(fd int) (int, error) {
 	for {
-		n, err := f.ReadAt(o.buf, 0)
-		if err == nil {
-			// A full buffer may hold only the start of the file.
-			o.buf = make([]byte, 2*len(o.buf))
-			continue
-		}
-		if !errors.Is(err, io.EOF) {
-			// A file whose cgroup went away reads as an error for good:
-			// the next reading opens it again.
-			if !o.closed {
-				f.Close()
-				delete(o.files, path)
+		n := 0
+		for n < len(o.buf) {
+			m, err := syscall.Pread(fd, o.buf[n:], int64(n))
+			if errors.Is(err, syscall.EINTR) {
+				continue
 			}
-			return nil, err
+			if err != nil {
+				return 0, err
+			}
+			if m == 0 {
+				return n, nil
+			}
+			n += m
 		}
-		return o.buf[:n], nil
+		// A full buffer may hold only the start of the file.
+		o.buf = make([]byte, 2*len(o.buf))
 	}
 }
 

@@ -97,7 +97,8 @@ type MemoryWatch struct {
 
 	mu     sync.Mutex
 	memory Memory
-	named  int64 // the OOM kill counter up to which kills are named
+	readAt time.Time // when memory was read
+	named  int64     // the OOM kill counter up to which kills are named
 	// For Short: the OOM kill counter it last saw, and until when the
 	// last rise it saw keeps readers still.
 	shortSeen  int64
@@ -115,7 +116,7 @@ func NewMemoryWatch(cg Cgroup, opts MemoryWatchOptions) (*MemoryWatch, error) {
 		return nil, err
 	}
 	return &MemoryWatch{cg: cg, opts: opts, tracker: NewTracker(opts.Pids), files: files, mem: mem, memory: m,
-		named: m.OOMKills, shortSeen: m.OOMKills}, nil
+		readAt: time.Now(), named: m.OOMKills, shortSeen: m.OOMKills}, nil
 }
 
 // Short reports whether memory is too short for tend to read /proc now:
@@ -192,13 +193,19 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 	seen := w.named
 	var settling []OOMEvent
 	var settle <-chan time.Time
-	var quietUntil, readAt time.Time
+	var quietUntil time.Time
 	// No scan at the start: a program's processes are seen once the usage
 	// grows or at the next interval, and `tend -- true` on a host does
 	// not read every process of the machine.
 	scannedAt := time.Now()
-	var limit, scannedUsage int64
-	tick := time.NewTimer(0)
+	var scannedUsage int64
+	// NewMemoryWatch has just read the accounting and the counter: the
+	// first reading comes a poll later, not at once, so that a start
+	// reads each file once.
+	w.mu.Lock()
+	readAt, limit, usage := w.readAt, w.memory.LimitBytes, w.memory.UsageBytes
+	w.mu.Unlock()
+	tick := time.NewTimer(pollAfter(limit, usage))
 	defer tick.Stop()
 	// checkKills reads the counter and, when it rose, notes the kill for
 	// naming a window later, and keeps still meanwhile.
@@ -242,7 +249,6 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 		case <-tick.C:
 			now := time.Now()
 			checkKills(now)
-			next := trackPoll
 			if now.Before(quietUntil) {
 				tick.Reset(time.Until(quietUntil))
 				continue
@@ -262,7 +268,7 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 					}
 				}
 			}
-			usage := w.mem.readUsage()
+			usage = w.mem.readUsage()
 			// Near the limit the processes are not scanned at all: the
 			// last scans on the way up name the processes that may be
 			// killed.
@@ -276,12 +282,19 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 				w.tracker.Sample(now)
 				scannedAt, scannedUsage = now, usage
 			}
-			if limit > 0 && float64(usage) >= trackNearShare*float64(limit) {
-				next = trackNearPoll
-			}
-			tick.Reset(next)
+			tick.Reset(pollAfter(limit, usage))
 		}
 	}
+}
+
+// pollAfter is how long the watch waits before it reads the counter and
+// the usage again: trackNearPoll once the usage is above trackNearShare of
+// the limit, trackPoll below it.
+func pollAfter(limit, usage int64) time.Duration {
+	if limit > 0 && float64(usage) >= trackNearShare*float64(limit) {
+		return trackNearPoll
+	}
+	return trackPoll
 }
 
 // Died is told of the death of a program's own process, when tend reaps
