@@ -92,6 +92,37 @@ func TestSocketIsPrivate(t *testing.T) {
 	}
 }
 
+// The socket is private whatever the umask, and taking it leaves the
+// process's umask alone: files other goroutines create meanwhile (log
+// files) keep their modes.
+func TestSocketIsPrivateUnderAnOpenUmaskWhichItLeavesAlone(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "tend.sock")
+	s, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serve(&fakeSupervisor{}, fakeProfiler{}, zap.NewNop())
+	if now := syscall.Umask(0); now != 0 {
+		t.Errorf("umask after Listen = %o, want 0 as set", now)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := st.Mode().Perm(); mode != 0o600 {
+		t.Errorf("socket mode under umask 0 = %o, want 600", mode)
+	}
+	if resp := call(t, path, Request{Cmd: "health"}); resp == nil {
+		t.Error("no answer on the socket")
+	}
+	s.Close(context.Background())
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket left behind after Close: %v", err)
+	}
+}
+
 func TestListenRefusesAnythingButAStaleSocket(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")

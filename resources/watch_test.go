@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"tend/procfs"
 )
 
@@ -415,5 +417,67 @@ func TestAChildSeenLongBeforeTheKillIsStillNamed(t *testing.T) {
 	// is not the kill's.
 	if got := OOMVictims(OOMEvent{Time: kill.Add(3 * OOMVictimWindow), Kills: 1, New: 1}, tr.Vanished()); len(got) != 0 {
 		t.Errorf("victims of a later kill %+v, want none", got)
+	}
+}
+
+// A start reads each cgroup file once: NewMemoryWatch reads the accounting
+// and the counter, and the watch's first reading of the accounting comes
+// an interval later, not the moment it runs.
+func TestTheWatchReadsTheAccountingOnceAtItsStart(t *testing.T) {
+	fs := newCgroupFiles(t)
+	fs.v2("", "67108864", 40<<20, 50<<20, 0, 0)
+	w, err := NewMemoryWatch(FindCgroup(fs.root), MemoryWatchOptions{Pids: func() map[string]int { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Memory().UsageBytes; got != 40<<20 {
+		t.Fatalf("usage after NewMemoryWatch = %d, want %d", got, 40<<20)
+	}
+	fs.write("memory.current", "47185920\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(100 * time.Millisecond)
+	if got := w.Memory().UsageBytes; got != 40<<20 {
+		t.Errorf("usage 0.1 s into Run = %d: the watch read the accounting again at once (want still %d)", got, 40<<20)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.Memory().UsageBytes != 47185920 {
+		if time.Now().After(deadline) {
+			t.Fatalf("usage never read again: %d", w.Memory().UsageBytes)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The files the watch keeps open are plain descriptors, outside Go's
+// poller (which would make them non-blocking): registering a file that
+// is always ready wakes the poller's thread for nothing.
+func TestTheWatchsFilesStayOutOfGosPoller(t *testing.T) {
+	fs := newCgroupFiles(t)
+	fs.v2("", "67108864", 40<<20, 50<<20, 0, 0)
+	w, err := NewMemoryWatch(FindCgroup(fs.root), MemoryWatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.files.close()
+	w.files.mu.Lock()
+	defer w.files.mu.Unlock()
+	if len(w.files.files) < 4 {
+		t.Fatalf("the watch holds %d files open, want the usage, limit, peak, stat and events", len(w.files.files))
+	}
+	for path, fd := range w.files.files {
+		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if fl&unix.O_NONBLOCK != 0 {
+			t.Errorf("%s is non-blocking: it went through Go's poller", filepath.Base(path))
+		}
+		fdfl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if fdfl&unix.FD_CLOEXEC == 0 {
+			t.Errorf("%s would be inherited by the programs", filepath.Base(path))
+		}
 	}
 }
