@@ -60,13 +60,14 @@ type Cgroup struct {
 // root/cgroup.controllers exists only on a cgroup v2 (unified) mount; a
 // root/memory directory is a v1 hierarchy (legacy, or hybrid with an
 // empty v2 at root/unified). tend's place in the hierarchy comes from
-// /proc/self/cgroup, taken relative to the mount's own root as
-// /proc/self/mountinfo states it (a container sees its own cgroup as the
-// mount's root). A path that does not exist under root falls back to
-// root itself, which is what a container with a cgroup namespace sees.
-// There, /proc/self/cgroup gives "/", which is the mount point whatever
-// its root: mountinfo, a long file to make in a container with many
-// mounts, is then not read.
+// /proc/self/cgroup: that path under the mount when it is there (the whole
+// hierarchy is mounted, as on a host), else taken relative to the mount's
+// own root as /proc/self/mountinfo states it (a container without a cgroup
+// namespace sees its own cgroup as the mount's root). A path found neither
+// way falls back to root itself. In a container with a cgroup namespace
+// /proc/self/cgroup gives "/", which is the mount point whatever its
+// root. mountinfo, a long file for the kernel to make on a machine with
+// many mounts, is read only in the second case.
 func FindCgroup(root string) Cgroup {
 	// Both files are read outside Go's poller (procfs.ReadFile):
 	// mountinfo can be polled, and the poller's registration would wake
@@ -184,23 +185,27 @@ func unescapeMount(s string) string {
 }
 
 // locate returns the directory of cgroup path in the hierarchy mounted at
-// mount: relative to the mount's root when mountinfo knows it, else as an
-// absolute path under the mount, else the mount itself.
+// mount: the path under the mount when it is there, as it is when the
+// whole hierarchy is mounted (a host, a VM); else relative to the mount's
+// root when mountinfo knows it (a container whose cgroup is mounted as the
+// hierarchy's root, without a cgroup namespace); else the mount itself.
+//
+// The path is looked for first because mountinfo is the costly part: the
+// kernel writes out every mount for it, and on a host with many mounts
+// that was most of the memory watch's set-up, beside every start. The
+// order only matters if both directories exist, which takes a cgroup
+// nested inside itself by name under a mount of its own.
 func locate(mount, path string, roots *mountRoots) string {
 	if path == "" || path == "/" {
 		// "/" is the mount point, whatever the mount's root.
 		return mount
 	}
-	var candidates []string
-	if r, ok := roots.of(mount); ok {
-		if rel, ok := cutPathPrefix(path, r); ok {
-			candidates = append(candidates, filepath.Join(mount, rel))
-		}
+	if abs := filepath.Join(mount, path); isDir(abs) {
+		return abs
 	}
-	candidates = append(candidates, filepath.Join(mount, path))
-	for _, c := range candidates {
-		if isDir(c) {
-			return c
+	if r, ok := roots.of(mount); ok {
+		if rel, ok := cutPathPrefix(path, r); ok && isDir(filepath.Join(mount, rel)) {
+			return filepath.Join(mount, rel)
 		}
 	}
 	return mount

@@ -218,6 +218,31 @@ func TestFindCgroupV1OnTheHostFollowsProcSelfCgroup(t *testing.T) {
 	}
 }
 
+// On a host the whole hierarchy is mounted and tend's cgroup is found at
+// its path under the mount, without mountinfo: on a machine with many
+// mounts that file was most of the memory watch's set-up at every start.
+func TestFindCgroupOnTheHostDoesNotReadMountinfo(t *testing.T) {
+	unread := func() []byte {
+		t.Error("mountinfo read for a cgroup found under the mount")
+		return nil
+	}
+	fs := newCgroupFiles(t)
+	fs.write("memory/system.slice/app.service/memory.limit_in_bytes", "104857600\n")
+	fs.write("cpu/system.slice/app.service/cpu.cfs_quota_us", "50000\n")
+	fs.write("memory/memory.limit_in_bytes", "9223372036854771712\n")
+	self := "4:memory:/system.slice/app.service\n3:cpu,cpuacct:/system.slice/app.service\n0::/system.slice/app.service\n"
+	c := findCgroup(fs.root, []byte(self), unread)
+	if c.Version != 1 || c.MemoryDir != filepath.Join(fs.root, "memory/system.slice/app.service") ||
+		c.CPUDir != filepath.Join(fs.root, "cpu/system.slice/app.service") {
+		t.Errorf("cgroup = %+v", c)
+	}
+	v2 := newCgroupFiles(t)
+	v2.v2("system.slice/app.service", "104857600", 0, 0, 0, 0)
+	if c := findCgroup(v2.root, []byte("0::/system.slice/app.service\n"), unread); c.Version != 2 || c.MemoryDir != filepath.Join(v2.root, "system.slice/app.service") {
+		t.Errorf("v2: cgroup = %+v", c)
+	}
+}
+
 func TestReadMemoryV2CountsTheWorkingSet(t *testing.T) {
 	fs := newCgroupFiles(t)
 	fs.v2("", "104857600", 80<<20, 90<<20, 30<<20, 2)
