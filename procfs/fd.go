@@ -75,7 +75,7 @@ func PipeWriters(ino uint64) []int {
 
 // FDFlags reads the open flags of one descriptor from /proc/PID/fdinfo.
 func FDFlags(pid int, fd string) (int64, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("%s/%d/fdinfo/%s", root, pid, fd))
+	data, err := ReadFile(fmt.Sprintf("%s/%d/fdinfo/%s", root, pid, fd))
 	if err != nil {
 		return 0, false
 	}

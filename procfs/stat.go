@@ -1,7 +1,9 @@
 // Package procfs reads what tend needs to know about processes from
 // /proc: their relations and CPU and memory use (/proc/PID/stat), the
 // files they hold open and with which flags (/proc/PID/fd and fdinfo), and
-// the files they map into memory (/proc/PID/maps).
+// the files they map into memory (/proc/PID/maps). Every such file, and
+// any other small kernel file tend reads (a cgroup's, a sysctl), is read
+// through a plain descriptor, outside Go's poller (ReadFile).
 //
 // Every reader tolerates processes that exit while they are read: a
 // process gone is skipped, never an error of the whole scan.
@@ -31,7 +33,7 @@ type Stat struct {
 
 // ReadStat reads /proc/PID/stat.
 func ReadStat(pid int) (Stat, error) {
-	data, err := os.ReadFile(fmt.Sprintf("%s/%d/stat", root, pid))
+	data, err := ReadFile(fmt.Sprintf("%s/%d/stat", root, pid))
 	if err != nil {
 		return Stat{}, err
 	}
