@@ -1,9 +1,9 @@
 // Package procfs reads what tend needs to know about processes from
 // /proc: their relations and CPU and memory use (/proc/PID/stat), the
 // files they hold open and with which flags (/proc/PID/fd and fdinfo), and
-// the files they map into memory (/proc/PID/maps). Every such file, and
-// any other small kernel file tend reads (a cgroup's, a sysctl), is read
-// through a plain descriptor, outside Go's poller (ReadFile).
+// the files they map into memory (/proc/PID/maps). ReadFile reads these,
+// and the other small kernel files tend reads (its cgroup's), through a
+// plain descriptor, outside Go's poller.
 //
 // Every reader tolerates processes that exit while they are read: a
 // process gone is skipped, never an error of the whole scan.

@@ -243,7 +243,7 @@ func (c Cgroup) Limits() Limits {
 	l.MemoryBytes = c.memoryLimit(nil)
 	switch c.Version {
 	case 2:
-		if b, err := os.ReadFile(filepath.Join(c.CPUDir, "cpu.max")); err == nil {
+		if b, err := procfs.ReadFile(filepath.Join(c.CPUDir, "cpu.max")); err == nil {
 			f := strings.Fields(string(b))
 			if len(f) == 2 && f[0] != "max" {
 				quota, _ := strconv.ParseFloat(f[0], 64)
@@ -283,7 +283,7 @@ func (c Cgroup) memoryLimit(stat map[string]int64) int64 {
 		// binds as hard as the cgroup's own.
 		var limit int64
 		for dir := c.MemoryDir; ; dir = filepath.Dir(dir) {
-			if b, err := os.ReadFile(filepath.Join(dir, "memory.max")); err == nil {
+			if b, err := procfs.ReadFile(filepath.Join(dir, "memory.max")); err == nil {
 				if n := parseLimit(string(b)); n > 0 && (limit == 0 || n < limit) {
 					limit = n
 				}
@@ -349,7 +349,7 @@ func (c Cgroup) ReadMemory() (Memory, error) {
 	default:
 		return m, ErrNoMemoryController
 	}
-	usage, err := os.ReadFile(filepath.Join(c.MemoryDir, usageFile))
+	usage, err := procfs.ReadFile(filepath.Join(c.MemoryDir, usageFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return m, fmt.Errorf("%w: %s has no %s", ErrNoMemoryController, c.MemoryDir, usageFile)
@@ -417,7 +417,7 @@ func (c Cgroup) readOOMKills() (oomCounts, error) {
 // readKeyed reads a cgroup file of "key value" lines (memory.stat,
 // memory.events, memory.oom_control).
 func readKeyed(path string) (map[string]int64, error) {
-	b, err := os.ReadFile(path)
+	b, err := procfs.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -447,12 +447,12 @@ func parseLimit(s string) int64 {
 }
 
 func readString(path string) string {
-	b, _ := os.ReadFile(path)
+	b, _ := procfs.ReadFile(path)
 	return string(b)
 }
 
 func readInt(path string) int64 {
-	b, err := os.ReadFile(path)
+	b, err := procfs.ReadFile(path)
 	if err != nil {
 		return 0
 	}
@@ -471,7 +471,7 @@ func isDir(path string) bool {
 }
 
 func onlineCPUs() int {
-	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	b, err := procfs.ReadFile("/sys/devices/system/cpu/online")
 	if err != nil {
 		return 0
 	}
