@@ -185,22 +185,24 @@ func listenUnix(path string) (net.Listener, error) {
 	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
 		return nil, os.NewSyscallError("bind", err)
 	}
-	if err := syscall.Listen(fd, listenBacklog); err != nil {
-		os.Remove(path)
+	ln, err := listenBound(f, path)
+	if err != nil {
+		os.Remove(path) // bound by this call: nobody else's
+	}
+	return ln, err
+}
+
+// listenBound turns f, a unix socket just bound at path, into a listener
+// with mode 0600 exactly. The listener works on a duplicate of f's
+// descriptor, in the poller.
+func listenBound(f *os.File, path string) (net.Listener, error) {
+	if err := syscall.Listen(int(f.Fd()), listenBacklog); err != nil {
 		return nil, os.NewSyscallError("listen", err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
-		os.Remove(path)
 		return nil, fmt.Errorf("chmod: %w", err)
 	}
-	// The listener works on a duplicate of fd, in the poller; f's own
-	// descriptor closes on return.
-	ln, err := net.FileListener(f)
-	if err != nil {
-		os.Remove(path)
-		return nil, err
-	}
-	return ln, nil
+	return net.FileListener(f)
 }
 
 // Serve answers control commands with sup and prof, until Close.

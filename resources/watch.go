@@ -97,8 +97,7 @@ type MemoryWatch struct {
 
 	mu     sync.Mutex
 	memory Memory
-	readAt time.Time // when memory was read
-	named  int64     // the OOM kill counter up to which kills are named
+	named  int64 // the OOM kill counter up to which kills are named
 	// For Short: the OOM kill counter it last saw, and until when the
 	// last rise it saw keeps readers still.
 	shortSeen  int64
@@ -116,7 +115,7 @@ func NewMemoryWatch(cg Cgroup, opts MemoryWatchOptions) (*MemoryWatch, error) {
 		return nil, err
 	}
 	return &MemoryWatch{cg: cg, opts: opts, tracker: NewTracker(opts.Pids), files: files, mem: mem, memory: m,
-		readAt: time.Now(), named: m.OOMKills, shortSeen: m.OOMKills}, nil
+		named: m.OOMKills, shortSeen: m.OOMKills}, nil
 }
 
 // Short reports whether memory is too short for tend to read /proc now:
@@ -199,11 +198,13 @@ func (w *MemoryWatch) Run(ctx context.Context) {
 	// not read every process of the machine.
 	scannedAt := time.Now()
 	var scannedUsage int64
-	// NewMemoryWatch has just read the accounting and the counter: the
-	// first reading comes a poll later, not at once, so that a start
+	// NewMemoryWatch has just read the accounting and the counter (Run
+	// follows it at once): the first reading comes a poll later, and the
+	// next of the whole accounting an interval later, so that a start
 	// reads each file once.
+	readAt := time.Now()
 	w.mu.Lock()
-	readAt, limit, usage := w.readAt, w.memory.LimitBytes, w.memory.UsageBytes
+	limit, usage := w.memory.LimitBytes, w.memory.UsageBytes
 	w.mu.Unlock()
 	tick := time.NewTimer(pollAfter(limit, usage))
 	defer tick.Stop()
