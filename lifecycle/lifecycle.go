@@ -13,6 +13,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"tend/internal/stackreserve"
 )
 
 // Group is a set of actors run together. The zero value is an empty group.
@@ -43,6 +45,8 @@ func (g *Group) Add(name string, execute func() error, interrupt func(error)) {
 	a := &actor{name: name, interrupt: interrupt, done: make(chan struct{})}
 	g.actors = append(g.actors, a)
 	go func() {
+		// An actor runs for tend's life and goes 4 KiB deep at once.
+		stackreserve.FourKiB()
 		a.err = execute()
 		close(a.done)
 		g.once.Do(func() { g.first <- a })

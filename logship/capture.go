@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"tend/internal/stackreserve"
 	"tend/procfs"
 )
 
@@ -142,6 +143,8 @@ func pipeWriters(ino uint64) []int {
 // batch's buffer; the framer finds the records; the complete ones leave as
 // a batch and the incomplete tail is copied to the front of a new buffer.
 func (c *Capture) run() {
+	// A capture reads, frames and writes in calls 4 KiB deep.
+	stackreserve.FourKiB()
 	defer c.pl.forget(c)
 	defer close(c.done)
 	defer c.src.close()

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"tend/config"
+	"tend/internal/stackreserve"
 	"tend/logship"
 	"tend/reaper"
 	"tend/resources"
@@ -191,6 +192,8 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	for _, p := range s.all {
 		wg.Add(1)
 		go func() {
+			// A program's state machine starts processes 8 KiB deep.
+			stackreserve.EightKiB()
 			defer wg.Done()
 			p.run(runCtx)
 		}()
@@ -224,7 +227,10 @@ func (s *Supervisor) Run(ctx context.Context) int {
 		var stopCtx context.Context
 		stopCtx, forceStop = context.WithCancel(context.Background())
 		stopDone = make(chan int, 1)
-		go func() { stopDone <- s.stopSequence(stopCtx, cause) }()
+		go func() {
+			stackreserve.EightKiB()
+			stopDone <- s.stopSequence(stopCtx, cause)
+		}()
 	}
 	for {
 		select {

@@ -29,6 +29,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"tend/internal/stackreserve"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -60,6 +62,10 @@ Every setting is an environment variable TEND_<SETTING>; see README.md or run te
 `
 
 func main() {
+	// Every command's goroutine reaches 8 KiB: taken here, where the stack
+	// is two frames deep, it is copied once, and not twice half-way
+	// through the signal handlers' installation.
+	stackreserve.EightKiB()
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 

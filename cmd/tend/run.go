@@ -14,6 +14,7 @@ import (
 	"tend/config"
 	"tend/hooks"
 	"tend/internal/gcpace"
+	"tend/internal/stackreserve"
 	"tend/lifecycle"
 	"tend/reaper"
 	"tend/resources"
@@ -135,7 +136,10 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 	// and waits for it; without memory accounting, or once the stop has
 	// come, it has nothing to do.
 	watchReady := make(chan func(context.Context) error, 1)
-	go func() { watchReady <- memoryWatch(cfg, sup, r, logs, log) }()
+	go func() {
+		stackreserve.FourKiB() // see lifecycle.Group.Add
+		watchReady <- memoryWatch(cfg, sup, r, logs, log)
+	}()
 	g.Go("memory watch", func(ctx context.Context) error {
 		select {
 		case watch := <-watchReady:

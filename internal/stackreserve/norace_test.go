@@ -1,0 +1,5 @@
+//go:build !race
+
+package stackreserve
+
+const raceDetector = false
