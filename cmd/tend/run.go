@@ -14,7 +14,6 @@ import (
 	"tend/config"
 	"tend/hooks"
 	"tend/internal/gcpace"
-	"tend/internal/stackreserve"
 	"tend/lifecycle"
 	"tend/reaper"
 	"tend/resources"
@@ -130,24 +129,13 @@ func runSupervisor(argv []string, stderr io.Writer) int {
 		ctl.Serve(sup, sampler, log)
 	}
 	// The memory watch's set-up (finding tend's cgroup, opening and
-	// reading its files: a quarter of a millisecond) runs beside the
-	// programs' start, which leaves a CPU waiting while the first program
-	// is forked and executed. Its actor takes its place in the group now
-	// and waits for it; without memory accounting, or once the stop has
-	// come, it has nothing to do.
-	watchReady := make(chan func(context.Context) error, 1)
-	go func() {
-		stackreserve.FourKiB() // see lifecycle.Group.Add
-		watchReady <- memoryWatch(cfg, sup, r, logs, log)
-	}()
+	// reading its files: a quarter of a millisecond) runs in its actor,
+	// beside the programs' start, which leaves a CPU waiting while the
+	// first program is forked and executed. Without memory accounting it
+	// has nothing to do.
 	g.Go("memory watch", func(ctx context.Context) error {
-		select {
-		case watch := <-watchReady:
-			if watch != nil {
-				return watch(ctx)
-			}
-		case <-ctx.Done():
-			return nil
+		if watch := memoryWatch(cfg, sup, r, logs, log); watch != nil {
+			return watch(ctx)
 		}
 		<-ctx.Done()
 		return nil
