@@ -228,7 +228,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 		stopCtx, forceStop = context.WithCancel(context.Background())
 		stopDone = make(chan int, 1)
 		go func() {
-			stackreserve.EightKiB()
+			stackreserve.EightKiB() // the stop goes as deep as a program's start
 			stopDone <- s.stopSequence(stopCtx, cause)
 		}()
 	}
