@@ -21,6 +21,10 @@
 // Usage (bench/startup.sh runs it):
 //
 //	go run ./bench/startup -tend bin/tend [-json DIR] [-runs N] [-rounds N] [-fifo]
+//	go run ./bench/startup -tend bin/tend -against OTHER [-pairs N]
+//
+// With -against, it times only `tend -- true` of two builds, one start of
+// each in turn (see against): for a change too small for the tables.
 //
 // Peers that are not installed are left out of the tables. Nothing here is
 // a pass/fail check: the figures are for reading and comparing.
@@ -101,6 +105,8 @@ func main() {
 	runs := flag.Int("runs", 300, "hyperfine runs per command, over all rounds")
 	rounds := flag.Int("rounds", 5, "hyperfine calls the runs are split into, commands in another order each time")
 	fifo := flag.Bool("fifo", false, "run hyperfine and the commands in the real-time FIFO class (chrt -f 50; needs root), ahead of other work on a shared machine")
+	other := flag.String("against", "", "instead of the tables, time `tend -- true` of -tend against this other build, one start of each in turn")
+	pairs := flag.Int("pairs", 2000, "with -against: starts of each build")
 	flag.Parse()
 
 	built, err := filepath.Abs(*tendBin)
@@ -134,6 +140,15 @@ func main() {
 	check(os.Setenv("TEND_SOCKET", filepath.Join(scratch, "tend.sock")))
 	if *jsonDir == "" {
 		*jsonDir = scratch
+	}
+	if *other != "" {
+		b, err := filepath.Abs(*other)
+		check(err)
+		if *pairs < 10 {
+			fail("-pairs %d: want at least 10", *pairs)
+		}
+		against(scratch, built, b, truePath, *pairs)
+		return
 	}
 	// tend is measured as an image would hold it (see install), and as
 	// the linker wrote it.
