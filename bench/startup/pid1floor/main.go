@@ -27,6 +27,7 @@ import (
 	_ "tend/config"
 	_ "tend/hooks"
 	_ "tend/internal/gcpace"
+	_ "tend/internal/stackreserve"
 	_ "tend/lifecycle"
 	_ "tend/logship"
 	_ "tend/logship/console"
