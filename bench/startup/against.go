@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// against times `tend -- true` for two builds of tend, one start of each
-// in turn (a, b, b, a, ...), n starts each, and prints the medians and the
-// median of the paired differences. Two builds a few tens of µs apart
+// against times `tend -- true` for two builds of tend, a and b, one start
+// of each in turn, n starts each (the order reversed every other turn),
+// and prints the medians and the median of the paired differences. Two builds a few tens of µs apart
 // cannot be told apart by hyperfine's rounds on a shared machine (rounds of
 // the same binary spread by a millisecond in a busy hour); starts one by one
 // in turn meet the same moments. Both are timed from copies written by
@@ -60,7 +60,7 @@ func against(dir, a, b, truePath string, n int) {
 		s := slices.Clone(times[k])
 		slices.Sort(s)
 		fmt.Printf("| %s | %.3f ms | %.3f ms | %.3f ms | %+.3f ms |\n", bd.name,
-			msOf(s[n/2]), msOf(s[n/4]), msOf(s[3*n/4]), msOf(median(diffs)))
+			ms(s[n/2].Seconds()), ms(s[n/4].Seconds()), ms(s[3*n/4].Seconds()), ms(median(diffs).Seconds()))
 	}
 	fmt.Println("\nb against a is the difference to read; a's second copy against a is the method's error.")
 }
@@ -71,5 +71,3 @@ func installAs(dir, src, suffix string) string {
 	check(os.MkdirAll(sub, 0o755))
 	return install(sub, src)
 }
-
-func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
