@@ -45,7 +45,7 @@ func (g *Group) Add(name string, execute func() error, interrupt func(error)) {
 	a := &actor{name: name, interrupt: interrupt, done: make(chan struct{})}
 	g.actors = append(g.actors, a)
 	go func() {
-		// An actor runs for tend's life and goes 4 KiB deep at once.
+		// An actor runs for tend's life and goes 4 KiB deep.
 		stackreserve.FourKiB()
 		a.err = execute()
 		close(a.done)
