@@ -88,18 +88,19 @@ func TestRotationWatchFollowsTend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One write per line and files of 1 MiB keep the rotations
+	// One write per line and files of 4 MiB keep the rotations tens of
 	// milliseconds apart even though tend gathers many lines in a read:
 	// the watch follows rotations at the pace of 50 MiB files, not of a
 	// file every few microseconds (with 256 KiB files it fell behind on
-	// a loaded machine).
-	cmd := exec.Command(tend, "--", logsgen(t), "-writer", "perline", "-n", "100000")
+	// a loaded machine, and once with 1 MiB files under the race
+	// detector in CI).
+	cmd := exec.Command(tend, "--", logsgen(t), "-writer", "perline", "-n", "400000")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TEND_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "TEND_LOG_DIR="+logs, "TEND_LOG_FILE_SIZE=1MiB",
+	cmd.Env = append(cmd.Env, "TEND_LOG_DIR="+logs, "TEND_LOG_FILE_SIZE=4MiB",
 		"TEND_CONFIG_DIR="+filepath.Join(dir, "conf"), "TEND_SOCKET="+filepath.Join(dir, "tend.sock"))
 	cmd.Stdout = io.Discard
 	if err := cmd.Run(); err != nil {
@@ -109,11 +110,11 @@ func TestRotationWatchFollowsTend(t *testing.T) {
 	for _, n := range watch.notes {
 		t.Log(n)
 	}
-	files, kept, err := watch.check(stream{lines: 100000})
+	files, kept, err := watch.check(stream{lines: 400000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 12 MB in files of at most 1 MiB; tend keeps 5 by default, the live
+	// 48 MB in files of at most 4 MiB; tend keeps 5 by default, the live
 	// one included.
 	if files < 9 || kept != 5 {
 		t.Errorf("%d files written, %d kept; want at least 9 written and 5 kept", files, kept)
