@@ -109,22 +109,13 @@ func main() {
 	pairs := flag.Int("pairs", 2000, "with -against: starts of each build")
 	flag.Parse()
 
+	if *other != "" && *pairs < 10 {
+		fail("-pairs %d: want at least 10", *pairs)
+	}
 	built, err := filepath.Abs(*tendBin)
 	check(err)
 	if _, err := os.Stat(built); err != nil {
 		fail("%s: %v (run make build first)", built, err)
-	}
-	hyperfine, err := exec.LookPath("hyperfine")
-	if err != nil {
-		fail("hyperfine is not installed (apt-get install hyperfine)")
-	}
-	var prefix []string // what hyperfine runs under
-	if *fifo {
-		chrt, err := exec.LookPath("chrt")
-		if err != nil {
-			fail("-fifo: chrt is not installed (util-linux)")
-		}
-		prefix = []string{chrt, "-f", "50"}
 	}
 	truePath, err := exec.LookPath("true")
 	check(err)
@@ -142,13 +133,23 @@ func main() {
 		*jsonDir = scratch
 	}
 	if *other != "" {
+		// One start at a time, timed here: no hyperfine.
 		b, err := filepath.Abs(*other)
 		check(err)
-		if *pairs < 10 {
-			fail("-pairs %d: want at least 10", *pairs)
-		}
 		against(scratch, built, b, truePath, *pairs)
 		return
+	}
+	hyperfine, err := exec.LookPath("hyperfine")
+	if err != nil {
+		fail("hyperfine is not installed (apt-get install hyperfine)")
+	}
+	var prefix []string // what hyperfine runs under
+	if *fifo {
+		chrt, err := exec.LookPath("chrt")
+		if err != nil {
+			fail("-fifo: chrt is not installed (util-linux)")
+		}
+		prefix = []string{chrt, "-f", "50"}
 	}
 	// tend is measured as an image would hold it (see install), and as
 	// the linker wrote it.
