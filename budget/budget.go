@@ -110,6 +110,7 @@ type Entry struct {
 	since   time.Time
 	seq     uint64
 	gone    bool
+	held    int64 // reserved bytes its writer keeps back for now (SetHeld)
 	// id, when set (watched files), is the file's device and inode: a
 	// path that holds another file by now is never deleted for it.
 	id procfs.FileID
@@ -426,6 +427,21 @@ func (e *Entry) Unreserve(n int64) {
 	e.size -= n
 	b.owners[e.owner] -= n
 	e.space.since -= n
+}
+
+// SetHeld records that n of the bytes reserved to e are not on the disk
+// yet: its writer holds them back for a moment (to end its writes on
+// boundaries of the file). A free-space measure taken meanwhile does not
+// see them, so the estimate counts them apart until they are written or
+// given back (SetHeld(0), then Unreserve for those that failed).
+func (e *Entry) SetHeld(n int64) {
+	b := e.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d := n - e.held
+	e.held = n
+	e.space.held += d
+	e.space.since -= d
 }
 
 // SetSize records the file's size as measured (for files written by

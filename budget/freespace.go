@@ -24,6 +24,7 @@ type freeSpace struct {
 	checked time.Time
 	avail   int64 // bytes available to unprivileged writers at the last measure
 	since   int64 // bytes reserved since the last measure, less bytes freed
+	held    int64 // bytes reserved and held back by their writers (Entry.SetHeld)
 	freeing int64 // bytes of files deleted here whose space is still being freed
 	refused int64 // bytes refused for lack of space since the last measure
 	full    bool  // a write failed with ENOSPC since the last measure
@@ -50,7 +51,7 @@ func (f *freeSpace) free(now time.Time) (n int64, ok bool) {
 	if f.failed {
 		return 0, false
 	}
-	return f.avail - f.since, true
+	return f.avail - f.since - f.held, true
 }
 
 // availBytes is the space statfs says unprivileged writers may still use.

@@ -170,16 +170,22 @@ type writer struct {
 
 	lines []logship.Record // runs split into lines (Batch.Lines, AppendLines)
 
-	path     string // <dir>/<program>.log
-	rotateAt int64
-	keep     int // rotated files kept
-	f        *os.File
-	live     *budget.Entry
-	size     int64
-	lastNL   bool
-	rotated  []rotatedFile // [0] is .1, the newest
-	zipping  chan zipResult
-	openedAt time.Time // last attempt to open the live file
+	path      string // <dir>/<program>.log
+	rotateAt  int64
+	keep      int // rotated files kept
+	f         *os.File
+	live      *budget.Entry
+	size      int64 // bytes of the live file, those held included
+	lastNL    bool  // the file's last byte, held or not, is a newline
+	diskNL    bool  // the last byte written to the file is a newline
+	aligned   bool  // the live file is a regular file taking raw bytes: its writes end on alignSize boundaries (hold.go)
+	held      []byte
+	heldNoted int64       // len(held) as the budget knows it
+	timer     *time.Timer // runs while bytes are held, to write them when no write comes
+	armed     bool
+	rotated   []rotatedFile // [0] is .1, the newest
+	zipping   chan zipResult
+	openedAt  time.Time // last attempt to open the live file
 
 	handled atomic.Int64 // bytes of batches written or dropped, for tests
 
@@ -205,8 +211,11 @@ func newWriter(s *Sink, p *logship.Program) *writer {
 		rotateAt: rotationSize(s.cfg.FileSize, s.cfg.DiskBudget),
 		keep:     s.cfg.FileCount - 1,
 		lastNL:   true,
+		diskNL:   true,
 		done:     make(chan struct{}),
+		timer:    time.NewTimer(time.Hour),
 	}
+	w.timer.Stop()
 	w.adoptRotated()
 	w.open()
 	return w
@@ -226,14 +235,23 @@ func rotationSize(fileSize, budget int64) int64 {
 func (w *writer) run() {
 	defer close(w.done)
 	for {
-		it, ok := w.q.Next(nil)
+		it, ok := w.q.Next(w.timer.C)
 		if !ok {
 			break
+		}
+		if it.Batch == nil {
+			// Bytes were held for holdFor and no write came.
+			w.armed = false
+			w.flushHeld()
+			w.q.Done()
+			continue
 		}
 		w.handle(it)
 		it.Batch.Release()
 		w.q.Done()
 	}
+	w.timer.Stop()
+	w.flushHeld()
 	w.finalMarker()
 	w.err = w.finish()
 }
@@ -258,13 +276,7 @@ func (w *writer) finalMarker() {
 	if w.live.Reserve(int64(len(out))) != nil {
 		return
 	}
-	n, err := w.f.Write(out)
-	if err != nil {
-		w.writeFailed(int64(len(out)), n, err)
-		return
-	}
-	w.size += int64(n)
-	w.lastNL = true
+	w.put(out, true)
 }
 
 // write writes one batch, rotating between records as needed.
@@ -362,14 +374,12 @@ func (w *writer) commit(p []byte, recs []logship.Record, raw int64) {
 		w.dropped(int64(len(recs)), raw, reasonOf(err))
 		return
 	}
-	n, err := w.f.Write(out)
-	if err != nil {
-		w.writeFailed(int64(len(out)), n, err)
+	// With a marker, all of it is written now: bytes held are only ever
+	// the program's.
+	if err := w.put(out, w.lost.Lines > 0); err != nil {
 		w.dropped(lines(), raw, reasonOf(err))
 		return
 	}
-	w.size += int64(n)
-	w.lastNL = out[len(out)-1] == '\n'
 	if w.lost.Lines > 0 {
 		w.s.log.Info("log file writing resumed", zap.String("program", w.prog.Name),
 			zap.Int64("dropped_lines", w.lost.Lines), zap.Int64("dropped_bytes", w.lost.Bytes))
@@ -451,8 +461,8 @@ func (w *writer) withMarker(p []byte) []byte {
 }
 
 // writeFailed undoes a failed write of want bytes of which n were written:
-// the file is cut back to its last line boundary and the bytes are given
-// back to the budget.
+// the file is cut back to its size before the write (w.size, which holds
+// no held bytes then) and the bytes are given back to the budget.
 func (w *writer) writeFailed(want int64, n int, err error) {
 	if n > 0 {
 		if terr := w.f.Truncate(w.size); terr != nil {
@@ -521,12 +531,14 @@ func (w *writer) open() bool {
 		return false
 	}
 	w.f, w.size, w.openedAt = f, st.Size(), time.Time{}
+	w.aligned = st.Mode().IsRegular() && !w.json
 	w.live = w.s.budget.Track(w.prog.Name, w.path, w.size)
 	return true
 }
 
 // finish waits for a running compression, then syncs and closes the file.
 func (w *writer) finish() error {
+	w.flushHeld()
 	w.waitZip()
 	if w.f == nil {
 		return nil

@@ -89,6 +89,7 @@ func (w *writer) adoptRotated() {
 // rotate closes the live file and shifts it to .1 (and every rotated file
 // one up, deleting the one past the count), then opens a new live file.
 func (w *writer) rotate() {
+	w.flushHeld()
 	w.waitZip()
 	if w.f != nil {
 		if err := w.f.Close(); err != nil {
@@ -137,6 +138,6 @@ func (w *writer) rotate() {
 			}
 		}
 	}
-	w.live, w.size, w.lastNL, w.openedAt = nil, 0, true, time.Time{}
+	w.live, w.size, w.lastNL, w.diskNL, w.openedAt = nil, 0, true, true, time.Time{}
 	w.open()
 }

@@ -1,0 +1,168 @@
+package logfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"tend/logship"
+	"tend/logship/internal/logtest"
+)
+
+// writeBatch writes data, whole lines, as one batch of main's stdout in
+// the pusher's goroutine, as a capture does, and calls during with the
+// queue still held: the writer's goroutine cannot write what is held
+// meanwhile.
+func writeBatch(t *testing.T, s shipper, w *writer, data []byte, during func()) {
+	t.Helper()
+	b := s.NewBatch(w.prog, Stdout, len(data))
+	b.Data = append(b.Data, data...)
+	fr := logship.NewRunFramer(16 << 10)
+	b.Records = fr.Frame(b.Data, b.Records)
+	b.Time = time.Now()
+	if !w.q.Claim() {
+		t.Fatal("the writer's queue is busy")
+	}
+	w.handle(logship.Item{Batch: b})
+	if during != nil {
+		during()
+	}
+	w.q.Done()
+	b.Release()
+}
+
+// hundredByteLines returns lines from to from+n-1, 100 bytes each.
+func hundredByteLines(from, n int) []byte {
+	var data []byte
+	for i := from; i < from+n; i++ {
+		data = append(data, numberedLine(i%10000, 100)...)
+	}
+	return data
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// TestWritesInVolumeEndOnBoundaries: a program writing in volume has its
+// file written in pieces that end on 64 KiB boundaries, the rest held
+// back for the next write; a small write goes out at once with what is
+// held; what a burst leaves held reaches the file within holdFor with no
+// write after it; and the file holds every byte, in order.
+func TestWritesInVolumeEndOnBoundaries(t *testing.T) {
+	dir := t.TempDir()
+	s := newShipper(t, testLog(dir), nil, nil)
+	w := s.files.writer(s.Program(Source{Program: "main"}))
+	path := filepath.Join(dir, "main.log")
+
+	var all []byte
+	const piece = 1000 // lines of 100 bytes: 100,000 bytes a batch, never aligned
+	for i := range 7 {
+		data := hundredByteLines(i*piece, piece)
+		all = append(all, data...)
+		writeBatch(t, s, w, data, func() {
+			size := fileSize(t, path)
+			if size%alignSize != 0 || int64(len(all))-size >= alignSize {
+				t.Fatalf("after %d bytes the file holds %d: want the last 64 KiB boundary, %d",
+					len(all), size, int64(len(all))&^(alignSize-1))
+			}
+		})
+	}
+	small := []byte("one line from a program that slowed down\n")
+	all = append(all, small...)
+	writeBatch(t, s, w, small, func() {
+		if size := fileSize(t, path); size != int64(len(all)) {
+			t.Fatalf("after a small write the file holds %d bytes of %d", size, len(all))
+		}
+	})
+
+	burst := hundredByteLines(7*piece, piece)
+	all = append(all, burst...)
+	writeBatch(t, s, w, burst, nil)
+	start := time.Now()
+	waitFor(t, func() bool { return fileSize(t, path) == int64(len(all)) })
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("the held bytes took %v to reach the file", el)
+	}
+	closeShipper(t, s)
+	if got := readLog(t, path); !bytes.Equal(got, all) {
+		t.Fatalf("main.log holds %d bytes, not the %d written in order", len(got), len(all))
+	}
+	if st := s.Stats("main"); st.FileBytes != int64(len(all)) || st.DiskDropped.Lines != 0 {
+		t.Fatalf("stats %+v, want %d bytes in the file and nothing dropped", st, len(all))
+	}
+}
+
+// TestHeldBytesThatFailAreDroppedAndCounted: when the write of held bytes
+// fails (the disk filled meanwhile), they are dropped and counted like the
+// lines of any failed write, the line they cut included, and the marker
+// that follows says so.
+func TestHeldBytesThatFailAreDroppedAndCounted(t *testing.T) {
+	mnt := logtest.MountTmpfs(t, "1m")
+	cfg := testLog(filepath.Join(mnt, "logs"))
+	s := newShipper(t, cfg, nil, nil)
+	w := s.files.writer(s.Program(Source{Program: "main"}))
+	path := filepath.Join(cfg.Dir, "main.log")
+
+	data := hundredByteLines(0, 1000) // 100,000 bytes: 65,536 written, the rest held
+	filler := filepath.Join(mnt, "filler")
+	writeBatch(t, s, w, data, func() {
+		fillDisk(t, filler)
+		w.flushHeld()
+	})
+	os.Remove(filler)
+	time.Sleep(200 * time.Millisecond) // two free-space measures
+	after := []byte("room again\n")
+	logtest.Feed(t, s.Pipeline, Source{Program: "main"}, Stdout, after)
+	closeShipper(t, s)
+
+	d := s.Stats("main").DiskDropped
+	if d.Bytes != int64(len(data)-alignSize) {
+		t.Errorf("dropped %d bytes, want the %d held", d.Bytes, len(data)-alignSize)
+	}
+	got := readLog(t, path)
+	if !bytes.HasPrefix(got, data[:alignSize]) {
+		t.Fatalf("main.log does not start with the %d bytes written", alignSize)
+	}
+	// 65,536 is not a line boundary: the marker starts on a line of its own.
+	want := fmt.Sprintf("\ndropped %d lines (%d bytes) from main (disk full)\n%s", d.Lines, d.Bytes, after)
+	if rest := string(got[alignSize:]); rest != want {
+		t.Fatalf("after the bytes written: %.300q, want %q", rest, want)
+	}
+	kept := int64(bytes.Count(data[:alignSize], []byte("\n")))
+	if kept+d.Lines != 1000 {
+		t.Errorf("%d whole lines kept + %d dropped != 1000", kept, d.Lines)
+	}
+}
+
+// fillDisk writes path until its filesystem is full.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	// A last partial page.
+	for _, err := f.Write(buf[:1]); err == nil; _, err = f.Write(buf[:1]) {
+	}
+}
