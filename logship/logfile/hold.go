@@ -22,7 +22,7 @@ import (
 // holdFor, when the file rotates and when tend stops.
 const (
 	alignSize = 64 << 10
-	holdMin   = 16 << 10
+	holdMin   = 4 << 10
 	holdFor   = 20 * time.Millisecond
 )
 
