@@ -538,7 +538,6 @@ func (w *writer) open() bool {
 
 // finish waits for a running compression, then syncs and closes the file.
 func (w *writer) finish() error {
-	w.flushHeld()
 	w.waitZip()
 	if w.f == nil {
 		return nil
