@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -164,5 +165,58 @@ func fillDisk(t *testing.T, path string) {
 	}
 	// A last partial page.
 	for _, err := f.Write(buf[:1]); err == nil; _, err = f.Write(buf[:1]) {
+	}
+}
+
+// TestHeldBytesKeepOrderAcrossRotations: a program writing pieces of every
+// size, lines split anywhere, with pauses longer than holdFor now and
+// then, through a file that rotates every MiB: every byte is in the files,
+// in order, and every rotated file ends on a line and within its size.
+func TestHeldBytesKeepOrderAcrossRotations(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testLog(dir)
+	cfg.FileSize = 1 << 20
+	cfg.FileCount = 100
+	s := newShipper(t, cfg, nil, nil)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	var in []byte
+	for i := 0; len(in) < 8<<20; i++ {
+		in = append(in, numberedLine(i%10000, 20+rng.IntN(400))...)
+	}
+	r, w := osPipe(t)
+	c := s.CaptureSource(Source{Program: "main"}, Stdout, r)
+	for rest, n := in, 0; len(rest) > 0; n++ {
+		size := min(len(rest), 1+rng.IntN(200<<10))
+		if rng.IntN(4) == 0 {
+			size = min(len(rest), 1+rng.IntN(4<<10))
+		}
+		if _, err := w.Write(rest[:size]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[size:]
+		if n%20 == 19 {
+			time.Sleep(holdFor + 10*time.Millisecond)
+		}
+	}
+	w.Close()
+	<-c.Done()
+	closeShipper(t, s)
+
+	files := logFiles(t, dir, "main")
+	var all []byte
+	for i, f := range files {
+		data := readLog(t, f)
+		if i < len(files)-1 && (len(data) == 0 || data[len(data)-1] != '\n' || int64(len(data)) > cfg.FileSize) {
+			t.Errorf("%s: %d bytes, ending %q: want at most %d, ending on a line", f, len(data), data[max(0, len(data)-1):], cfg.FileSize)
+		}
+		all = append(all, data...)
+	}
+	if !bytes.Equal(all, in) {
+		i := 0
+		for i < min(len(all), len(in)) && all[i] == in[i] {
+			i++
+		}
+		t.Fatalf("%d files hold %d bytes of %d; they differ from byte %d", len(files), len(all), len(in), i)
 	}
 }
