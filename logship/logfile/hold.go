@@ -12,7 +12,7 @@ import (
 // back and goes out at the front of the next write. The kernel then
 // caches the file in large folios, one per boundary's worth, where writes
 // that end anywhere leave a small folio at each end: writing and later
-// deleting a GiB takes less of its CPU (about 15 % with the JVM's
+// deleting a GiB takes less of its CPU (14 to 18 % with the JVM's
 // PrintWriter, docs/benchmarks.md).
 //
 // Only what a program writes in volume is held: a batch smaller than
