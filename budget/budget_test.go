@@ -158,17 +158,7 @@ func TestADeletedFileCountsUntilItsSpaceIsFreed(t *testing.T) {
 // not show it yet, and the budget counts it rather than deleting every
 // other retired file too. Needs a tmpfs (root).
 func TestMinFreeCountsTheSpaceBeingFreed(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root to mount a tmpfs, and CI runs as root")
-		}
-		t.Skip("this test needs root to mount a tmpfs")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=8m"); err != nil {
-		t.Fatalf("mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	dir := mountTmpfs(t, "8m")
 
 	const mib = 1 << 20
 	b := New(Options{MinFree: 3 * mib})
@@ -235,17 +225,7 @@ func TestMinFreeCountsTheSpaceBeingFreed(t *testing.T) {
 // free-space measure taken meanwhile cannot see them, and the estimate
 // still counts them, until they are written. Needs a tmpfs (root).
 func TestHeldBytesCountAgainstFreeSpaceAcrossAMeasure(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root to mount a tmpfs, and CI runs as root")
-		}
-		t.Skip("this test needs root to mount a tmpfs")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=8m"); err != nil {
-		t.Fatalf("mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	dir := mountTmpfs(t, "8m")
 
 	const mib = 1 << 20
 	b := New(Options{MinFree: mib})
@@ -269,4 +249,22 @@ func TestHeldBytesCountAgainstFreeSpaceAcrossAMeasure(t *testing.T) {
 	if err := live.Reserve(2 * mib); err != nil {
 		t.Fatalf("Reserve of 2 MiB with 3 free and 1 to keep: %v", err)
 	}
+}
+
+// mountTmpfs mounts a tmpfs of the given size on a new directory. It needs
+// root: without it the test is skipped, unless CI=true, where it fails.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test needs root to mount a tmpfs, and CI runs as root")
+		}
+		t.Skip("this test needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Fatalf("mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
 }
