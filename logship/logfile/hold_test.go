@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"tend/config"
 	"tend/logship"
 	"tend/logship/internal/logtest"
 )
@@ -173,10 +174,20 @@ func fillDisk(t *testing.T, path string) {
 // then, through a file that rotates every MiB: every byte is in the files,
 // in order, and every rotated file ends on a line and within its size.
 func TestHeldBytesKeepOrderAcrossRotations(t *testing.T) {
+	for _, mode := range []string{config.ModeBlocking, config.ModeNonBlocking} {
+		t.Run(mode, func(t *testing.T) { heldBytesKeepOrder(t, mode) })
+	}
+}
+
+func heldBytesKeepOrder(t *testing.T, mode string) {
 	dir := t.TempDir()
 	cfg := testLog(dir)
 	cfg.FileSize = 1 << 20
 	cfg.FileCount = 100
+	cfg.Mode = mode
+	if mode == config.ModeNonBlocking {
+		cfg.Buffer = 64 << 20 // nothing dropped: the order is what is tested
+	}
 	s := newShipper(t, cfg, nil, nil)
 
 	rng := rand.New(rand.NewPCG(1, 2))
