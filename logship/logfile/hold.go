@@ -88,8 +88,9 @@ func (w *writer) hold(p []byte) {
 	}
 }
 
-// alignedCut returns how much of out to write now so that the file ends
-// on its last alignSize boundary, all of it when none falls in out.
+// alignedCut returns how much of out to write now, after the held bytes,
+// so that the file ends on its last alignSize boundary: 0 when no boundary
+// falls in out (it is all held).
 func (w *writer) alignedCut(out []byte) int {
 	onDisk := w.size - int64(len(w.held))
 	end := w.size + int64(len(out))
