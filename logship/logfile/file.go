@@ -155,13 +155,16 @@ func (s *Sink) Report() any { return nil }
 // line is the JSON object of the console (its "stream" field tells the
 // streams apart); otherwise the file holds the program's bytes as it wrote
 // them. The file is rotated before a record would take it past the
-// rotation size, so files always end at a line boundary.
+// rotation size, so rotated files always end at a line boundary. A raw
+// file written in volume may hold back the end of a write for a moment
+// (hold.go).
 //
 // Before each write the sink reserves the bytes in the disk budget; a
 // refused write is dropped and counted, and the first write that succeeds
 // afterwards starts with one marker line saying what was dropped. A write
-// that fails (ENOSPC, EIO) is cut back to the last line boundary, dropped
-// and counted the same way.
+// that fails (ENOSPC, EIO) is cut back to where the file ended before it,
+// and its lines, with those held before it, are dropped and counted the
+// same way.
 type writer struct {
 	s    *Sink
 	prog *logship.Program
