@@ -79,6 +79,11 @@ func (w *writer) hold(p []byte) {
 	if len(p) == 0 {
 		return
 	}
+	if w.held == nil {
+		// What is held never reaches the next boundary: one buffer,
+		// taken once, holds it all.
+		w.held = make([]byte, 0, alignSize)
+	}
 	w.held = append(w.held, p...)
 	w.size += int64(len(p))
 	w.lastNL = p[len(p)-1] == '\n'

@@ -231,3 +231,19 @@ func heldBytesKeepOrder(t *testing.T, mode string) {
 		t.Fatalf("%d files hold %d bytes of %d; they differ from byte %d", len(files), len(all), len(in), i)
 	}
 }
+
+// TestHoldTakesOneBuffer: what is held never reaches the next boundary,
+// so the buffer taken for it (64 KiB) is never grown.
+func TestHoldTakesOneBuffer(t *testing.T) {
+	dir := t.TempDir()
+	s := newShipper(t, testLog(dir), nil, nil)
+	w := s.files.writer(s.Program(Source{Program: "main"}))
+	for i := range 40 {
+		writeBatch(t, s, w, hundredByteLines(i*97, 41+i*13), func() {
+			if cap(w.held) != alignSize || len(w.held) >= alignSize {
+				t.Fatalf("held %d bytes in a buffer of %d", len(w.held), cap(w.held))
+			}
+		})
+	}
+	closeShipper(t, s)
+}
