@@ -1,6 +1,8 @@
 package logship
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -192,6 +194,28 @@ func (q *Queue) Next(wake <-chan time.Time) (Item, bool) {
 			woken, wake = true, nil
 		}
 	}
+}
+
+// Unmarked returns, in program name order, what the queue refused of each
+// program since it last queued a batch of that program, and forgets it:
+// the drops that no queued batch carries (Item.Lost), for the sink to
+// announce when it stops.
+func (q *Queue) Unmarked() []ProgramDrops {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]ProgramDrops, 0, len(q.lost))
+	for p, d := range q.lost {
+		out = append(out, ProgramDrops{Program: p, Drops: *d})
+	}
+	clear(q.lost)
+	slices.SortFunc(out, func(a, b ProgramDrops) int { return strings.Compare(a.Program.Name, b.Program.Name) })
+	return out
+}
+
+// ProgramDrops is what a queue refused of one program.
+type ProgramDrops struct {
+	Program *Program
+	Drops   Drops
 }
 
 // Empty reports whether nothing waits in the queue.

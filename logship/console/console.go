@@ -165,6 +165,11 @@ func (c *Sink) run() {
 		}
 		c.q.Done()
 	}
+	// What the queue refused after the last batch it took of a program
+	// gets its marker here: no batch will carry it.
+	for _, u := range c.q.Unmarked() {
+		c.marker(u.Program, logship.AppendDropped(c.msg[:0], u.Program.Name, u.Drops, logship.LostBuffer))
+	}
 	c.markers(time.Now(), true)
 	c.flush()
 }

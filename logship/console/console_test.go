@@ -382,6 +382,37 @@ func TestNonBlockingModeDropsAndCountsUnderAStalledSink(t *testing.T) {
 	}
 }
 
+// TestNonBlockingDropsAtTheEndAreMarked: when the last batches a program
+// writes are refused, no later batch carries their marker; the console
+// writes it when it stops, so the output still says what is missing.
+func TestNonBlockingDropsAtTheEndAreMarked(t *testing.T) {
+	cfg := testLog("")
+	cfg.Mode = config.ModeNonBlocking
+	cfg.Buffer = 64 << 10
+	w := &stalledWriter{release: make(chan struct{})}
+	s, _ := newPipeline(t, cfg, w, nil)
+	const total = 50000
+	feed(t, s, Source{Program: "main"}, Stdout, lines(0, total))
+	close(w.release)
+	closeShipper(t, s)
+
+	st := s.Stats("main")
+	if st.BufferDropped.Lines == 0 {
+		t.Fatal("nothing dropped")
+	}
+	marker := regexp.MustCompile(`(?m)^dropped (\d+) lines \((\d+) bytes\) from main \(sink too slow\)$`)
+	var marked logship.Drops
+	for _, m := range marker.FindAllStringSubmatch(string(w.out.Bytes()), -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		b, _ := strconv.ParseInt(m[2], 10, 64)
+		marked.Lines += n
+		marked.Bytes += b
+	}
+	if marked != st.BufferDropped {
+		t.Fatalf("markers say %+v, stats %+v", marked, st.BufferDropped)
+	}
+}
+
 func TestBlockingModeSlowsTheProgramAndLosesNothing(t *testing.T) {
 	cfg := testLog("")
 	cfg.Buffer = 64 << 10

@@ -254,6 +254,11 @@ func (w *writer) run() {
 		w.q.Done()
 	}
 	w.timer.Stop()
+	// What the queue refused after the last batch it took is announced
+	// by the final marker.
+	for _, u := range w.q.Unmarked() {
+		w.dropped(u.Drops.Lines, u.Drops.Bytes, logship.LostBuffer)
+	}
 	w.flushHeld()
 	w.finalMarker()
 	w.err = w.finish()
@@ -289,7 +294,7 @@ func (w *writer) write(b *logship.Batch) {
 		return
 	}
 	// Raw: runs of records are written straight from the batch.
-	if w.size+int64(len(b.Data)) <= w.rotateAt {
+	if w.size+w.markerLen()+int64(len(b.Data)) <= w.rotateAt {
 		// All of it fits: no record needs looking at.
 		w.commit(b.Data, b.Records, int64(len(b.Data)))
 		return
@@ -298,7 +303,7 @@ func (w *writer) write(b *logship.Batch) {
 	start, first := int32(0), 0
 	for i, r := range recs {
 		held := int64(r.Off - start) // bytes of the records before r in this run
-		if w.size+held+r.RawLen() > w.rotateAt && w.size+held > 0 {
+		if w.size+w.markerLen()+held+r.RawLen() > w.rotateAt && w.size+held > 0 {
 			w.commit(b.Data[start:r.Off], recs[first:i], held)
 			if w.size > 0 {
 				w.rotate()
@@ -327,7 +332,7 @@ func (w *writer) writeJSON(b *logship.Batch) {
 			w.buf, line, rest, more = b.AppendJSONNext(w.buf, w.start, r, rest)
 			w.lines = append(w.lines, line)
 			i := len(w.lines) - 1
-			if w.size+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && i == first) {
+			if w.size+w.markerLen()+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && i == first) {
 				raw += line.RawLen()
 				continue
 			}
@@ -446,6 +451,22 @@ func (w *writer) reserve(n int64) error {
 		err = w.live.Reserve(n)
 	}
 	return err
+}
+
+// markerLen returns the length of the marker the next write starts with,
+// 0 when nothing was dropped: the file rotates before the marker and the
+// records after it would take it past the rotation size.
+func (w *writer) markerLen() int64 {
+	if w.lost.Lines == 0 {
+		return 0
+	}
+	n := int64(len(w.withMarker(nil)))
+	if w.json {
+		// The marker's time, written later, may take up to 10 bytes
+		// more (RFC 3339 drops the trailing zeros of its fraction).
+		n += 10
+	}
+	return n
 }
 
 // withMarker returns the marker line of the drops so far followed by p.
