@@ -332,12 +332,32 @@ func (w *stalledWriter) Write(p []byte) (int, error) {
 	return w.out.Write(p)
 }
 
-func TestNonBlockingModeDropsAndCountsUnderAStalledSink(t *testing.T) {
+// newStalledPipeline returns a non-blocking pipeline whose console, with a
+// 64 KiB queue, writes nothing until its writer's release is closed.
+func newStalledPipeline(t *testing.T) (*logship.Pipeline, *Sink, *stalledWriter) {
 	cfg := testLog("")
 	cfg.Mode = config.ModeNonBlocking
 	cfg.Buffer = 64 << 10
 	w := &stalledWriter{release: make(chan struct{})}
 	s, c := newPipeline(t, cfg, w, nil)
+	return s, c, w
+}
+
+// markedDrops sums what the "sink too slow" markers in out say of main.
+func markedDrops(out string) logship.Drops {
+	marker := regexp.MustCompile(`(?m)^dropped (\d+) lines \((\d+) bytes\) from main \(sink too slow\)$`)
+	var d logship.Drops
+	for _, m := range marker.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		b, _ := strconv.ParseInt(m[2], 10, 64)
+		d.Lines += n
+		d.Bytes += b
+	}
+	return d
+}
+
+func TestNonBlockingModeDropsAndCountsUnderAStalledSink(t *testing.T) {
+	s, c, w := newStalledPipeline(t)
 	const total = 50000
 	done := make(chan struct{})
 	go func() {
@@ -371,14 +391,8 @@ func TestNonBlockingModeDropsAndCountsUnderAStalledSink(t *testing.T) {
 	if !strings.HasSuffix(out, "999999 the end\n") {
 		t.Fatal("the line after the stall is missing")
 	}
-	marker := regexp.MustCompile(`(?m)^dropped (\d+) lines \((\d+) bytes\) from main \(sink too slow\)$`)
-	var marked int64
-	for _, m := range marker.FindAllStringSubmatch(out, -1) {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		marked += n
-	}
-	if marked != st.BufferDropped.Lines {
-		t.Fatalf("markers say %d lines, stats %d", marked, st.BufferDropped.Lines)
+	if marked := markedDrops(out); marked != st.BufferDropped {
+		t.Fatalf("markers say %+v, stats %+v", marked, st.BufferDropped)
 	}
 }
 
@@ -386,13 +400,8 @@ func TestNonBlockingModeDropsAndCountsUnderAStalledSink(t *testing.T) {
 // writes are refused, no later batch carries their marker; the console
 // writes it when it stops, so the output still says what is missing.
 func TestNonBlockingDropsAtTheEndAreMarked(t *testing.T) {
-	cfg := testLog("")
-	cfg.Mode = config.ModeNonBlocking
-	cfg.Buffer = 64 << 10
-	w := &stalledWriter{release: make(chan struct{})}
-	s, _ := newPipeline(t, cfg, w, nil)
-	const total = 50000
-	feed(t, s, Source{Program: "main"}, Stdout, lines(0, total))
+	s, _, w := newStalledPipeline(t)
+	feed(t, s, Source{Program: "main"}, Stdout, lines(0, 50000))
 	close(w.release)
 	closeShipper(t, s)
 
@@ -400,15 +409,7 @@ func TestNonBlockingDropsAtTheEndAreMarked(t *testing.T) {
 	if st.BufferDropped.Lines == 0 {
 		t.Fatal("nothing dropped")
 	}
-	marker := regexp.MustCompile(`(?m)^dropped (\d+) lines \((\d+) bytes\) from main \(sink too slow\)$`)
-	var marked logship.Drops
-	for _, m := range marker.FindAllStringSubmatch(string(w.out.Bytes()), -1) {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		b, _ := strconv.ParseInt(m[2], 10, 64)
-		marked.Lines += n
-		marked.Bytes += b
-	}
-	if marked != st.BufferDropped {
+	if marked := markedDrops(string(w.out.Bytes())); marked != st.BufferDropped {
 		t.Fatalf("markers say %+v, stats %+v", marked, st.BufferDropped)
 	}
 }
