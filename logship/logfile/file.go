@@ -179,8 +179,7 @@ type writer struct {
 	f         *os.File
 	live      *budget.Entry
 	size      int64 // bytes of the live file, those held included
-	lastNL    bool  // the file's last byte, held or not, is a newline
-	diskNL    bool  // the last byte written to the file is a newline
+	lastNL    bool  // the last byte written to the file is a newline (endsLine counts held bytes)
 	aligned   bool  // the live file is a regular file taking raw bytes: its writes end on alignSize boundaries (hold.go)
 	held      []byte
 	heldNoted int64       // len(held) as the budget knows it
@@ -214,7 +213,6 @@ func newWriter(s *Sink, p *logship.Program) *writer {
 		rotateAt: rotationSize(s.cfg.FileSize, s.cfg.DiskBudget),
 		keep:     s.cfg.FileCount - 1,
 		lastNL:   true,
-		diskNL:   true,
 		done:     make(chan struct{}),
 		timer:    time.NewTimer(time.Hour),
 	}
@@ -293,8 +291,10 @@ func (w *writer) write(b *logship.Batch) {
 		w.writeJSON(b)
 		return
 	}
-	// Raw: runs of records are written straight from the batch.
-	if w.size+w.markerLen()+int64(len(b.Data)) <= w.rotateAt {
+	// Raw: runs of records are written straight from the batch. The
+	// marker of earlier drops, if any, starts the next commit.
+	marker := w.markerLen()
+	if w.size+marker+int64(len(b.Data)) <= w.rotateAt {
 		// All of it fits: no record needs looking at.
 		w.commit(b.Data, b.Records, int64(len(b.Data)))
 		return
@@ -303,12 +303,12 @@ func (w *writer) write(b *logship.Batch) {
 	start, first := int32(0), 0
 	for i, r := range recs {
 		held := int64(r.Off - start) // bytes of the records before r in this run
-		if w.size+w.markerLen()+held+r.RawLen() > w.rotateAt && w.size+held > 0 {
+		if w.size+marker+held+r.RawLen() > w.rotateAt && w.size+held > 0 {
 			w.commit(b.Data[start:r.Off], recs[first:i], held)
 			if w.size > 0 {
 				w.rotate()
 			}
-			start, first = r.Off, i
+			start, first, marker = r.Off, i, w.markerLen()
 		}
 	}
 	w.commit(b.Data[start:], recs[first:], int64(len(b.Data))-int64(start))
@@ -324,6 +324,7 @@ func (w *writer) writeJSON(b *logship.Batch) {
 	// split in the scan that escapes it (AppendJSONNext).
 	w.lines = w.lines[:0]
 	first, raw := 0, int64(0)
+	marker := w.markerLen() // of earlier drops, starting the next commit
 	for _, r := range b.Records {
 		rest := b.Message(r)
 		for more := true; more; {
@@ -332,7 +333,7 @@ func (w *writer) writeJSON(b *logship.Batch) {
 			w.buf, line, rest, more = b.AppendJSONNext(w.buf, w.start, r, rest)
 			w.lines = append(w.lines, line)
 			i := len(w.lines) - 1
-			if w.size+w.markerLen()+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && i == first) {
+			if w.size+marker+int64(len(w.buf)) <= w.rotateAt || (w.size == 0 && i == first) {
 				raw += line.RawLen()
 				continue
 			}
@@ -342,7 +343,7 @@ func (w *writer) writeJSON(b *logship.Batch) {
 			if w.size > 0 {
 				w.rotate()
 			}
-			first, raw = i, line.RawLen()
+			first, raw, marker = i, line.RawLen(), w.markerLen()
 		}
 	}
 	w.commit(w.buf, w.lines[first:], raw)
@@ -476,7 +477,7 @@ func (w *writer) withMarker(p []byte) []byte {
 		out = logship.AppendJSONRecord(nil, logship.AppendTime(nil, time.Now()), w.prog.Name, logship.Stdout,
 			logship.AppendDropped(nil, w.prog.Name, w.lost, w.reason), false, true)
 	} else {
-		if !w.lastNL {
+		if !w.endsLine() {
 			out = append(out, '\n')
 		}
 		out = append(logship.AppendDropped(out, w.prog.Name, w.lost, w.reason), '\n')

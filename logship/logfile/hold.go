@@ -49,27 +49,21 @@ func (w *writer) put(out []byte, whole bool) error {
 		w.size -= raw
 		w.held = w.held[:0]
 		w.noteHeld()
-		w.lastNL = w.diskNL
 		w.writeFailed(raw+int64(len(out)), n, err)
 		if lines > 0 {
 			w.dropped(lines, raw, reasonOf(err))
 		}
 		return err
 	}
-	if n > 0 {
-		if cut > 0 {
-			w.diskNL = out[cut-1] == '\n'
-		} else {
-			w.diskNL = w.held[held-1] == '\n'
-		}
+	if cut > 0 {
+		w.lastNL = out[cut-1] == '\n'
+	} else if held > 0 {
+		w.lastNL = w.held[held-1] == '\n'
 	}
 	w.size += int64(cut)
 	w.held = w.held[:0]
 	w.hold(out[cut:])
 	w.noteHeld()
-	if len(out) > 0 {
-		w.lastNL = out[len(out)-1] == '\n'
-	}
 	return nil
 }
 
@@ -86,7 +80,6 @@ func (w *writer) hold(p []byte) {
 	}
 	w.held = append(w.held, p...)
 	w.size += int64(len(p))
-	w.lastNL = p[len(p)-1] == '\n'
 	if !w.armed {
 		w.armed = true
 		w.timer.Reset(holdFor)
@@ -106,6 +99,15 @@ func (w *writer) alignedCut(out []byte) int {
 		return 0
 	}
 	return int(boundary-onDisk) - len(w.held)
+}
+
+// endsLine reports whether the file's last byte, held or written, is a
+// newline.
+func (w *writer) endsLine() bool {
+	if n := len(w.held); n > 0 {
+		return w.held[n-1] == '\n'
+	}
+	return w.lastNL
 }
 
 // noteHeld tells the budget how many of the file's reserved bytes are

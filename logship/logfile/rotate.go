@@ -138,6 +138,6 @@ func (w *writer) rotate() {
 			}
 		}
 	}
-	w.live, w.size, w.lastNL, w.diskNL, w.openedAt = nil, 0, true, true, time.Time{}
+	w.live, w.size, w.lastNL, w.openedAt = nil, 0, true, time.Time{}
 	w.open()
 }
