@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -55,7 +56,7 @@ func TestOOMKillIsTheLastExitsReason(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		go w.Run(ctx)
-	}, sleeper, "TEND_HOG_COMMAND=sleep 600", "TEND_HOG_STARTSECS=0.1")
+	}, sleeper, "TEND_HOG_COMMAND=sleep 600", "TEND_HOG_STARTSECS=0.1", `TEND_HOG_ENVIRONMENT=HOG_HEAP="-Xmx48m"`)
 	before := r.waitState("hog", Running)
 
 	// The kernel raises the counter, then kills.
@@ -69,6 +70,11 @@ func TestOOMKillIsTheLastExitsReason(t *testing.T) {
 	defer mu.Unlock()
 	if len(named) != 1 || named[0].Victim.Pid != before.Pid || named[0].LimitBytes != 64<<20 {
 		t.Errorf("kills named: %+v", named)
+	}
+	// The victim carries the environment its process started with: a
+	// JVM's heap settings are read from it.
+	if len(named) == 1 && !slices.Contains(named[0].Victim.Env, "HOG_HEAP=-Xmx48m") {
+		t.Errorf("the victim's environment lacks the program's own variable: %q", named[0].Victim.Env)
 	}
 	if m := r.sup.memoryWatch().Memory(); m.LimitBytes != 64<<20 {
 		t.Errorf("memory reading for the status: %+v", m)

@@ -99,6 +99,11 @@ type program struct {
 	retryWait   time.Duration    // BACKOFF: the wait before the retry
 	force       <-chan struct{}  // STOPPING: a second TERM kills at once
 	stop        stopProgress     // STOPPING: how far the stop has gone
+	// env is the environment the current process was started with: the
+	// memory watch reads a Java program's heap settings from it when the
+	// process dies, and building it again then would cost the exit a map
+	// of every variable.
+	env []string
 }
 
 // stopProgress is how far a STOPPING program's stop has gone.
@@ -697,7 +702,7 @@ func (p *program) reaped() *Exit {
 	proc := p.proc
 	ex := exitOf(proc)
 	if w := p.sup.memoryWatch(); w != nil {
-		d := resources.Death{Pid: proc.Pid, Program: p.cfg.Name, Command: p.cfg.Command, Env: p.sup.environment(p.cfg),
+		d := resources.Death{Pid: proc.Pid, Program: p.cfg.Name, Command: p.cfg.Command, Env: p.env,
 			SentByTend: p.state == Stopping && p.stop.stage == stopKilled, Time: proc.Ended()}
 		if ws := proc.Status(); ws.Signaled() {
 			d.Signal = ws.Signal()
@@ -748,9 +753,10 @@ func (p *program) expected(code int) bool {
 
 // startProcess starts the program's process through the reaper.
 func (p *program) startProcess() (*reaper.Process, error) {
+	p.env = p.sup.environment(p.cfg)
 	spec := reaper.Spec{
 		Argv:   p.cfg.Command,
-		Env:    p.sup.environment(p.cfg),
+		Env:    p.env,
 		Dir:    p.cfg.Directory,
 		Stdout: p.stdout,
 		Stderr: p.stderr,

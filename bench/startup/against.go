@@ -8,7 +8,8 @@ import (
 )
 
 // against times `tend -- true` for two builds of tend, a and b, one start
-// of each in turn, n starts each (the order reversed every other turn),
+// of each in turn, n starts each (the order rotated every turn, so that
+// each copy starts first, second and third equally often),
 // and prints the medians and the median of the paired differences. Two builds a few tens of µs apart
 // cannot be told apart by hyperfine's rounds on a shared machine (rounds of
 // the same binary spread by a millisecond in a busy hour); starts one by one
@@ -42,10 +43,8 @@ func against(dir, a, b, truePath string, n int) {
 		start(builds[i%len(builds)].path)
 	}
 	for i := range n {
-		for k := range builds {
-			if i%2 == 1 {
-				k = len(builds) - 1 - k
-			}
+		for j := range builds {
+			k := (j + i) % len(builds)
 			times[k] = append(times[k], start(builds[k].path))
 		}
 	}
