@@ -66,16 +66,24 @@ func goTool() string {
 	return "go"
 }
 
+// The build tags and Go experiment of `make build` (the Makefile's TAGS
+// and EXPERIMENT; TestTestsBuildWhatMakeBuilds checks that they agree).
+const (
+	buildTags       = "nethttpomithttp2"
+	buildExperiment = "nogreenteagc"
+)
+
 // goBuild runs `go build` in the module root with extra arguments, as a
-// static binary like the one `make build` makes (with its build tags).
+// static binary like the one `make build` makes (with its build tags and
+// its Go experiment).
 func goBuild(args ...string) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(goTool(), append([]string{"build", "-trimpath", "-tags", "nethttpomithttp2"}, args...)...)
+	cmd := exec.Command(goTool(), append([]string{"build", "-trimpath", "-tags", buildTags}, args...)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT="+buildExperiment)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)

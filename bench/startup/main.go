@@ -49,12 +49,12 @@ import (
 )
 
 // buildGo builds the command ./bench/startup/<pkg> as make build builds
-// tend (static, stripped, trimmed paths, the same tags) into dir, and
-// returns the path of its installed copy (see install).
+// tend (static, stripped, trimmed paths, the same tags and Go experiment)
+// into dir, and returns the path of its installed copy (see install).
 func buildGo(dir, pkg string) string {
 	out := filepath.Join(dir, "built-"+strings.ReplaceAll(pkg, "/", "-"))
 	cmd := exec.Command("go", "build", "-trimpath", "-tags", "nethttpomithttp2", "-ldflags", "-s -w", "-o", out, "./bench/startup/"+pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		fail("build ./bench/startup/%s: %v\n%s", pkg, err, b)
 	}
@@ -450,9 +450,9 @@ func dependencyCost() {
 	check(err)
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "tend")
-	// The build tags of `make build`.
+	// The build tags and Go experiment of `make build`.
 	build := exec.Command("go", "build", "-trimpath", "-tags", "nethttpomithttp2", "-o", bin, "./cmd/tend")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Printf("(dependency sizes unavailable: go build: %v\n%s)\n", err, out)
 		return
