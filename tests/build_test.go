@@ -13,8 +13,10 @@ import (
 // `make build` builds the one users run: the Makefile's build tags and Go
 // experiment (Go's earlier collector, which costs each start fewer page
 // faults) are in the binary's build information, and the Makefile's build
-// recipe uses both. A change to one side alone would leave the tests
-// timing and checking a different binary from the one shipped.
+// recipe uses both. bench/startup builds the programs it times beside tend
+// with the same. A change to one side alone would leave the tests
+// checking, or the benchmark timing, a different binary from the one
+// shipped.
 func TestTestsBuildWhatMakeBuilds(t *testing.T) {
 	buildAll(t)
 	root, err := moduleRoot()
@@ -46,6 +48,19 @@ func TestTestsBuildWhatMakeBuilds(t *testing.T) {
 	if tags != buildTags || experiment != buildExperiment {
 		t.Errorf("the Makefile builds with tags %q and GOEXPERIMENT %q; the tests with %q and %q",
 			tags, experiment, buildTags, buildExperiment)
+	}
+	bench, err := os.ReadFile(filepath.Join(root, "bench", "startup", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"buildTags": tags, "buildExperiment": experiment} {
+		got := ""
+		if m := regexp.MustCompile(`(?m)^\s*` + name + `\s*=\s*"([^"]*)"`).FindSubmatch(bench); m != nil {
+			got = string(m[1])
+		}
+		if got != want {
+			t.Errorf("bench/startup's %s is %q, the Makefile's %q", name, got, want)
+		}
 	}
 
 	info, err := buildinfo.ReadFile(build.tend)
