@@ -49,6 +49,11 @@ type rotated struct {
 	head, tail []byte // up to one line from its start and its end
 }
 
+// errFellBehind is a watch that could not keep up with the logger's
+// rotations: a file rotated away before the watch held it. What the watch
+// saw then says nothing of the logger, and the run is no measure.
+var errFellBehind = errors.New("the watch fell behind the logger")
+
 // stopName is created in the directory to end the watch: inotify reports
 // events in order, so everything before it has been seen.
 const stopName = ".logsbench-stop"
@@ -100,7 +105,7 @@ func (w *rotationWatch) run() {
 			off += syscall.SizeofInotifyEvent + int(ev.Len)
 			switch {
 			case ev.Mask&syscall.IN_Q_OVERFLOW != 0:
-				w.fail(errors.New("inotify queue overflow: the watch fell behind the logger"))
+				w.fail(fmt.Errorf("inotify queue overflow: %w", errFellBehind))
 			case name == stopName:
 				return
 			case name != w.live:
@@ -125,7 +130,7 @@ func (w *rotationWatch) opened() {
 	if err != nil {
 		// Rotated away already: the watch fell behind, which says
 		// nothing of the logger.
-		w.failLocked(fmt.Errorf("the watch fell behind the logger: %w", err))
+		w.failLocked(fmt.Errorf("%w: %w", errFellBehind, err))
 		return
 	}
 	var st syscall.Stat_t
@@ -139,7 +144,7 @@ func (w *rotationWatch) opened() {
 	// numbers of deleted files, and the one before is never deleted yet.)
 	if n := len(w.files); n > 0 && w.files[n-1].ino == st.Ino {
 		f.Close()
-		w.failLocked(fmt.Errorf("the watch fell behind the logger: one %s seen created twice", w.live))
+		w.failLocked(fmt.Errorf("%w: one %s seen created twice", errFellBehind, w.live))
 		return
 	}
 	w.held = f
