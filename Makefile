@@ -20,20 +20,14 @@ JAVA_BUILD  := examples/java/build
 LOGSBENCH_FLAGS ?=
 # nethttpomithttp2 leaves HTTP/2 out of net/http: tend's HTTP endpoints,
 # probes and hooks speak HTTP/1.1, and HTTP/2's package initialization
-# costs every start of tend (and 0.5 MiB). tests/ builds tend the same way.
-TAGS        := nethttpomithttp2
-# nogreenteagc builds tend with Go's earlier garbage collector rather than
-# Go 1.26's default (Green Tea): tend's log path collects about once per
-# GiB, so the newer collector's gains do not reach it, and its spans'
-# inline mark bits cost every start 25 to 40 page faults (0.08 to 0.10 ms).
-# Go expects to drop this opt-out in 1.27. tests/ and bench/startup build
+# costs every start of tend (and 0.5 MiB). tests/ and bench/startup build
 # the same way (tests/build_test.go checks that they agree).
-EXPERIMENT  := nogreenteagc
+TAGS        := nethttpomithttp2
 
 .PHONY: build test bench lint example fuzz clean
 
 build:
-	CGO_ENABLED=0 GOEXPERIMENT=$(EXPERIMENT) $(GO) build -trimpath -tags $(TAGS) -ldflags "-s -w -X main.version=$(VERSION)" -o bin/tend ./cmd/tend
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags "-s -w -X main.version=$(VERSION)" -o bin/tend ./cmd/tend
 
 # Packages are tested one at a time (-p 1): the end-to-end tests time
 # tend's reactions (a stop inside its budget, a heap dump cut within

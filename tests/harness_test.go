@@ -66,16 +66,12 @@ func goTool() string {
 	return "go"
 }
 
-// The build tags and Go experiment of `make build` (the Makefile's TAGS
-// and EXPERIMENT; TestTestsBuildWhatMakeBuilds checks that they agree).
-const (
-	buildTags       = "nethttpomithttp2"
-	buildExperiment = "nogreenteagc"
-)
+// buildTags are the build tags of `make build` (the Makefile's TAGS;
+// TestTestsBuildWhatMakeBuilds checks that they agree).
+const buildTags = "nethttpomithttp2"
 
 // goBuild runs `go build` in the module root with extra arguments, as a
-// static binary like the one `make build` makes (with its build tags and
-// its Go experiment).
+// static binary like the one `make build` makes (with its build tags).
 func goBuild(args ...string) error {
 	root, err := moduleRoot()
 	if err != nil {
@@ -83,7 +79,7 @@ func goBuild(args ...string) error {
 	}
 	cmd := exec.Command(goTool(), append([]string{"build", "-trimpath", "-tags", buildTags}, args...)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT="+buildExperiment)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)

@@ -48,20 +48,17 @@ import (
 	"time"
 )
 
-// The build tags and Go experiment of `make build` (the Makefile's TAGS
-// and EXPERIMENT): every program timed beside tend is built with them.
-const (
-	buildTags       = "nethttpomithttp2"
-	buildExperiment = "nogreenteagc"
-)
+// buildTags are the build tags of `make build` (the Makefile's TAGS):
+// every program timed beside tend is built with them.
+const buildTags = "nethttpomithttp2"
 
 // buildGo builds the command ./bench/startup/<pkg> as make build builds
-// tend (static, stripped, trimmed paths, the same tags and Go experiment)
-// into dir, and returns the path of its installed copy (see install).
+// tend (static, stripped, trimmed paths, the same tags) into dir, and
+// returns the path of its installed copy (see install).
 func buildGo(dir, pkg string) string {
 	out := filepath.Join(dir, "built-"+strings.ReplaceAll(pkg, "/", "-"))
 	cmd := exec.Command("go", "build", "-trimpath", "-tags", buildTags, "-ldflags", "-s -w", "-o", out, "./bench/startup/"+pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT="+buildExperiment)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		fail("build ./bench/startup/%s: %v\n%s", pkg, err, b)
 	}
@@ -458,7 +455,7 @@ func dependencyCost() {
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "tend")
 	build := exec.Command("go", "build", "-trimpath", "-tags", buildTags, "-o", bin, "./cmd/tend")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT="+buildExperiment)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Printf("(dependency sizes unavailable: go build: %v\n%s)\n", err, out)
 		return
