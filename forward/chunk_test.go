@@ -179,6 +179,49 @@ func TestChunkAppendDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// A chunk made at the sink's seal size takes records up to that size, and
+// the option map of a send, in the buffer it was made with: a sink that
+// grew its chunks as records came would drop buffers of four times the
+// chunk's size on the way, in a burst to Fluentd.
+func TestNewChunkFillsToItsSizeWithoutAllocating(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	const size = 256 << 10
+	rec := Record{Message: bytes.Repeat([]byte("x"), 120), Program: "main", Stream: "stdout", Host: "pod-1"}
+	now := time.Now()
+	allocs := testing.AllocsPerRun(20, func() {
+		c := NewChunk(size)
+		c.Reset("tend.main.stdout")
+		for {
+			before := c.Size()
+			c.Append(now, &rec)
+			if step := c.Size() - before; c.Size()+step > size {
+				break
+			}
+		}
+		c.setIDForTest("AAAAAAAAAAAAAAAAAAAAAAAA")
+		c.message(true)
+	})
+	if allocs != 1 {
+		t.Errorf("%v allocations to make and fill a chunk of %d bytes, want 1 (the chunk)", allocs, size)
+	}
+	// A chunk that was made smaller grows to the size at once.
+	var c Chunk
+	c.Reset("tend.main.stdout")
+	c.Grow(size)
+	allocs = testing.AllocsPerRun(20, func() {
+		c.Reset("tend.main.stdout")
+		for c.Size()+200 < size {
+			c.Append(now, &rec)
+		}
+		c.message(false)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations to fill a chunk grown to %d bytes", allocs, size)
+	}
+}
+
 // A chunk's entries copied out (as a spool keeps them on disk) and
 // appended to another chunk make the same message; a damaged copy (cut
 // short, or not entries at all) is refused whole.

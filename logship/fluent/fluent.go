@@ -425,6 +425,7 @@ func (f *Sink) openLocked(key tagKey, p *logship.Program, now time.Time) *batch 
 	}
 	ch := f.chunkLocked()
 	ch.Reset(tag)
+	ch.Grow(f.seal)
 	o = &batch{key: key, tag: tag, prog: p, ch: ch, first: now}
 	f.open[key] = o
 	return o
@@ -519,15 +520,15 @@ func (f *Sink) wakeSender() {
 	}
 }
 
-// chunkLocked returns a chunk to fill, reused when one is free. f.mu is
-// held.
+// chunkLocked returns a chunk to fill, reused when one is free, else one
+// made at the size chunks are sealed at. f.mu is held.
 func (f *Sink) chunkLocked() *forward.Chunk {
 	if n := len(f.free); n > 0 {
 		ch := f.free[n-1]
 		f.free = f.free[:n-1]
 		return ch
 	}
-	return new(forward.Chunk)
+	return forward.NewChunk(f.seal)
 }
 
 // putChunkLocked keeps a chunk no longer used for reuse, unless enough
