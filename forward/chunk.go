@@ -64,23 +64,35 @@ const optionRoom = 1 + 5 + 9 + 6 + 2 + idLen
 
 // NewChunk returns an empty chunk whose buffer holds size bytes of
 // entries, under a tag of up to 48 bytes, and the option map: filling it
-// to size allocates nothing. Growing a chunk as records come (by a
-// quarter at a time, past 256 bytes) leaves behind four times its size in
-// dropped buffers on its way to 256 KiB, and a buffer a fifth larger than
-// what it holds.
+// to size allocates nothing.
 func NewChunk(size int) *Chunk {
 	return &Chunk{buf: make([]byte, 0, 1+5+48+5+size+optionRoom)}
 }
 
+// Available returns how many more bytes of entries the chunk's buffer
+// takes, the option map's room kept, before an Append allocates.
+func (c *Chunk) Available() int {
+	if c.head == 0 {
+		return 0
+	}
+	return max(cap(c.buf)-len(c.buf)-optionRoom, 0)
+}
+
 // Grow makes room for n more bytes of entries and the option map, so
-// that appending them allocates nothing.
-func (c *Chunk) Grow(n int) {
+// that appending them allocates nothing. When it must allocate, it at
+// least doubles the room for entries, but not past upTo bytes of them
+// unless n needs more: a chunk filled record by record up to upTo bytes
+// is grown a handful of times and never past that size.
+func (c *Chunk) Grow(n, upTo int) {
 	if c.head == 0 {
 		c.Reset(c.tag)
 	}
-	if need := len(c.buf) + n + optionRoom; cap(c.buf) < need {
-		c.buf = append(make([]byte, 0, need), c.buf...)
+	if c.Available() >= n {
+		return
 	}
+	size := len(c.buf) - c.head
+	room := max(size+n, min(2*size, upTo))
+	c.buf = append(make([]byte, 0, c.head+room+optionRoom), c.buf...)
 }
 
 // Reset empties the chunk and gives it a tag; it keeps the buffer.

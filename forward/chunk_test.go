@@ -209,7 +209,7 @@ func TestNewChunkFillsToItsSizeWithoutAllocating(t *testing.T) {
 	// A chunk that was made smaller grows to the size at once.
 	var c Chunk
 	c.Reset("tend.main.stdout")
-	c.Grow(size)
+	c.Grow(size, size)
 	allocs = testing.AllocsPerRun(20, func() {
 		c.Reset("tend.main.stdout")
 		for c.Size()+200 < size {
@@ -219,6 +219,37 @@ func TestNewChunkFillsToItsSizeWithoutAllocating(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations to fill a chunk grown to %d bytes", allocs, size)
+	}
+}
+
+// A small chunk filled record by record, growing as the sink grows it,
+// doubles its buffer: about ten allocations on the way from 1 to 256 KiB
+// (a quarter more each time would take 25, and leave 1 MiB behind), and
+// its buffer ends no larger than the size it is sealed at.
+func TestChunkGrowsByDoublingUpToItsSize(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	const size = 256 << 10
+	rec := Record{Message: bytes.Repeat([]byte("x"), 120), Program: "main", Stream: "stdout", Host: "pod-1"}
+	const need = 120 + 64 + len("main") + len("stdout") + len("pod-1") // the sink's bound of one entry
+	now := time.Now()
+	var c *Chunk
+	allocs := testing.AllocsPerRun(20, func() {
+		c = NewChunk(1 << 10)
+		c.Reset("tend.main.stdout")
+		for c.Size()+need <= size {
+			if c.Available() < need {
+				c.Grow(need, size)
+			}
+			c.Append(now, &rec)
+		}
+	})
+	if allocs > 12 {
+		t.Errorf("%v allocations to fill a chunk from 1 KiB to %d bytes, want at most 12", allocs, size)
+	}
+	if room := c.Size() + c.Available(); room > size+need {
+		t.Errorf("a chunk holding %d bytes has room for %d, more than the %d it is sealed at", c.Size(), room, size)
 	}
 }
 

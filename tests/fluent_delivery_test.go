@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"tend/internal/fluentdtest"
+	"tend/internal/nettest"
 )
 
 // maxBurstRSS is the most memory tend may hold resident while it ships a
@@ -183,4 +185,51 @@ func TestFluentdKilledMidStreamLosesNothingAndNeverBlocksTheProgram(t *testing.T
 		t.Errorf("exit event %v", ev)
 	}
 	t.Logf("records received twice (their ack was lost with Fluentd): %d", twice)
+}
+
+// Fluentd is down for minutes while 60 programs log now and then (10
+// lines a second each, as services do): with the default settings the
+// 8 MiB buffer fills with small chunks, then records are dropped and
+// counted, and the memory tend takes meanwhile stays near the buffer's
+// size. Each waiting chunk used to keep a buffer of 64 KiB or more for a
+// few KiB of records: tend grew by 33 MiB and passed 50 MiB.
+func TestFluentdDownForMinutesTakesTheBufferNotMore(t *testing.T) {
+	t.Parallel()
+	const programs, buffer = 60, 8 << 20
+	files := map[string]string{}
+	for i := range programs {
+		name := fmt.Sprintf("p%02d", i)
+		tag := name + "-" + strings.Repeat("x", 100) + "-"
+		files[name+".conf"] = fmt.Sprintf("[program:%s]\ncommand=pacedlines -n 100000 -rate 10 -tag %s\n", name, tag)
+	}
+	p := startTend(t, tendOptions{
+		Env:    []string{writeConfD(t, files), "TEND_FLUENT_ADDR=" + nettest.FreeAddr(t)},
+		Args:   []string{"--", "pacedlines", "-n", "1", "-hold"},
+		Stdout: devNull(t),
+	})
+	peakRSS := watchPeakRSS(p)
+	// Every program runs and the buffer holds a little: tend's memory
+	// before the outage has lasted.
+	waitFor(t, time.Minute, "records of every program in the buffer", func() bool {
+		return fluentState(t, p).Buffered >= programs*10
+	})
+	before := procHWM(t, p.PID())
+	var full fluentStatus
+	waitFor(t, 4*time.Minute, "the Fluentd buffer to fill", func() bool {
+		full = fluentState(t, p)
+		return full.DroppedBy["buffer_full"].Lines > 0
+	})
+	p.Signal(syscall.SIGTERM)
+	code := p.Wait(30 * time.Second)
+	peak := peakRSS()
+	t.Logf("buffer full: %d records (%d bytes) waiting, %d retries; tend's peak RSS %.1f MiB, %.1f MiB before", full.Buffered, full.BufferedBytes, full.Retries, float64(peak)/(1<<20), float64(before)/(1<<20))
+	if full.Connected || full.Sent != 0 || full.BufferedBytes < buffer*7/8 {
+		t.Errorf("status with the buffer full: %+v; want nothing sent and the 8 MiB buffer nearly full", full)
+	}
+	if grown := peak - before; grown > 2*buffer {
+		t.Errorf("tend grew by %.1f MiB (to %.1f MiB) while the 8 MiB buffer filled; want at most twice the buffer", float64(grown)/(1<<20), float64(peak)/(1<<20))
+	}
+	if code != 0 {
+		t.Errorf("tend exited %d after TERM\n%s", code, p.Stderr())
+	}
 }

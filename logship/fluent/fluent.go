@@ -54,6 +54,12 @@ const (
 	// seals at an eighth of itself.
 	maxSeal = 256 << 10
 	minSeal = 4 << 10
+	// minChunk is the least room a new chunk is made with. A chunk is
+	// made with the room its key's last chunk took, and its buffer
+	// doubles as it fills, up to the seal size: chunks sealed by their
+	// linger (a program that logs now and then) stay small, those of a
+	// burst are made at once at the seal size.
+	minChunk = 1 << 10
 	// linger is how long a chunk stays open after its first record.
 	linger = 100 * time.Millisecond
 	// stallAfter: a receiver that settled no chunk for this long while
@@ -214,6 +220,7 @@ type Sink struct {
 
 	mu         sync.Mutex
 	tags       map[tagKey]string
+	sizes      map[tagKey]int // the size of each key's last sealed chunk
 	open       map[tagKey]*batch
 	q          []*batch // sealed, oldest first
 	head       *batch   // taken by the sender, not yet by the client
@@ -293,6 +300,7 @@ func New(cfg config.Fluent, opts Options) (*Sink, error) {
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		tags:     map[tagKey]string{},
+		sizes:    map[tagKey]int{},
 		open:     map[tagKey]*batch{},
 		room:     make(chan struct{}),
 		lost:     map[tagKey]*lostRecords{},
@@ -367,6 +375,9 @@ func (f *Sink) Push(b *logship.Batch) {
 			wake = true
 			o = f.openLocked(key, p, now)
 		}
+		if need := len(rec.Message) + overhead; o.ch.Available() < need {
+			o.ch.Grow(need, f.seal)
+		}
 		before := o.ch.Size()
 		o.ch.Append(b.Time, &rec)
 		grown := int64(o.ch.Size() - before)
@@ -423,9 +434,10 @@ func (f *Sink) openLocked(key tagKey, p *logship.Program, now time.Time) *batch 
 		tag = strings.NewReplacer("{program}", key.program, "{stream}", key.stream).Replace(f.template)
 		f.tags[key] = tag
 	}
-	ch := f.chunkLocked()
+	size := min(max(f.sizes[key], minChunk), f.seal)
+	ch := f.chunkLocked(size)
 	ch.Reset(tag)
-	ch.Grow(f.seal)
+	ch.Grow(size, size)
 	o = &batch{key: key, tag: tag, prog: p, ch: ch, first: now}
 	f.open[key] = o
 	return o
@@ -438,6 +450,7 @@ func (f *Sink) sealLocked(o *batch, now time.Time) {
 		f.progressAt = now
 	}
 	delete(f.open, o.key)
+	f.sizes[o.key] = o.ch.Size()
 	o.seq = f.nextSeq
 	f.nextSeq++
 	f.q = append(f.q, o)
@@ -521,14 +534,14 @@ func (f *Sink) wakeSender() {
 }
 
 // chunkLocked returns a chunk to fill, reused when one is free, else one
-// made at the size chunks are sealed at. f.mu is held.
-func (f *Sink) chunkLocked() *forward.Chunk {
+// made with room for size bytes. f.mu is held.
+func (f *Sink) chunkLocked(size int) *forward.Chunk {
 	if n := len(f.free); n > 0 {
 		ch := f.free[n-1]
 		f.free = f.free[:n-1]
 		return ch
 	}
-	return forward.NewChunk(f.seal)
+	return forward.NewChunk(size)
 }
 
 // putChunkLocked keeps a chunk no longer used for reuse, unless enough

@@ -248,3 +248,53 @@ func dirBytes(t *testing.T, dir string) int64 {
 	}
 	return n
 }
+
+// While the receiver is down, chunks sealed by their linger wait in memory
+// by the hundred, a few records each (programs that log now and then,
+// for minutes). Each holds a buffer near the size of what it holds, not
+// the 256 KiB a chunk of a burst is made with: the buffer bounds only the
+// records' bytes, and 200 waiting chunks of 256 KiB would be 50 MiB. A
+// program's next chunks in a burst are made at the seal size at once.
+func TestWaitingChunksHoldWhatTheirRecordsTake(t *testing.T) {
+	f, pl := blockingSink(t, config.Fluent{Addr: nettest.FreeAddr(t), Buffer: 8 << 20}, Options{Blocking: true})
+	const programs, rounds = 20, 10
+	for r := range rounds {
+		for p := range programs {
+			logtest.Feed(t, pl, logship.Source{Program: "p" + strconv.Itoa(p)}, logship.Stdout, logtest.Lines(3*r, 3))
+		}
+		// What the sender does once the linger has passed (while the
+		// receiver is down it comes by every few seconds).
+		f.mu.Lock()
+		f.sealOpenLocked(time.Now().Add(linger), false)
+		f.mu.Unlock()
+	}
+	// One program writes a burst: 2 MiB of lines.
+	logtest.Feed(t, pl, logship.Source{Program: "burst"}, logship.Stdout, logtest.Lines(0, 20_000))
+
+	f.mu.Lock()
+	var small, smallSize, smallRoom, burst, burstGrown int
+	for _, b := range f.q {
+		room := b.ch.Size() + b.ch.Available()
+		if b.key.program == "burst" {
+			burst++
+			if b.ch.Size() > f.seal/2 && room > f.seal+1024 {
+				burstGrown++
+			}
+			continue
+		}
+		small++
+		smallSize += b.ch.Size()
+		smallRoom += room
+	}
+	f.mu.Unlock()
+	if small < programs*rounds/2 || burst < 4 {
+		t.Fatalf("%d small chunks and %d of the burst waiting; the test wants %d and 4 or more", small, burst, programs*rounds/2)
+	}
+	t.Logf("%d small chunks waiting: %d bytes of records in buffers of %d bytes", small, smallSize, smallRoom)
+	if limit := 2*smallSize + small*(2*minChunk); smallRoom > limit {
+		t.Errorf("%d waiting chunks of %d bytes of records hold buffers of %d bytes; want at most %d", small, smallSize, smallRoom, limit)
+	}
+	if burstGrown > 0 {
+		t.Errorf("%d of the burst's %d chunks have buffers larger than the %d bytes they are sealed at", burstGrown, burst, f.seal)
+	}
+}

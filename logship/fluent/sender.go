@@ -85,7 +85,7 @@ func (f *Sink) take(now time.Time) (b *batch, wait time.Duration, finished bool)
 // the budget deleted, or that cannot be read, is counted as dropped.
 func (f *Sink) load(b *batch) bool {
 	f.mu.Lock()
-	ch := f.chunkLocked()
+	ch := f.chunkLocked(int(b.file.size))
 	f.mu.Unlock()
 	err := f.spool.load(b, ch)
 	now := time.Now()
