@@ -174,6 +174,16 @@ type tagKey struct {
 	program, stream string
 }
 
+// keyState is what the sink keeps of a program and stream between its
+// chunks.
+type keyState struct {
+	// tag is the Fluentd tag of its records.
+	tag string
+	// lastSize is the size of its last sealed chunk, which its next
+	// chunk is made to hold.
+	lastSize int
+}
+
 // batch is one chunk of records with what the sink knows of it. It is
 // open (seq 0) while records are appended, then sealed; it lives in
 // memory (ch), on disk (file), or both while a spooled chunk is sent.
@@ -219,8 +229,7 @@ type Sink struct {
 	wake   chan struct{} // capacity 1: new work for the sender
 
 	mu         sync.Mutex
-	tags       map[tagKey]string
-	sizes      map[tagKey]int // the size of each key's last sealed chunk
+	keys       map[tagKey]*keyState
 	open       map[tagKey]*batch
 	q          []*batch // sealed, oldest first
 	head       *batch   // taken by the sender, not yet by the client
@@ -299,8 +308,7 @@ func New(cfg config.Fluent, opts Options) (*Sink, error) {
 		inflight: map[*forward.Chunk]*batch{},
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
-		tags:     map[tagKey]string{},
-		sizes:    map[tagKey]int{},
+		keys:     map[tagKey]*keyState{},
 		open:     map[tagKey]*batch{},
 		room:     make(chan struct{}),
 		lost:     map[tagKey]*lostRecords{},
@@ -351,8 +359,9 @@ func (f *Sink) Push(b *logship.Batch) {
 	o := f.openLocked(key, p, now)
 	for i, r := range recs {
 		rec.Message, rec.Partial = b.Message(r), r.Partial()
-		if need := int64(len(rec.Message) + overhead); f.memBytes+need > f.limit && !f.closing {
-			if !f.roomLocked(need) {
+		need := len(rec.Message) + overhead // the entry's encoded size, at most
+		if f.memBytes+int64(need) > f.limit && !f.closing {
+			if !f.roomLocked(int64(need)) {
 				var raw int64
 				for _, r := range recs[i:] {
 					raw += r.RawLen()
@@ -370,12 +379,12 @@ func (f *Sink) Push(b *logship.Batch) {
 		if l := f.lost[key]; l != nil && !f.failing {
 			f.markerLocked(o, key, l, now)
 		}
-		if o.entries > 0 && o.ch.Size()+len(rec.Message)+overhead > f.seal {
+		if o.entries > 0 && o.ch.Size()+need > f.seal {
 			f.sealLocked(o, now)
 			wake = true
 			o = f.openLocked(key, p, now)
 		}
-		if need := len(rec.Message) + overhead; o.ch.Available() < need {
+		if o.ch.Available() < need {
 			o.ch.Grow(need, f.seal)
 		}
 		before := o.ch.Size()
@@ -429,16 +438,16 @@ func (f *Sink) openLocked(key tagKey, p *logship.Program, now time.Time) *batch 
 		}
 		return o
 	}
-	tag, ok := f.tags[key]
-	if !ok {
-		tag = strings.NewReplacer("{program}", key.program, "{stream}", key.stream).Replace(f.template)
-		f.tags[key] = tag
+	k := f.keys[key]
+	if k == nil {
+		k = &keyState{tag: strings.NewReplacer("{program}", key.program, "{stream}", key.stream).Replace(f.template)}
+		f.keys[key] = k
 	}
-	size := min(max(f.sizes[key], minChunk), f.seal)
+	size := min(max(k.lastSize, minChunk), f.seal)
 	ch := f.chunkLocked(size)
-	ch.Reset(tag)
+	ch.Reset(k.tag)
 	ch.Grow(size, size)
-	o = &batch{key: key, tag: tag, prog: p, ch: ch, first: now}
+	o = &batch{key: key, tag: k.tag, prog: p, ch: ch, first: now}
 	f.open[key] = o
 	return o
 }
@@ -450,7 +459,7 @@ func (f *Sink) sealLocked(o *batch, now time.Time) {
 		f.progressAt = now
 	}
 	delete(f.open, o.key)
-	f.sizes[o.key] = o.ch.Size()
+	f.keys[o.key].lastSize = o.ch.Size()
 	o.seq = f.nextSeq
 	f.nextSeq++
 	f.q = append(f.q, o)
