@@ -66,7 +66,7 @@ const optionRoom = 1 + 5 + 9 + 6 + 2 + idLen
 // entries, under a tag of up to 48 bytes, and the option map: filling it
 // to size allocates nothing.
 func NewChunk(size int) *Chunk {
-	return &Chunk{buf: make([]byte, 0, 1+5+48+5+size+optionRoom)}
+	return &Chunk{buf: make([]byte, 0, headSize(48)+size+optionRoom)}
 }
 
 // Available returns how many more bytes of entries the chunk's buffer
@@ -101,7 +101,7 @@ func (c *Chunk) Reset(tag string) {
 	// The header is [fixarray 3][str header][tag][bin header]: at most
 	// 1 + 5 + len(tag) + 5 bytes, written right before the entries when
 	// the message is sent, so that the message is one contiguous slice.
-	c.head = 1 + strHeaderSize(len(tag)) + len(tag) + 5
+	c.head = headSize(len(tag))
 	if cap(c.buf) < c.head {
 		c.buf = make([]byte, c.head, c.head+64<<10)
 	}
@@ -279,6 +279,12 @@ func (c *Chunk) message(withID bool) []byte {
 	// option: Append and Size see the entries' end.
 	c.buf = b[:end]
 	return b[start:]
+}
+
+// headSize is the room kept before the entries for the message's header
+// under a tag of n bytes.
+func headSize(n int) int {
+	return 1 + strHeaderSize(n) + n + 5
 }
 
 // strHeaderSize is the size of a msgpack str header for n bytes.
