@@ -23,19 +23,38 @@ import (
 // meanwhile.
 func writeBatch(t *testing.T, s shipper, w *writer, data []byte, during func()) {
 	t.Helper()
+	claim(t, w)
+	handleBatch(s, w, data)
+	if during != nil {
+		during()
+	}
+	w.q.Done()
+}
+
+// claim makes the test the writer of w's queue, as a capture is while it
+// writes its own batches: until Done, the writer's goroutine writes
+// nothing, held bytes included. It waits while that goroutine writes held
+// bytes (their timer fires holdFor after a batch, whatever the test does).
+func claim(t *testing.T, w *writer) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !w.q.Claim() {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer's queue stayed busy for 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// handleBatch writes data, whole lines, as one batch of main's stdout;
+// the caller holds w's queue (claim).
+func handleBatch(s shipper, w *writer, data []byte) {
 	b := s.NewBatch(w.prog, Stdout, len(data))
 	b.Data = append(b.Data, data...)
 	fr := logship.NewRunFramer(16 << 10)
 	b.Records = fr.Frame(b.Data, b.Records)
 	b.Time = time.Now()
-	if !w.q.Claim() {
-		t.Fatal("the writer's queue is busy")
-	}
 	w.handle(logship.Item{Batch: b})
-	if during != nil {
-		during()
-	}
-	w.q.Done()
 	b.Release()
 }
 
@@ -70,28 +89,32 @@ func TestWritesInVolumeEndOnBoundaries(t *testing.T) {
 
 	var all []byte
 	const piece = 1000 // lines of 100 bytes: 100,000 bytes a batch, never aligned
+	// The test writes every batch itself until the burst's end, as a
+	// capture of a program that writes without a pause of holdFor does:
+	// the held bytes' timer may fire meanwhile (on a busy machine the
+	// batches take longer than holdFor), but its write waits for Done.
+	claim(t, w)
 	for i := range 7 {
 		data := hundredByteLines(i*piece, piece)
 		all = append(all, data...)
-		writeBatch(t, s, w, data, func() {
-			size := fileSize(t, path)
-			if size%alignSize != 0 || int64(len(all))-size >= alignSize {
-				t.Fatalf("after %d bytes the file holds %d: want the last 64 KiB boundary, %d",
-					len(all), size, int64(len(all))&^(alignSize-1))
-			}
-		})
+		handleBatch(s, w, data)
+		size := fileSize(t, path)
+		if size%alignSize != 0 || int64(len(all))-size >= alignSize {
+			t.Fatalf("after %d bytes the file holds %d: want the last 64 KiB boundary, %d",
+				len(all), size, int64(len(all))&^(alignSize-1))
+		}
 	}
 	small := []byte("one line from a program that slowed down\n")
 	all = append(all, small...)
-	writeBatch(t, s, w, small, func() {
-		if size := fileSize(t, path); size != int64(len(all)) {
-			t.Fatalf("after a small write the file holds %d bytes of %d", size, len(all))
-		}
-	})
+	handleBatch(s, w, small)
+	if size := fileSize(t, path); size != int64(len(all)) {
+		t.Fatalf("after a small write the file holds %d bytes of %d", size, len(all))
+	}
 
 	burst := hundredByteLines(7*piece, piece)
 	all = append(all, burst...)
-	writeBatch(t, s, w, burst, nil)
+	handleBatch(s, w, burst)
+	w.q.Done()
 	start := time.Now()
 	waitFor(t, func() bool { return fileSize(t, path) == int64(len(all)) })
 	if el := time.Since(start); el > time.Second {
