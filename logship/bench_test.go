@@ -1,6 +1,7 @@
 package logship_test
 
 import (
+	"bufio"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,11 +16,13 @@ import (
 )
 
 // The benchmarks push 120-byte lines from a real pipe through the
-// pipeline; one op is one block of 1 MiB (8738 lines). Compare MB/s with
-// the baselines of the same run: BenchmarkBaselineFileWrite writes the
-// block straight to a file, BenchmarkBaselinePipeToFile is `cat > file`
-// (read from a pipe, write to a file). Files rotate at 64 MiB, keeping 2,
-// in all of them.
+// pipeline; one op is one block of 1 MiB (8738 lines). Each runs once per
+// writer (benchWriters): whole lines in 1 MiB writes, and the 64 KiB writes
+// of a Go program's bufio.Writer, which end inside a line. Compare MB/s
+// with the baselines of the same run and writer: BenchmarkBaselineFileWrite
+// writes the block straight to a file, BenchmarkBaselinePipeToFile is `cat >
+// file` (read from a pipe, write to a file). Files rotate at 64 MiB,
+// keeping 2, in all of them.
 
 const benchRotate = 64 << 20
 
@@ -31,10 +34,60 @@ func benchBlock() []byte {
 	return b
 }
 
+// benchWriters are the ways a program hands its lines to the pipe, as
+// bench/logsgen's writers of the same names do: piece 0 writes each block
+// whole; otherwise a bufio.Writer of piece bytes writes them, in pieces of
+// exactly that size that carry over from one block to the next.
+var benchWriters = []struct {
+	name  string
+	piece int
+}{
+	{"lines", 0},
+	{"bufio64k", 64 << 10},
+}
+
+// writeBlocks writes the block b.N times to w the way writer piece does
+// (see benchWriters), and what a bufio.Writer still holds at the end.
+func writeBlocks(b *testing.B, w io.Writer, block []byte, piece int) {
+	b.SetBytes(int64(len(block)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	if piece == 0 {
+		for i := 0; i < b.N; i++ {
+			if _, err := w.Write(block); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	// Fed a block at once, a bufio.Writer with nothing buffered would pass
+	// it through in one write; fed in parts smaller than its buffer, it
+	// writes full buffers, as it does for a program logging line by line.
+	bw := bufio.NewWriterSize(w, piece)
+	const part = 4 << 10
+	for i := 0; i < b.N; i++ {
+		for off := 0; off < len(block); off += part {
+			if _, err := bw.Write(block[off:min(off+part, len(block))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// eachWriter runs bench once per writer of benchWriters.
+func eachWriter(b *testing.B, bench func(b *testing.B, piece int)) {
+	for _, w := range benchWriters {
+		b.Run(w.name, func(b *testing.B) { bench(b, w.piece) })
+	}
+}
+
 // benchPipeline writes b.N blocks into a pipe captured by a pipeline
 // with a console sink writing to stdout (when set) and a file sink (when
-// cfg.Dir is set).
-func benchPipeline(b *testing.B, cfg config.Log, stdout io.Writer) {
+// cfg.Dir is set), the way writer piece does.
+func benchPipeline(b *testing.B, cfg config.Log, stdout io.Writer, piece int) {
 	block := benchBlock()
 	var sinks []logship.Sink
 	if stdout != nil {
@@ -61,14 +114,7 @@ func benchPipeline(b *testing.B, cfg config.Log, stdout io.Writer) {
 		b.Fatal(err)
 	}
 	c := s.CaptureSource(logship.Source{Program: "main"}, logship.Stdout, r)
-	b.SetBytes(int64(len(block)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := w.Write(block); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeBlocks(b, w, block, piece)
 	w.Close()
 	<-c.Done()
 	if err := s.Close(b.Context()); err != nil {
@@ -79,28 +125,36 @@ func benchPipeline(b *testing.B, cfg config.Log, stdout io.Writer) {
 }
 
 func BenchmarkRawToFile(b *testing.B) {
-	cfg := logtest.Log(b.TempDir())
-	cfg.FileSize, cfg.FileCount = benchRotate, 2
-	benchPipeline(b, cfg, nil)
+	eachWriter(b, func(b *testing.B, piece int) {
+		cfg := logtest.Log(b.TempDir())
+		cfg.FileSize, cfg.FileCount = benchRotate, 2
+		benchPipeline(b, cfg, nil, piece)
+	})
 }
 
 func BenchmarkRawToFileAndConsole(b *testing.B) {
-	cfg := logtest.Log(b.TempDir())
-	cfg.FileSize, cfg.FileCount = benchRotate, 2
-	benchPipeline(b, cfg, io.Discard)
+	eachWriter(b, func(b *testing.B, piece int) {
+		cfg := logtest.Log(b.TempDir())
+		cfg.FileSize, cfg.FileCount = benchRotate, 2
+		benchPipeline(b, cfg, io.Discard, piece)
+	})
 }
 
 func BenchmarkJSONToConsole(b *testing.B) {
-	cfg := logtest.Log("")
-	cfg.Format = config.FormatJSON
-	benchPipeline(b, cfg, io.Discard)
+	eachWriter(b, func(b *testing.B, piece int) {
+		cfg := logtest.Log("")
+		cfg.Format = config.FormatJSON
+		benchPipeline(b, cfg, io.Discard, piece)
+	})
 }
 
 func BenchmarkJSONToFile(b *testing.B) {
-	cfg := logtest.Log(b.TempDir())
-	cfg.Format = config.FormatJSON
-	cfg.FileSize, cfg.FileCount = benchRotate, 2
-	benchPipeline(b, cfg, nil)
+	eachWriter(b, func(b *testing.B, piece int) {
+		cfg := logtest.Log(b.TempDir())
+		cfg.Format = config.FormatJSON
+		cfg.FileSize, cfg.FileCount = benchRotate, 2
+		benchPipeline(b, cfg, nil, piece)
+	})
 }
 
 // rotatingFile is the baselines' file: it starts over every benchRotate
@@ -130,20 +184,19 @@ func baselineFile(b *testing.B) *rotatingFile {
 }
 
 func BenchmarkBaselineFileWrite(b *testing.B) {
-	block := benchBlock()
-	rf := baselineFile(b)
-	b.SetBytes(int64(len(block)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := rf.Write(block); err != nil {
-			b.Fatal(err)
-		}
-	}
-	rf.f.Sync()
+	eachWriter(b, func(b *testing.B, piece int) {
+		rf := baselineFile(b)
+		writeBlocks(b, rf, benchBlock(), piece)
+		rf.f.Sync()
+	})
 }
 
 func BenchmarkBaselinePipeToFile(b *testing.B) {
+	eachWriter(b, baselinePipeToFile)
+}
+
+// baselinePipeToFile is `cat > file` for writer piece.
+func baselinePipeToFile(b *testing.B, piece int) {
 	block := benchBlock()
 	rf := baselineFile(b)
 	r, w, err := os.Pipe()
@@ -162,12 +215,7 @@ func BenchmarkBaselinePipeToFile(b *testing.B) {
 		}
 		close(done)
 	}()
-	b.SetBytes(int64(len(block)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		w.Write(block)
-	}
+	writeBlocks(b, w, block, piece)
 	w.Close()
 	<-done
 	rf.f.Sync()
