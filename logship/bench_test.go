@@ -34,10 +34,11 @@ func benchBlock() []byte {
 	return b
 }
 
-// benchWriters are the ways a program hands its lines to the pipe, as
-// bench/logsgen's writers of the same names do: piece 0 writes each block
-// whole; otherwise a bufio.Writer of piece bytes writes them, in pieces of
-// exactly that size that carry over from one block to the next.
+// benchWriters are the ways a program hands its lines to the pipe: piece
+// 0 writes each block whole, ending on a newline; otherwise a bufio.Writer
+// of piece bytes writes them, in pieces of exactly that size that carry
+// over from one block to the next, as bench/logsgen's writer of the same
+// name does.
 var benchWriters = []struct {
 	name  string
 	piece int
