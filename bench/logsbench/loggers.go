@@ -50,6 +50,8 @@ var loggers = []logger{
 	{key: "base-files", name: "tend at -base, raw to files (TEND_LOG_DIR, defaults)", run: onBase((*bench).tendFiles)},
 	{key: "base-json", name: "tend at -base, json console > file", run: onBase(tendConsole("json"))},
 	{key: "base-json-pipe", name: "tend at -base, json console \\| cat > file", run: onBase(tendConsolePiped("json"))},
+	{key: "floor-files", name: "floor: `writer \\| logfloor files DIR` (rotating, synced at the end)", run: (*bench).floorFiles},
+	{key: "floor-json", name: "floor: `writer \\| logfloor json > file` (two threads, no escaping)", run: (*bench).floorJSON},
 	{key: "s6-log", name: "`writer \\| s6-log n4 s52428800 DIR`", needs: "s6-log", run: (*bench).s6log},
 	{key: "svlogd", name: "`writer \\| svlogd DIR` (s52428800, n4)", needs: "svlogd", run: (*bench).svlogd},
 	{key: "tini", name: "`tini -s -- writer > file`", needs: "tini", run: (*bench).tini},
@@ -59,6 +61,7 @@ var loggers = []logger{
 // bench holds what every run needs.
 type bench struct {
 	tend, gen, javaDir, scratch string
+	floor                       string // bench/logfloor, built for the run
 	base                        string // -base: another tend binary, for the base-* cases
 }
 
@@ -113,6 +116,30 @@ func (b *bench) cat(w writer, s stream) result {
 	defer out.Close()
 	r := b.pipeline(w, s, exec.Command("cat"), out)
 	return r.checked(checkFile(out.Name(), s), "whole file")
+}
+
+// floorFiles is bench/logfloor's least collector writing rotated files: what
+// tend-files could reach on this machine.
+func (b *bench) floorFiles(w writer, s stream) result {
+	dir, err := b.dir("floor-files")
+	if err != nil {
+		return failed(err)
+	}
+	return b.rotating(dir, "main.log", s, func(*rotationWatch) result {
+		return b.pipeline(w, s, exec.Command(b.floor, "files", dir), nil)
+	})
+}
+
+// floorJSON is bench/logfloor's least collector writing JSON lines to a
+// file: what tend-json could reach on this machine.
+func (b *bench) floorJSON(w writer, s stream) result {
+	out, err := b.out("out")
+	if err != nil {
+		return failed(err)
+	}
+	defer out.Close()
+	r := b.pipeline(w, s, exec.Command(b.floor, "json"), out)
+	return r.checkedConsole(out.Name(), s, "json")
 }
 
 func (b *bench) s6log(w writer, s stream) result {

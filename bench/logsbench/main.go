@@ -12,7 +12,9 @@
 //     files, default size and count, console to /dev/null), `tend --
 //     writer` with TEND_LOG_FORMAT=json, console to a file, and the same
 //     with the console a pipe that cat copies to the file (`tend -- writer
-//     | cat > file`: a container runtime reading tend's stdout);
+//     | cat > file`: a container runtime reading tend's stdout), and the
+//     floor of the two (bench/logfloor: the least a collector can do, raw to
+//     rotated files and JSON lines to a file, in a bare Go program);
 //   - the peers, at -peer-size (128 MiB): the writer alone to /dev/null,
 //     the same three, `writer | s6-log`, `writer | svlogd` (both rotating
 //     as tend does), `tini -s -- writer > file` and supervisord's
@@ -63,6 +65,22 @@ import (
 	"time"
 )
 
+// binDir is the directory of the scratch directory that the programs built
+// for the run go to.
+const binDir = "bin"
+
+// buildCommand builds ./bench/NAME into scratch's binDir and returns the
+// binary's path.
+func buildCommand(scratch, name string) string {
+	bin := filepath.Join(scratch, binDir, name)
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./bench/"+name)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fail("go build ./bench/%s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
 func main() {
 	tendBin := flag.String("tend", "bin/tend", "the tend binary to measure (from make build)")
 	baseBin := flag.String("base", "", "another tend binary, which the base-files and base-json cases run (a build to compare with)")
@@ -71,7 +89,7 @@ func main() {
 	peerSizeFlag := flag.String("peer-size", "128MiB", "bytes each peer cell writes; 0 leaves the peers out")
 	runs := flag.Int("runs", 3, "runs of each cell; the median is shown")
 	writerList := flag.String("writers", "lines,bufio64k,java8k,stdio4k,perline,jvm,jvm-printwriter", "writers, from: "+names(writers))
-	caseList := flag.String("cases", "cat,tend-files,tend-json,tend-json-pipe", "cases of the key matrix, from: "+loggerKeys())
+	caseList := flag.String("cases", "cat,tend-files,floor-files,tend-json,floor-json,tend-json-pipe", "cases of the key matrix, from: "+loggerKeys())
 	peerList := flag.String("peers", "null,cat,tend-files,tend-json,s6-log,svlogd,tini,supervisord", "cases of the peer matrix (those installed)")
 	javaDir := flag.String("java", javaClasses, "directory holding the compiled bench/java/Writer.java")
 	dirFlag := flag.String("dir", "", "scratch directory for the output (default: a new one under $TMPDIR)")
@@ -104,15 +122,11 @@ func main() {
 	scratch, err := os.MkdirTemp(*dirFlag, "tend-logsbench-")
 	check(err)
 	defer os.RemoveAll(scratch)
-	gen := filepath.Join(scratch, "logsgen")
-	build := exec.Command("go", "build", "-trimpath", "-o", gen, "./bench/logsgen")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fail("go build ./bench/logsgen: %v\n%s", err, out)
-	}
+	gen := buildCommand(scratch, "logsgen")
+	floor := buildCommand(scratch, "logfloor")
 	javaAbs, err := filepath.Abs(*javaDir)
 	check(err)
-	b := &bench{tend: tend, gen: gen, javaDir: javaAbs, scratch: scratch}
+	b := &bench{tend: tend, gen: gen, floor: floor, javaDir: javaAbs, scratch: scratch}
 	if *baseBin != "" {
 		b.base, err = filepath.Abs(*baseBin)
 		check(err)
@@ -273,12 +287,13 @@ func runCell(l logger, b *bench, w writer, s stream) result {
 	return r
 }
 
-// clean empties the scratch directory but for the writer binary.
+// clean empties the scratch directory but for the binaries built for the
+// run (buildCommand).
 func clean(scratch string) {
 	ents, err := os.ReadDir(scratch)
 	check(err)
 	for _, e := range ents {
-		if e.Name() != "logsgen" {
+		if e.Name() != binDir {
 			check(os.RemoveAll(filepath.Join(scratch, e.Name())))
 		}
 	}
