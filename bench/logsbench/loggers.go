@@ -118,8 +118,8 @@ func (b *bench) cat(w writer, s stream) result {
 	return r.checked(checkFile(out.Name(), s), "whole file")
 }
 
-// floorFiles is bench/logfloor's least collector writing rotated files: what
-// tend-files could reach on this machine.
+// floorFiles is bench/logfloor writing rotated files: the work of
+// tend-files that no collector can skip, in a bare loop.
 func (b *bench) floorFiles(w writer, s stream) result {
 	dir, err := b.dir("floor-files")
 	if err != nil {
@@ -130,8 +130,9 @@ func (b *bench) floorFiles(w writer, s stream) result {
 	})
 }
 
-// floorJSON is bench/logfloor's least collector writing JSON lines to a
-// file: what tend-json could reach on this machine.
+// floorJSON is bench/logfloor writing JSON lines to a file: the work of
+// tend-json that no collector can skip (but the escaping scan), in a bare
+// loop.
 func (b *bench) floorJSON(w writer, s stream) result {
 	out, err := b.out("out")
 	if err != nil {
