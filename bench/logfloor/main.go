@@ -4,7 +4,9 @@
 // signals. It is the log benchmark's floor (bench/logsbench, cases
 // floor-files and floor-json): the work no collector can skip, in a bare
 // loop, timed in the same run as cat and tend, so that tend's cells can be
-// read against what the machine allows as well as against cat.
+// read against what the machine allows as well as against cat. It shares
+// no code with tend on purpose: its rotation and its JSON are the plainest
+// loops that do the job.
 //
 //	logfloor files DIR   # stdin to DIR/main.log, rotated at a line boundary
 //	                     # before 50 MiB into main.log.1 ... main.log.4 (the
