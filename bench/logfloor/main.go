@@ -68,9 +68,9 @@ func growPipe(in *os.File) {
 	unix.FcntlInt(in.Fd(), unix.F_SETPIPE_SZ, pipeSize)
 }
 
-// files copies in to dir/main.log, rotating it before it would pass
-// rotateAt bytes, at the last newline before that point.
-func files(in *os.File, dir string, rotateAt int) error {
+// files copies in to dir/main.log, rotating it before it would pass limit
+// bytes, at the last newline before that point.
+func files(in *os.File, dir string, limit int) error {
 	growPipe(in)
 	live := filepath.Join(dir, liveName)
 	f, err := os.Create(live)
@@ -82,10 +82,10 @@ func files(in *os.File, dir string, rotateAt int) error {
 	for {
 		n, rerr := in.Read(buf)
 		data := buf[:n]
-		for size+len(data) > rotateAt {
-			cut := bytes.LastIndexByte(data[:rotateAt-size], '\n') + 1
+		for size+len(data) > limit {
+			cut := bytes.LastIndexByte(data[:limit-size], '\n') + 1
 			if cut == 0 && size == 0 {
-				cut = rotateAt - size // one line longer than a file
+				cut = limit // one line longer than a file
 			}
 			if _, err := f.Write(data[:cut]); err != nil {
 				return err
@@ -136,7 +136,8 @@ func rotate(f *os.File, live string) (*os.File, error) {
 
 // jsonLines wraps every line of in in a JSON object and writes the objects
 // to out: the reading goroutine formats into 256 KiB pieces, a second one
-// writes them.
+// writes them. Bytes after the last newline are not written (the
+// benchmark's writers end every stream on one).
 func jsonLines(in *os.File, out *os.File) error {
 	growPipe(in)
 	const inFlight = 4
